@@ -1,0 +1,245 @@
+/**
+ * The one place that talks to the Kustomer Core SDK: finding or loading it, and turning its
+ * callbacks into promises that always settle (a call that never calls back times out).
+ *
+ * @module
+ */
+
+import type { KustomerCore, KustomerInitOptions, KustomerInitResponse } from "./kustomer_types.ts";
+
+/** The Core script Kustomer documents. */
+export const KUSTOMER_CORE_URL = "https://cdn.kustomerapp.com/chat-web/core.js";
+
+/** Timers, injectable for tests. */
+export interface Scheduler {
+  /** Runs `fn` after `ms` milliseconds. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a pending run. */
+  clearTimeout(id: unknown): void;
+}
+
+/** The global timers. */
+export const realScheduler: Scheduler = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
+/** Why a Kustomer call failed. */
+export type KustomerErrorReason = "rejected" | "timeout" | "unavailable" | "load";
+
+/** A Kustomer Core call failed, timed out, or the Core could not be had. */
+export class KustomerError extends Error {
+  /** The Core method, such as `"sendMessage"`, or `"load"`. */
+  readonly method: string;
+  /** Why it failed. */
+  readonly reason: KustomerErrorReason;
+  /** The SDK's status, when it gave one. */
+  readonly status?: number;
+  /** The SDK's code, when it gave one. */
+  readonly code?: string | number;
+
+  /** Creates the error. */
+  constructor(
+    method: string,
+    reason: KustomerErrorReason,
+    message: string,
+    options: { cause?: unknown; status?: number; code?: string | number } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "KustomerError";
+    this.method = method;
+    this.reason = reason;
+    this.status = options.status;
+    this.code = options.code;
+  }
+}
+
+/** Calls Core methods as promises with a timeout. */
+export class KustomerClient {
+  /** The wrapped Core. */
+  readonly core: KustomerCore;
+  #timeoutMs: number;
+  #scheduler: Scheduler;
+
+  /** Wraps a Core. */
+  constructor(core: KustomerCore, timeoutMs: number, scheduler: Scheduler) {
+    this.core = core;
+    this.#timeoutMs = timeoutMs;
+    this.#scheduler = scheduler;
+  }
+
+  /** Calls `method(options, callback)` and settles with its response, its error, or a timeout. */
+  call<T>(method: string, options: unknown): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const fn = (this.core as unknown as Record<string, unknown>)[method];
+      if (typeof fn !== "function") {
+        reject(
+          new KustomerError(method, "unavailable", `Kustomer Core has no method ${method}()`),
+        );
+        return;
+      }
+      let done = false;
+      const timer = this.#scheduler.setTimeout(() => {
+        if (done) return;
+        done = true;
+        reject(
+          new KustomerError(
+            method,
+            "timeout",
+            `Kustomer did not answer ${method}() within ${this.#timeoutMs} ms`,
+          ),
+        );
+      }, this.#timeoutMs);
+      const settle = (response: unknown, error?: unknown) => {
+        if (done) return;
+        done = true;
+        this.#scheduler.clearTimeout(timer);
+        if (error) reject(toKustomerError(method, error));
+        else resolve(response as T);
+      };
+      try {
+        fn.call(this.core, options, settle);
+      } catch (error) {
+        settle(undefined, error ?? new Error("threw"));
+      }
+    });
+  }
+
+  /** Calls a method that has no callback (`markRead`, `sendTypingActivity`); errors become a result. */
+  fire(method: string, options: unknown): KustomerError | undefined {
+    const fn = (this.core as unknown as Record<string, unknown>)[method];
+    if (typeof fn !== "function") {
+      return new KustomerError(method, "unavailable", `Kustomer Core has no method ${method}()`);
+    }
+    try {
+      fn.call(this.core, options);
+      return undefined;
+    } catch (error) {
+      return toKustomerError(method, error);
+    }
+  }
+}
+
+function toKustomerError(method: string, error: unknown): KustomerError {
+  if (error instanceof KustomerError) return error;
+  const e = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
+  const detail = typeof e.message === "string" && e.message
+    ? e.message
+    : typeof e.title === "string"
+    ? e.title
+    : String(error);
+  const status = typeof e.status === "number" ? e.status : undefined;
+  const code = typeof e.code === "string" || typeof e.code === "number" ? e.code : undefined;
+  return new KustomerError(
+    method,
+    "rejected",
+    `Kustomer rejected ${method}(): ${detail}${status ? ` (status ${status})` : ""}`,
+    { cause: error, status, code },
+  );
+}
+
+const inits = new WeakMap<KustomerCore, Promise<KustomerInitResponse>>();
+
+/**
+ * Calls `init` once per Core (the SDK wants one init per page); a failed init is retried on the
+ * next call.
+ */
+export function initOnce(
+  client: KustomerClient,
+  options: KustomerInitOptions,
+): Promise<KustomerInitResponse> {
+  let pending = inits.get(client.core);
+  if (!pending) {
+    pending = client.call<KustomerInitResponse>("init", options);
+    inits.set(client.core, pending);
+    pending.catch(() => inits.delete(client.core));
+  }
+  return pending;
+}
+
+/** Where {@linkcode findCore} looks for and loads the Core. */
+export interface CoreSource {
+  /** A Core to use as it is. */
+  core?: KustomerCore;
+  /** The chat API key, to load the Core script when the page has none. */
+  apiKey?: string;
+  /** The script URL. */
+  scriptUrl: string;
+  /** How long to wait for the script. */
+  timeoutMs: number;
+  /** Timers. */
+  scheduler: Scheduler;
+}
+
+const isCore = (value: unknown): value is KustomerCore =>
+  typeof value === "object" && value !== null &&
+  typeof (value as KustomerCore).init === "function" &&
+  typeof (value as KustomerCore).addListener === "function";
+
+/**
+ * Finds the Kustomer Core: the one given, `globalThis.KustomerCore`, the one a core.js script tag on
+ * the page is loading (waiting for `kustomerCoreLoaded`), or the script loaded with `apiKey`.
+ */
+export function findCore(source: CoreSource): Promise<KustomerCore> {
+  if (source.core) return Promise.resolve(source.core);
+  const existing = (globalThis as { KustomerCore?: unknown }).KustomerCore;
+  if (isCore(existing)) return Promise.resolve(existing);
+  const doc = (globalThis as { document?: Document }).document;
+  const tag = doc?.querySelector?.<HTMLScriptElement>('script[src*="chat-web/core.js"]');
+  if (!tag && !source.apiKey) {
+    return Promise.reject(
+      new KustomerError(
+        "load",
+        "unavailable",
+        "Kustomer Core is not on the page and no apiKey was given: add " +
+          `<script src="${KUSTOMER_CORE_URL}" data-kustomer-api-key="…"> or pass { apiKey }`,
+      ),
+    );
+  }
+  if (!doc) {
+    return Promise.reject(
+      new KustomerError("load", "unavailable", "Cannot load Kustomer Core: there is no document"),
+    );
+  }
+  return new Promise<KustomerCore>((resolve, reject) => {
+    let script = tag;
+    const finish = (error?: KustomerError) => {
+      source.scheduler.clearTimeout(timer);
+      globalThis.removeEventListener?.("kustomerCoreLoaded", onLoaded);
+      script?.removeEventListener("error", onError);
+      const core = (globalThis as { KustomerCore?: unknown }).KustomerCore;
+      if (error) reject(error);
+      else if (isCore(core)) resolve(core);
+      else {
+        reject(
+          new KustomerError("load", "load", "Kustomer Core script loaded but KustomerCore is missing"),
+        );
+      }
+    };
+    const onLoaded = () => finish();
+    const onError = () =>
+      finish(
+        new KustomerError("load", "load", `Could not load the Kustomer Core script ${script?.src}`),
+      );
+    const timer = source.scheduler.setTimeout(
+      () =>
+        finish(
+          new KustomerError(
+            "load",
+            "timeout",
+            `Kustomer Core did not load within ${source.timeoutMs} ms`,
+          ),
+        ),
+      source.timeoutMs,
+    );
+    globalThis.addEventListener?.("kustomerCoreLoaded", onLoaded);
+    if (!script) {
+      script = doc.createElement("script");
+      script.src = source.scriptUrl;
+      script.async = true;
+      script.dataset.kustomerApiKey = source.apiKey!;
+      (doc.head ?? doc.documentElement).append(script);
+    }
+    script.addEventListener("error", onError);
+  });
+}

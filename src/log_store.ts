@@ -1,0 +1,245 @@
+/**
+ * Where escalation logs live: one small interface, with an IndexedDB store (through idb-keyval's
+ * `createStore`) and a memory store that behaves the same.
+ *
+ * Layout: a head record per log at key `["h", logId]` and one record per event at
+ * `["e", logId, seq]`, so one key range reads a log from any position.
+ *
+ * @module
+ */
+
+import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
+import type { DeskState } from "./events.ts";
+
+/** The head of a log: its last sequence number, times, and an optional state snapshot. */
+export interface LogHead {
+  /** Head format version. */
+  readonly v: 1;
+  /** The log (escalation) id. */
+  readonly id: string;
+  /** The sequence number of the last event. */
+  readonly seq: number;
+  /** When the log was created (ms since the epoch). */
+  readonly createdAt: number;
+  /** When it was last written. */
+  readonly updatedAt: number;
+  /** When the chat ended, once it has. */
+  readonly endedAt?: number;
+  /** The state after event `seq` of the snapshot: a resume reads only the events after it. */
+  readonly snapshot?: { readonly seq: number; readonly state: DeskState };
+}
+
+/** What a store hands back for one log. */
+export interface LoadedLog {
+  /** The head, or undefined when there is no such log. */
+  readonly head?: LogHead;
+  /** Raw records after the snapshot (or all), in sequence order. */
+  readonly records: readonly unknown[];
+}
+
+/** Storage of escalation logs. */
+export interface LogStore {
+  /**
+   * Appends records and writes the head in one atomic step, if the log's last sequence number is
+   * still `expectedSeq` (0 for a new log).
+   *
+   * @throws {LogConflictError} when another writer got there first.
+   */
+  append(
+    logId: string,
+    expectedSeq: number,
+    records: readonly { readonly seq: number }[],
+    head: LogHead,
+  ): Promise<void>;
+  /** Reads a log's head and the records after its snapshot. */
+  load(logId: string): Promise<LoadedLog>;
+  /** Writes `head` (with its snapshot) and deletes the events the snapshot covers, atomically. */
+  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void>;
+  /** Deletes a log. */
+  remove(logId: string): Promise<void>;
+  /** All heads, for retention. */
+  heads(): Promise<LogHead[]>;
+}
+
+/** Thrown when an append's expected sequence number is stale: another writer (tab) appended first. */
+export class LogConflictError extends Error {
+  /** The log. */
+  readonly logId: string;
+  /** What the writer expected. */
+  readonly expectedSeq: number;
+  /** What the store had. */
+  readonly actualSeq: number;
+  /** Creates the error. */
+  constructor(logId: string, expectedSeq: number, actualSeq: number) {
+    super(
+      `Log ${logId} was written by another writer: expected it at event ${expectedSeq}, found ${actualSeq}`,
+    );
+    this.name = "LogConflictError";
+    this.logId = logId;
+    this.expectedSeq = expectedSeq;
+    this.actualSeq = actualSeq;
+  }
+}
+
+/** A log store in memory: for tests, and where IndexedDB is unavailable. Lost on reload. */
+export class MemoryLogStore implements LogStore {
+  #logs = new Map<string, { head: LogHead; events: Map<number, unknown> }>();
+
+  /** Appends atomically; see {@linkcode LogStore.append}. */
+  append(
+    logId: string,
+    expectedSeq: number,
+    records: readonly { readonly seq: number }[],
+    head: LogHead,
+  ): Promise<void> {
+    const log = this.#logs.get(logId);
+    const actual = log?.head.seq ?? 0;
+    if (actual !== expectedSeq) {
+      return Promise.reject(new LogConflictError(logId, expectedSeq, actual));
+    }
+    const events = log?.events ?? new Map<number, unknown>();
+    for (const record of records) events.set(record.seq, structuredClone(record));
+    this.#logs.set(logId, { head: structuredClone(head), events });
+    return Promise.resolve();
+  }
+
+  /** Reads a log; see {@linkcode LogStore.load}. */
+  load(logId: string): Promise<LoadedLog> {
+    const log = this.#logs.get(logId);
+    if (!log) return Promise.resolve({ records: [] });
+    const from = log.head.snapshot?.seq ?? 0;
+    const records = [...log.events.entries()]
+      .filter(([seq]) => seq > from)
+      .sort(([a], [b]) => a - b)
+      .map(([, record]) => structuredClone(record));
+    return Promise.resolve({ head: structuredClone(log.head), records });
+  }
+
+  /** Compacts; see {@linkcode LogStore.compact}. */
+  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void> {
+    const log = this.#logs.get(logId);
+    if (!log) return Promise.resolve();
+    for (const seq of [...log.events.keys()]) if (seq <= head.snapshot.seq) log.events.delete(seq);
+    log.head = structuredClone(head);
+    return Promise.resolve();
+  }
+
+  /** Deletes a log. */
+  remove(logId: string): Promise<void> {
+    this.#logs.delete(logId);
+    return Promise.resolve();
+  }
+
+  /** All heads. */
+  heads(): Promise<LogHead[]> {
+    return Promise.resolve([...this.#logs.values()].map((log) => structuredClone(log.head)));
+  }
+
+  /** Writes a raw record as it is, for tests of damaged logs. */
+  putRaw(logId: string, seq: number, record: unknown): void {
+    this.#logs.get(logId)?.events.set(seq, record);
+  }
+}
+
+/** Options of {@linkcode IndexedDbLogStore}. */
+export interface IndexedDbLogStoreOptions {
+  /**
+   * The IndexedDB database name.
+   * @default {"kustomer-service-desk"}
+   */
+  dbName?: string;
+  /**
+   * The object store name.
+   * @default {"logs"}
+   */
+  storeName?: string;
+}
+
+const headKey = (logId: string): IDBValidKey => ["h", logId];
+const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
+  IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
+
+/**
+ * A log store in IndexedDB through idb-keyval's `createStore` (opened lazily, on first use).
+ * Every append is one read-write transaction: head check, event puts and head put commit together.
+ */
+export class IndexedDbLogStore implements LogStore {
+  #store?: UseStore;
+  #dbName: string;
+  #storeName: string;
+
+  /** Creates the store; nothing is opened until the first call. */
+  constructor(options: IndexedDbLogStoreOptions = {}) {
+    this.#dbName = options.dbName ?? "kustomer-service-desk";
+    this.#storeName = options.storeName ?? "logs";
+  }
+
+  #use(): UseStore {
+    return this.#store ??= createStore(this.#dbName, this.#storeName);
+  }
+
+  /** Appends atomically; see {@linkcode LogStore.append}. */
+  append(
+    logId: string,
+    expectedSeq: number,
+    records: readonly { readonly seq: number }[],
+    head: LogHead,
+  ): Promise<void> {
+    return this.#use()("readwrite", (store) =>
+      new Promise<void>((resolve, reject) => {
+        const tx = store.transaction;
+        let conflict: LogConflictError | undefined;
+        tx.oncomplete = () => resolve();
+        tx.onabort = () => reject(conflict ?? tx.error ?? new Error("IndexedDB transaction aborted"));
+        tx.onerror = () => reject(conflict ?? tx.error);
+        const check = store.get(headKey(logId));
+        check.onsuccess = () => {
+          const actual = (check.result as LogHead | undefined)?.seq ?? 0;
+          if (actual !== expectedSeq) {
+            conflict = new LogConflictError(logId, expectedSeq, actual);
+            tx.abort();
+            return;
+          }
+          for (const record of records) store.put(record, ["e", logId, record.seq]);
+          store.put(head, headKey(logId));
+        };
+      }));
+  }
+
+  /** Reads a log; see {@linkcode LogStore.load}. */
+  load(logId: string): Promise<LoadedLog> {
+    return this.#use()("readonly", async (store) => {
+      const head = await promisifyRequest(store.get(headKey(logId))) as LogHead | undefined;
+      if (!head) return { records: [] };
+      const from = (head.snapshot?.seq ?? 0) + 1;
+      const records = await promisifyRequest(store.getAll(eventRange(logId, from)));
+      return { head, records };
+    });
+  }
+
+  /** Compacts; see {@linkcode LogStore.compact}. */
+  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void> {
+    return this.#use()("readwrite", (store) => {
+      store.delete(eventRange(logId, 0, head.snapshot.seq));
+      store.put(head, headKey(logId));
+      return promisifyRequest(store.transaction);
+    });
+  }
+
+  /** Deletes a log. */
+  remove(logId: string): Promise<void> {
+    return this.#use()("readwrite", (store) => {
+      store.delete(eventRange(logId, 0));
+      store.delete(headKey(logId));
+      return promisifyRequest(store.transaction);
+    });
+  }
+
+  /** All heads. */
+  heads(): Promise<LogHead[]> {
+    return this.#use()(
+      "readonly",
+      (store) => promisifyRequest(store.getAll(IDBKeyRange.bound(["h"], ["h", []]))) as Promise<LogHead[]>,
+    );
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * One escalation's append-only event log over a {@linkcode LogStore}, and its replayed state.
+ *
+ * Appends made in the same task are written together in one transaction; each write carries the
+ * sequence number it expects, so a stale second writer is caught. A write that fails (a full disk,
+ * a closed database) loses nothing: the events stay queued in memory and go with the next write.
+ *
+ * @module
+ */
+
+import {
+  decodeEvent,
+  type DeskState,
+  EVENT_VERSION,
+  evolve,
+  type EventInput,
+  initialState,
+  type StoredEvent,
+} from "./events.ts";
+import { LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
+
+/** Options of {@linkcode SessionLog}. */
+export interface SessionLogOptions {
+  /** The clock. @default {Date.now} */
+  now?: () => number;
+  /** Told about skipped records, failed writes and conflicts. @default {console.warn} */
+  warn?: (message: string) => void;
+  /** A snapshot of the state goes into the head every this many events. @default {64} */
+  snapshotEvery?: number;
+}
+
+/** An escalation's log: the state is always the replay of its events. */
+export class SessionLog {
+  /** The log (escalation) id. */
+  readonly id: string;
+  #store: LogStore;
+  #now: () => number;
+  #warn: (message: string) => void;
+  #snapshotEvery: number;
+  #state: DeskState;
+  #seq: number;
+  #durableSeq: number;
+  #createdAt: number;
+  #snapshotSeq: number;
+  #pending: StoredEvent[] = [];
+  #scheduled?: Promise<void>;
+  #chain: Promise<void> = Promise.resolve();
+  #removed = false;
+  #failing = false;
+
+  private constructor(
+    store: LogStore,
+    id: string,
+    options: SessionLogOptions,
+    state: DeskState,
+    seq: number,
+    createdAt: number,
+    snapshotSeq: number,
+  ) {
+    this.id = id;
+    this.#store = store;
+    this.#now = options.now ?? Date.now;
+    this.#warn = options.warn ?? ((message) => console.warn(message));
+    this.#snapshotEvery = options.snapshotEvery ?? 64;
+    this.#state = state;
+    this.#seq = seq;
+    this.#durableSeq = seq;
+    this.#createdAt = createdAt;
+    this.#snapshotSeq = snapshotSeq;
+  }
+
+  /** A new, empty log (nothing is written until the first append). */
+  static create(store: LogStore, id: string, options: SessionLogOptions = {}): SessionLog {
+    return new SessionLog(store, id, options, initialState(), 0, (options.now ?? Date.now)(), 0);
+  }
+
+  /**
+   * Opens a stored log and replays it; `undefined` when there is none. A record that does not
+   * decode is skipped with a warning.
+   */
+  static async open(
+    store: LogStore,
+    id: string,
+    options: SessionLogOptions = {},
+  ): Promise<SessionLog | undefined> {
+    const { head, records } = await store.load(id);
+    if (!head) return undefined;
+    const warn = options.warn ?? ((message: string) => console.warn(message));
+    let state = head.snapshot ? head.snapshot.state : initialState();
+    for (const event of decodeAll(records, id, warn)) state = evolve(state, event);
+    return new SessionLog(store, id, options, state, head.seq, head.createdAt, head.snapshot?.seq ?? 0);
+  }
+
+  /** The replayed state. */
+  get state(): DeskState {
+    return this.#state;
+  }
+
+  /** The sequence number of the last event appended. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** How many appended events are not yet in storage. */
+  get unsaved(): number {
+    return this.#seq - this.#durableSeq;
+  }
+
+  /**
+   * Records events: the state advances at once; the promise settles once they are stored, or once
+   * storing them failed (reported through `warn`, and retried with the next append). It never rejects.
+   */
+  append(...events: EventInput[]): Promise<void> {
+    for (const input of events) {
+      const event = { ...input, v: EVENT_VERSION, seq: ++this.#seq, at: this.#now() } as StoredEvent;
+      this.#state = evolve(this.#state, event);
+      this.#pending.push(event);
+    }
+    if (this.#removed) {
+      this.#pending = [];
+      return Promise.resolve();
+    }
+    if (!this.#scheduled) {
+      const run = this.#chain.then(() => {
+        this.#scheduled = undefined;
+        return this.#flush();
+      });
+      this.#scheduled = run;
+      this.#chain = run;
+    }
+    return this.#scheduled;
+  }
+
+  /** Waits until every write started so far has settled. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
+  async #flush(retried = false): Promise<void> {
+    if (this.#pending.length === 0 || this.#removed) return;
+    const batch = this.#pending;
+    this.#pending = [];
+    const last = batch[batch.length - 1].seq;
+    const snapshot = last - this.#snapshotSeq >= this.#snapshotEvery
+      ? { seq: last, state: this.#state }
+      : undefined;
+    const head = this.#head(last, snapshot);
+    try {
+      await this.#store.append(this.id, this.#durableSeq, batch, head);
+      this.#durableSeq = last;
+      if (snapshot) this.#snapshotSeq = last;
+      if (this.#failing) {
+        this.#failing = false;
+        this.#warn(`Chat log ${this.id}: saved again; nothing was lost.`);
+      }
+    } catch (error) {
+      if (error instanceof LogConflictError && !retried) {
+        this.#warn(`Chat log ${this.id}: ${error.message}. Merging and writing again.`);
+        await this.#rebase(batch);
+        return this.#flush(true);
+      }
+      this.#pending = [...batch, ...this.#pending];
+      if (!this.#failing) {
+        this.#failing = true;
+        this.#warn(
+          `Chat log ${this.id}: could not save ${this.unsaved} event(s) (${errorText(error)}). ` +
+            "The chat goes on; a reload now would lose them. Retrying with the next event.",
+        );
+      }
+    }
+  }
+
+  /** Another writer appended: take its events, then put ours after them. */
+  async #rebase(batch: StoredEvent[]): Promise<void> {
+    const { head, records } = await this.#store.load(this.id);
+    let state = head?.snapshot ? head.snapshot.state : initialState();
+    for (const event of decodeAll(records, this.id, this.#warn)) state = evolve(state, event);
+    let seq = head?.seq ?? 0;
+    const mine = [...batch, ...this.#pending].map((e) => ({ ...e, seq: ++seq }) as StoredEvent);
+    for (const event of mine) state = evolve(state, event);
+    this.#durableSeq = head?.seq ?? 0;
+    this.#snapshotSeq = head?.snapshot?.seq ?? 0;
+    this.#seq = seq;
+    this.#state = state;
+    this.#pending = mine;
+  }
+
+  #head(seq: number, snapshot?: LogHead["snapshot"]): LogHead {
+    const now = this.#now();
+    const ended = this.#state.status === "ended";
+    return {
+      v: 1,
+      id: this.id,
+      seq,
+      createdAt: this.#createdAt,
+      updatedAt: now,
+      ...(ended ? { endedAt: now } : {}),
+      ...(snapshot ? { snapshot } : {}),
+    };
+  }
+
+  /**
+   * Keeps only a snapshot of the current state (which holds no secret once the chat ended) and
+   * deletes the events, so the session-history key leaves storage.
+   */
+  async compact(): Promise<void> {
+    await this.settled();
+    if (this.#removed || this.unsaved > 0) return;
+    const snapshot = { seq: this.#seq, state: this.#state };
+    await this.#store.compact(this.id, { ...this.#head(this.#seq, snapshot), snapshot });
+    this.#snapshotSeq = this.#seq;
+  }
+
+  /** Deletes the log from storage; later appends only change the state in memory. */
+  async remove(): Promise<void> {
+    await this.settled();
+    this.#removed = true;
+    this.#pending = [];
+    await this.#store.remove(this.id);
+  }
+}
+
+function* decodeAll(
+  records: readonly unknown[],
+  id: string,
+  warn: (message: string) => void,
+): Generator<StoredEvent> {
+  for (const record of records) {
+    try {
+      yield decodeEvent(record);
+    } catch (error) {
+      warn(`Chat log ${id}: skipped a record that cannot be read (${errorText(error)}).`);
+    }
+  }
+}
+
+/**
+ * Deletes the logs of chats that ended more than `retentionMs` ago, and of chats left untouched
+ * for `abandonedMs` (a closed tab). Returns the ids deleted.
+ */
+export async function sweepLogs(
+  store: LogStore,
+  options: { now: number; retentionMs: number; abandonedMs: number; keep?: string },
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const head of await store.heads()) {
+    if (head.id === options.keep) continue;
+    const expired = head.endedAt !== undefined
+      ? options.now - head.endedAt >= options.retentionMs
+      : options.now - head.updatedAt >= options.abandonedMs;
+    if (expired) {
+      await store.remove(head.id);
+      removed.push(head.id);
+    }
+  }
+  return removed;
+}
+
+/** A short description of an error for a warning. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  return String(error);
+}
