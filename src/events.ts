@@ -70,7 +70,11 @@ export interface EventDataMap {
   user_message_queued: {
     readonly id: string;
     readonly text: string;
-    readonly files: readonly { readonly name: string; readonly size: number; readonly type: string }[];
+    readonly files: readonly {
+      readonly name: string;
+      readonly size: number;
+      readonly type: string;
+    }[];
   };
   /** Kustomer accepted the user message. */
   user_message_sent: { readonly id: string; readonly messageId: string };
@@ -324,7 +328,9 @@ const CHECKS: Record<EventType, Check> = {
   conversation_opened: need("messageId"),
   history_key_attached: () => undefined,
   history_key_failed: need("reason"),
-  user_message_queued: (d) => need("id", "text")(d) ?? (Array.isArray(d.files) ? undefined : 'field "files" must be an array'),
+  user_message_queued: (d) =>
+    need("id", "text")(d) ??
+      (Array.isArray(d.files) ? undefined : 'field "files" must be an array'),
   user_message_sent: need("id", "messageId"),
   user_message_failed: need("id", "reason"),
   agent_message_received: (d) => {

@@ -185,7 +185,10 @@ export function findCore(source: CoreSource): Promise<KustomerCore> {
   const existing = (globalThis as { KustomerCore?: unknown }).KustomerCore;
   if (isCore(existing)) return Promise.resolve(existing);
   const doc = (globalThis as { document?: Document }).document;
-  const tag = doc?.querySelector?.<HTMLScriptElement>('script[src*="chat-web/core.js"]');
+  const tag = doc?.querySelector?.('script[src*="chat-web/core.js"]') as
+    | HTMLScriptElement
+    | null
+    | undefined;
   if (!tag && !source.apiKey) {
     return Promise.reject(
       new KustomerError(
@@ -212,7 +215,11 @@ export function findCore(source: CoreSource): Promise<KustomerCore> {
       else if (isCore(core)) resolve(core);
       else {
         reject(
-          new KustomerError("load", "load", "Kustomer Core script loaded but KustomerCore is missing"),
+          new KustomerError(
+            "load",
+            "load",
+            "Kustomer Core script loaded but KustomerCore is missing",
+          ),
         );
       }
     };

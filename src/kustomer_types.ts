@@ -9,7 +9,10 @@
  */
 
 /** The callback every asynchronous Core method takes last: check `error` first. */
-export type KustomerCallback<T> = (response: T | undefined, error?: KustomerSdkError | null) => void;
+export type KustomerCallback<T> = (
+  response: T | undefined,
+  error?: KustomerSdkError | null,
+) => void;
 
 /** The error a Core callback receives: an `Error` that may carry these fields. */
 export interface KustomerSdkError extends Error {
@@ -231,7 +234,10 @@ export interface KustomerCore {
     callback?: KustomerCallback<KustomerConversation>,
   ): void;
   /** Sends a customer message. */
-  sendMessage(options: KustomerSendMessageOptions, callback?: KustomerCallback<KustomerMessage>): void;
+  sendMessage(
+    options: KustomerSendMessageOptions,
+    callback?: KustomerCallback<KustomerMessage>,
+  ): void;
   /** The messages of a conversation (last 30 days). */
   getMessages(
     options: { conversationId: string },

@@ -54,7 +54,10 @@ export interface LogStore {
   /** Reads a log's head and the records after its snapshot. */
   load(logId: string): Promise<LoadedLog>;
   /** Writes `head` (with its snapshot) and deletes the events the snapshot covers, atomically. */
-  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void>;
+  compact(
+    logId: string,
+    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
+  ): Promise<void>;
   /** Deletes a log. */
   remove(logId: string): Promise<void>;
   /** All heads, for retention. */
@@ -116,7 +119,10 @@ export class MemoryLogStore implements LogStore {
   }
 
   /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void> {
+  compact(
+    logId: string,
+    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
+  ): Promise<void> {
     const log = this.#logs.get(logId);
     if (!log) return Promise.resolve();
     for (const seq of [...log.events.keys()]) if (seq <= head.snapshot.seq) log.events.delete(seq);
@@ -190,7 +196,8 @@ export class IndexedDbLogStore implements LogStore {
         const tx = store.transaction;
         let conflict: LogConflictError | undefined;
         tx.oncomplete = () => resolve();
-        tx.onabort = () => reject(conflict ?? tx.error ?? new Error("IndexedDB transaction aborted"));
+        tx.onabort = () =>
+          reject(conflict ?? tx.error ?? new Error("IndexedDB transaction aborted"));
         tx.onerror = () => reject(conflict ?? tx.error);
         const check = store.get(headKey(logId));
         check.onsuccess = () => {
@@ -218,7 +225,10 @@ export class IndexedDbLogStore implements LogStore {
   }
 
   /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(logId: string, head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> }): Promise<void> {
+  compact(
+    logId: string,
+    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
+  ): Promise<void> {
     return this.#use()("readwrite", (store) => {
       store.delete(eventRange(logId, 0, head.snapshot.seq));
       store.put(head, headKey(logId));
@@ -239,7 +249,8 @@ export class IndexedDbLogStore implements LogStore {
   heads(): Promise<LogHead[]> {
     return this.#use()(
       "readonly",
-      (store) => promisifyRequest(store.getAll(IDBKeyRange.bound(["h"], ["h", []]))) as Promise<LogHead[]>,
+      (store) =>
+        promisifyRequest(store.getAll(IDBKeyRange.bound(["h"], ["h", []]))) as Promise<LogHead[]>,
     );
   }
 }

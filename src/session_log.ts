@@ -12,8 +12,8 @@ import {
   decodeEvent,
   type DeskState,
   EVENT_VERSION,
-  evolve,
   type EventInput,
+  evolve,
   initialState,
   type StoredEvent,
 } from "./events.ts";
@@ -88,7 +88,15 @@ export class SessionLog {
     const warn = options.warn ?? ((message: string) => console.warn(message));
     let state = head.snapshot ? head.snapshot.state : initialState();
     for (const event of decodeAll(records, id, warn)) state = evolve(state, event);
-    return new SessionLog(store, id, options, state, head.seq, head.createdAt, head.snapshot?.seq ?? 0);
+    return new SessionLog(
+      store,
+      id,
+      options,
+      state,
+      head.seq,
+      head.createdAt,
+      head.snapshot?.seq ?? 0,
+    );
   }
 
   /** The replayed state. */
@@ -112,7 +120,12 @@ export class SessionLog {
    */
   append(...events: EventInput[]): Promise<void> {
     for (const input of events) {
-      const event = { ...input, v: EVENT_VERSION, seq: ++this.#seq, at: this.#now() } as StoredEvent;
+      const event = {
+        ...input,
+        v: EVENT_VERSION,
+        seq: ++this.#seq,
+        at: this.#now(),
+      } as StoredEvent;
       this.#state = evolve(this.#state, event);
       this.#pending.push(event);
     }
@@ -258,6 +271,8 @@ export async function sweepLogs(
 
 /** A short description of an error for a warning. */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  if (error instanceof Error) {
+    return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  }
   return String(error);
 }

@@ -1,0 +1,87 @@
+/**
+ * The agent chat as the host's history, for Carbon AI Chat's `messaging.customLoadHistory`: after a
+ * reload Carbon shows nothing unless the host gives it the transcript.
+ *
+ * @module
+ */
+
+import type { TranscriptEntry } from "./events.ts";
+import type { MessageRequest, MessageResponse } from "./host_types.ts";
+import type { LogStore } from "./log_store.ts";
+import { PERSIST_KEY, resolveStore, toMessageResponse } from "./service_desk.ts";
+import { SessionLog } from "./session_log.ts";
+
+/** A message with its time, as Carbon's `customLoadHistory` returns them. */
+export interface HistoryItem {
+  /** The message: a user's request or an agent's response. */
+  readonly message: MessageRequest | MessageResponse;
+  /** ISO time. */
+  readonly time: string;
+}
+
+/** Turns the log's transcript into history items (agent messages carry the agent's profile). */
+export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryItem[] {
+  return transcript.map((entry): HistoryItem => {
+    const time = new Date(entry.at).toISOString();
+    if (entry.from === "user" || !entry.message) {
+      return {
+        time,
+        message: {
+          id: entry.id,
+          input: { text: entry.text ?? "", message_type: "text", agent_message_type: "from_user" },
+        },
+      };
+    }
+    const response = toMessageResponse(entry.message);
+    const agent = entry.message.agent;
+    return {
+      time,
+      message: {
+        ...response,
+        output: {
+          generic: response.output.generic?.map((item) => ({
+            ...item,
+            agent_message_type: "from_agent",
+          })),
+        },
+        message_options: {
+          response_user_profile: {
+            id: agent.id,
+            nickname: agent.nickname,
+            user_type: "human",
+            ...(agent.avatarUrl ? { profile_picture_url: agent.avatarUrl } : {}),
+          },
+        },
+      },
+    };
+  });
+}
+
+/** Options of {@linkcode loadChatHistory}. */
+export interface LoadChatHistoryOptions {
+  /** The store the desk uses. @default {the desk's default store} */
+  store?: LogStore | "indexeddb" | "memory";
+  /** The escalation; by default the one this tab's desk saved in `sessionStorage`. */
+  escalationId?: string;
+}
+
+/**
+ * Reads this tab's open escalation from its log and returns the agent chat as history items; empty
+ * when there is none or it has ended.
+ */
+export async function loadChatHistory(
+  options: LoadChatHistoryOptions = {},
+): Promise<HistoryItem[]> {
+  let id = options.escalationId;
+  if (id === undefined) {
+    try {
+      id = globalThis.sessionStorage?.getItem(PERSIST_KEY) ?? undefined;
+    } catch {
+      id = undefined;
+    }
+  }
+  if (!id) return [];
+  const log = await SessionLog.open(resolveStore(options.store), id);
+  if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
+  return toHistoryItems(log.state.transcript);
+}

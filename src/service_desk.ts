@@ -1,0 +1,1397 @@
+/**
+ * The Kustomer service desk: web chat's ServiceDesk on one side, the Kustomer Core SDK on the other,
+ * and an event log in between that lets a chat survive a page reload.
+ *
+ * @module
+ */
+
+import type { AgentMessage, DeskState, EventInput, TranscriptEntry } from "./events.ts";
+import type {
+  AgentProfile,
+  EndChatInfo,
+  FileUpload,
+  GenericItem,
+  MessageRequest,
+  MessageResponse,
+  ServiceDesk,
+  ServiceDeskCallback,
+  ServiceDeskFactoryParameters,
+  ServiceDeskHostState,
+  StartChatOptions,
+} from "./host_types.ts";
+import {
+  findCore,
+  initOnce,
+  KUSTOMER_CORE_URL,
+  KustomerClient,
+  KustomerError,
+  realScheduler,
+  type Scheduler,
+} from "./kustomer.ts";
+import type {
+  KustomerCore,
+  KustomerInitOptions,
+  KustomerMessage,
+  KustomerMessagesResponse,
+  KustomerSatisfactionEvent,
+  KustomerTypingEvent,
+} from "./kustomer_types.ts";
+import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
+import { errorText, SessionLog, sweepLogs } from "./session_log.ts";
+
+/** What the desk writes to the console (or a logger you pass). Never a token or a key. */
+export interface DeskLogger {
+  /** Something went wrong but the chat goes on. */
+  warn(message: string): void;
+}
+
+/** A satisfaction survey Kustomer sent after the chat. */
+export interface SatisfactionSurvey {
+  /** The conversation. */
+  readonly conversationId: string;
+  /** The survey id. */
+  readonly satisfactionId: string;
+  /** Kustomer's form. */
+  readonly form: unknown;
+  /** Answers it; resolves when Kustomer accepted. */
+  submit(rating: number, answers?: unknown[]): Promise<void>;
+}
+
+/** Options of {@linkcode kustomerServiceDeskFactory} and {@linkcode KustomerServiceDesk}. */
+export interface KustomerServiceDeskOptions {
+  /**
+   * The Kustomer chat API key (role `org.tracking`, public by design). Used to load core.js when the
+   * page has no `KustomerCore` and no core.js script tag.
+   */
+  apiKey?: string;
+  /** A Kustomer Core to use instead of `globalThis.KustomerCore` (a test double, the simulator). */
+  core?: KustomerCore;
+  /**
+   * The Core script to load with `apiKey`.
+   * @default {"https://cdn.kustomerapp.com/chat-web/core.js"}
+   */
+  scriptUrl?: string;
+  /** Passed to `KustomerCore.init` (brand, assistant, schedule, language). */
+  init?: KustomerInitOptions;
+  /**
+   * Returns a fresh JWT for `KustomerCore.login` (signed by your server; Kustomer rejects tokens
+   * older than 15 minutes), or `undefined` for an anonymous chat. Called at every login, including
+   * after a reload. The token is never stored or logged.
+   */
+  getJwt?: () => Promise<string | undefined>;
+  /**
+   * The Kustomer conversation title (at most 256 characters).
+   * @default {"Chat from the web assistant"}
+   */
+  title?: string;
+  /**
+   * The custom conversation attribute (system name) that carries the session-history key, read by
+   * the agent's Insight Card.
+   * @default {"watsonAssistantSessionHistoryStr"}
+   */
+  sessionHistoryAttribute?: string;
+  /**
+   * The first line of the first message the agent reads.
+   * @default {"A customer was transferred to you from the web chat assistant."}
+   */
+  transferMessage?: string;
+  /**
+   * Returns a readable transcript of the bot conversation, added to the agent's first message when
+   * the host gives no session-history key (Carbon AI Chat).
+   */
+  conversationSummary?: () => string | Promise<string>;
+  /**
+   * Where the escalation logs live: a {@linkcode LogStore}, `"indexeddb"` or `"memory"`.
+   * @default {IndexedDB when `globalThis.indexedDB` exists, else memory with a warning}
+   */
+  store?: LogStore | "indexeddb" | "memory";
+  /**
+   * How long a Kustomer call may take before it counts as lost (ms).
+   * @default {15000}
+   */
+  timeoutMs?: number;
+  /**
+   * While disconnected, how often the desk tries Kustomer again (ms).
+   * @default {5000}
+   */
+  retryIntervalMs?: number;
+  /**
+   * While a chat is open, how often the desk checks for messages it missed (ms); 0 turns it off.
+   * @default {30000}
+   */
+  heartbeatMs?: number;
+  /**
+   * How long a finished chat's log is kept (ms): 0 deletes it at once; otherwise it is compacted
+   * (no session-history key left) and deleted later.
+   * @default {0}
+   */
+  retentionMs?: number;
+  /**
+   * A log not written for this long (a tab closed mid-chat) is deleted by the next sweep (ms).
+   * @default {86400000}
+   */
+  abandonedMs?: number;
+  /**
+   * What `startChat` does with a chat of this tab still open from before a reload (the user was
+   * waiting in the queue, so the host did not reconnect): `"resume"` it or `"end"` it.
+   * @default {"resume"}
+   */
+  orphanedChat?: "resume" | "end";
+  /**
+   * Whether users may send files to the agent.
+   * @default {true}
+   */
+  allowFileUploads?: boolean;
+  /**
+   * Shown while waiting for an agent.
+   * @default {"Waiting for an agent to join."}
+   */
+  waitingMessage?: string;
+  /** Told about satisfaction surveys. */
+  onSatisfaction?: (survey: SatisfactionSurvey) => void;
+  /**
+   * Where warnings go.
+   * @default {console}
+   */
+  logger?: DeskLogger;
+  /**
+   * The desk's name (web chat reports it; at most 40 characters).
+   * @default {"kustomer"}
+   */
+  name?: string;
+  /**
+   * The clock.
+   * @default {Date.now}
+   */
+  now?: () => number;
+  /**
+   * Timers.
+   * @default {globalThis.setTimeout and clearTimeout}
+   */
+  scheduler?: Scheduler;
+}
+
+/** Kustomer's attachment limits. */
+export const FILE_LIMITS: {
+  readonly maxFileBytes: number;
+  readonly maxMessageBytes: number;
+  readonly extensions: readonly string[];
+} = {
+  maxFileBytes: 5 * 1024 * 1024,
+  maxMessageBytes: 9.5 * 1024 * 1024,
+  extensions: [
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".pdf",
+    ".doc",
+    ".docx",
+    ".xls",
+    ".xlsx",
+    ".zip",
+    ".txt",
+    ".mov",
+    ".mp4",
+  ],
+};
+
+const MIME: Record<string, string> = {
+  "image/jpeg": ".jpg",
+  "image/png": ".png",
+  "application/pdf": ".pdf",
+  "application/msword": ".doc",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+  "application/vnd.ms-excel": ".xls",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+  "application/zip": ".zip",
+  "text/plain": ".txt",
+  "video/quicktime": ".mov",
+  "video/mp4": ".mp4",
+};
+
+/** Why a file cannot go to Kustomer, or undefined when it can. */
+export function fileProblem(
+  file: { name: string; size: number; type: string },
+): string | undefined {
+  const lower = file.name.toLowerCase();
+  const typeOk = FILE_LIMITS.extensions.some((ext) => lower.endsWith(ext)) || file.type in MIME;
+  if (!typeOk) {
+    return `${file.name}: Kustomer accepts only ${
+      FILE_LIMITS.extensions.map((e) => e.slice(1).toUpperCase()).join(", ")
+    } files`;
+  }
+  if (file.size > FILE_LIMITS.maxFileBytes) {
+    return `${file.name} is ${mb(file.size)}; Kustomer accepts files up to 5 MB`;
+  }
+  return undefined;
+}
+
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/** The `sessionStorage` key that holds this tab's open escalation id. */
+export const PERSIST_KEY = "kustomer-service-desk:escalation";
+const DEFAULTS = {
+  scriptUrl: KUSTOMER_CORE_URL,
+  title: "Chat from the web assistant",
+  sessionHistoryAttribute: "watsonAssistantSessionHistoryStr",
+  transferMessage: "A customer was transferred to you from the web chat assistant.",
+  timeoutMs: 15_000,
+  retryIntervalMs: 5_000,
+  heartbeatMs: 30_000,
+  retentionMs: 0,
+  abandonedMs: 86_400_000,
+  waitingMessage: "Waiting for an agent to join.",
+  name: "kustomer",
+};
+
+type Resolved = typeof DEFAULTS & KustomerServiceDeskOptions & {
+  now: () => number;
+  scheduler: Scheduler;
+  logger: DeskLogger;
+};
+
+let memoryWarned = false;
+
+/** The store the options ask for, or the default one. */
+export function resolveStore(
+  store: KustomerServiceDeskOptions["store"],
+  logger: DeskLogger = console,
+): LogStore {
+  if (typeof store === "object") return store;
+  if (store === "memory") return new MemoryLogStore();
+  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore();
+  if (!memoryWarned) {
+    memoryWarned = true;
+    logger.warn(
+      "Kustomer service desk: IndexedDB is not available (private mode?); chats are kept in memory " +
+        "and will not survive a page reload.",
+    );
+  }
+  return new MemoryLogStore();
+}
+
+/** Checks options and fills in the defaults. */
+export function resolveOptions(options: KustomerServiceDeskOptions = {}): Resolved {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Kustomer service desk options must be an object");
+  }
+  const o = options;
+  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.trim() === "")) {
+    throw new TypeError("apiKey must be a non-empty string (the Kustomer chat API key)");
+  }
+  if (o.core !== undefined && (typeof o.core !== "object" || typeof o.core?.init !== "function")) {
+    throw new TypeError("core must be a Kustomer Core object with an init() method");
+  }
+  if (o.getJwt !== undefined && typeof o.getJwt !== "function") {
+    throw new TypeError("getJwt must be a function returning a Promise of a JWT string");
+  }
+  if (o.title !== undefined && (typeof o.title !== "string" || !o.title.trim())) {
+    throw new TypeError("title must be a non-empty string");
+  }
+  if (o.title !== undefined && o.title.length > 256) {
+    throw new RangeError(
+      `title must be at most 256 characters (Kustomer's limit), got ${o.title.length}`,
+    );
+  }
+  if (
+    o.sessionHistoryAttribute !== undefined &&
+    !/^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(String(o.sessionHistoryAttribute))
+  ) {
+    throw new TypeError(
+      `sessionHistoryAttribute must be a Kustomer text attribute system name ending in Str or Txt, got ${
+        JSON.stringify(o.sessionHistoryAttribute)
+      }`,
+    );
+  }
+  for (const key of ["timeoutMs", "retryIntervalMs"] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
+      throw new RangeError(`${key} must be a positive number of milliseconds, got ${v}`);
+    }
+  }
+  for (const key of ["heartbeatMs", "retentionMs", "abandonedMs"] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
+      throw new RangeError(`${key} must be zero or a positive number of milliseconds, got ${v}`);
+    }
+  }
+  if (o.orphanedChat !== undefined && o.orphanedChat !== "resume" && o.orphanedChat !== "end") {
+    throw new TypeError(
+      `orphanedChat must be "resume" or "end", got ${JSON.stringify(o.orphanedChat)}`,
+    );
+  }
+  if (
+    o.store !== undefined && o.store !== "indexeddb" && o.store !== "memory" &&
+    (typeof o.store !== "object" || typeof o.store?.append !== "function")
+  ) {
+    throw new TypeError('store must be "indexeddb", "memory" or a LogStore');
+  }
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name.length > 40 || !o.name)) {
+    throw new RangeError("name must be a string of 1 to 40 characters");
+  }
+  const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return {
+    ...DEFAULTS,
+    ...defined,
+    now: o.now ?? Date.now,
+    scheduler: o.scheduler ?? realScheduler,
+    logger: o.logger ?? console,
+  } as Resolved;
+}
+
+/** The persisted-state shape the desk keeps in the host. */
+interface Persisted {
+  escalationId?: string;
+}
+
+function readSessionStorage(): string | undefined {
+  try {
+    return globalThis.sessionStorage?.getItem(PERSIST_KEY) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeSessionStorage(id: string | undefined): void {
+  try {
+    if (id) globalThis.sessionStorage?.setItem(PERSIST_KEY, id);
+    else globalThis.sessionStorage?.removeItem(PERSIST_KEY);
+  } catch {
+    // Storage may be disabled; the host's persisted state still carries the id.
+  }
+}
+
+function newId(): string {
+  return globalThis.crypto?.randomUUID?.() ??
+    `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** The agent profile web chat hosts expect. */
+function profile(agent: AgentMessage["agent"]): AgentProfile {
+  return {
+    id: agent.id,
+    nickname: agent.nickname,
+    user_type: "human",
+    ...(agent.avatarUrl ? { profile_picture_url: agent.avatarUrl } : {}),
+  };
+}
+
+/** Kustomer's message in the log's shape. */
+export function normalizeMessage(message: KustomerMessage): AgentMessage {
+  const sentBy = message.sentBy ?? { id: "kustomer-agent" };
+  const template = message.meta?.template;
+  const quickReplies = template?.templateType === "quick_replies" && Array.isArray(template.actions)
+    ? template.actions
+      .filter((a) => a && typeof a.displayText === "string")
+      .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
+    : [];
+  const body = typeof message.body === "string" && message.body
+    ? message.body
+    : typeof template?.body === "string"
+    ? template.body
+    : "";
+  return {
+    messageId: message.messageId,
+    text: body,
+    createdAt: typeof message.createdAt === "string"
+      ? message.createdAt
+      : new Date(0).toISOString(),
+    agent: {
+      id: String(sentBy.id),
+      nickname: sentBy.displayName || "Agent",
+      ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
+    },
+    attachments: (message.attachments ?? []).map((a) => ({
+      name: a.name ?? a.attributes?.name ?? "attachment",
+      ...(a.url ?? a.attributes?.url ? { url: a.url ?? a.attributes?.url } : {}),
+      ...(a.contentType ?? a.attributes?.contentType
+        ? { contentType: a.contentType ?? a.attributes?.contentType }
+        : {}),
+    })),
+    quickReplies,
+  };
+}
+
+/** An agent message as a web chat message: text, quick-reply options, images and file links. */
+export function toMessageResponse(message: AgentMessage): MessageResponse {
+  const generic: GenericItem[] = [];
+  if (message.text) generic.push({ response_type: "text", text: message.text });
+  if (message.quickReplies.length > 0) {
+    generic.push({
+      response_type: "option",
+      title: message.text ? "" : "Choose one",
+      options: message.quickReplies.map((q) => ({
+        label: q.label,
+        value: { input: { text: q.value } },
+      })),
+    });
+  }
+  for (const file of message.attachments) {
+    if (file.url && file.contentType?.startsWith("image/")) {
+      generic.push({
+        response_type: "image",
+        source: file.url,
+        title: file.name,
+        alt_text: file.name,
+      });
+    } else {
+      generic.push({
+        response_type: "text",
+        text: file.url ? `📎 [${file.name}](${file.url})` : `📎 ${file.name}`,
+      });
+    }
+  }
+  if (generic.length === 0) generic.push({ response_type: "text", text: "" });
+  return { id: message.messageId, output: { generic } };
+}
+
+function connectItem(message: MessageResponse): GenericItem | undefined {
+  return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
+}
+
+function byTime(a: KustomerMessage, b: KustomerMessage): number {
+  const t = Date.parse(a.createdAt) - Date.parse(b.createdAt);
+  return t !== 0 && !Number.isNaN(t)
+    ? t
+    : a.messageId < b.messageId
+    ? -1
+    : a.messageId > b.messageId
+    ? 1
+    : 0;
+}
+
+/**
+ * The Kustomer service desk. Create it through {@linkcode kustomerServiceDeskFactory}; the host
+ * calls its methods.
+ */
+export class KustomerServiceDesk implements ServiceDesk {
+  #callback: ServiceDeskCallback;
+  #o: Resolved;
+  #store: LogStore;
+  #log?: SessionLog;
+  #persistedId?: string;
+  #persistedLoad?: Promise<SessionLog | undefined>;
+  #client?: Promise<KustomerClient>;
+  #subscribed?: KustomerCore;
+  #hostState: ServiceDeskHostState = {};
+  #starting?: Promise<void>;
+  #files = new Map<string, FileUpload[]>();
+  #sending = new Map<string, Promise<void>>();
+  #receiving: Promise<void> = Promise.resolve();
+  #disconnected = false;
+  #retryTimer?: unknown;
+  #heartbeatTimer?: unknown;
+  #generation = 0;
+
+  /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
+  constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
+    if (!parameters || typeof parameters !== "object" || !parameters.callback) {
+      throw new TypeError(
+        "Service desk parameters must be an object with a callback (from the chat host)",
+      );
+    }
+    this.#callback = parameters.callback;
+    this.#o = resolveOptions(options);
+    this.#store = resolveStore(this.#o.store, this.#o.logger);
+    const persisted = parameters.persistedState as Persisted | undefined;
+    const fromHost = typeof persisted?.escalationId === "string"
+      ? persisted.escalationId
+      : undefined;
+    this.#persistedId = fromHost ??
+      (typeof this.#callback.updatePersistedState === "function"
+        ? undefined
+        : readSessionStorage());
+  }
+
+  /** The integration's name. */
+  getName(): string {
+    return this.#o.name;
+  }
+
+  /** The state replayed from the current escalation's log (`idle` before any). */
+  get state(): DeskState | undefined {
+    return this.#log?.state;
+  }
+
+  /** The agent chat so far (for the host's transcript after a reload). */
+  get transcript(): readonly TranscriptEntry[] {
+    return this.#log?.state.transcript ?? [];
+  }
+
+  // --- persisted escalation id -------------------------------------------------------------
+
+  #persist(id: string | undefined): void {
+    this.#persistedId = id;
+    writeSessionStorage(id);
+    try {
+      this.#callback.updatePersistedState?.({ escalationId: id }, true);
+    } catch (error) {
+      this.#warn(`could not update the host's persisted state (${errorText(error)})`);
+    }
+  }
+
+  #loadPersisted(): Promise<SessionLog | undefined> {
+    const id = this.#persistedId;
+    if (!id) return Promise.resolve(undefined);
+    if (this.#log?.id === id) return Promise.resolve(this.#log);
+    this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch((error) => {
+      this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
+      return undefined;
+    });
+    return this.#persistedLoad;
+  }
+
+  #logOptions() {
+    return { now: this.#o.now, warn: (m: string) => this.#warn(m) };
+  }
+
+  #warn(message: string): void {
+    this.#o.logger.warn(`Kustomer service desk: ${message}`);
+  }
+
+  // --- Kustomer connection -----------------------------------------------------------------
+
+  #connectCore(): Promise<KustomerClient> {
+    if (!this.#client) {
+      const { core, apiKey, scriptUrl, timeoutMs, scheduler } = this.#o;
+      const pending = (async () => {
+        const found = await findCore({ core, apiKey, scriptUrl, timeoutMs, scheduler });
+        const client = new KustomerClient(found, timeoutMs, scheduler);
+        const init: KustomerInitOptions = { ...this.#o.init };
+        if (!init.lang && this.#hostState.locale) init.lang = this.#hostState.locale;
+        await initOnce(client, init);
+        return client;
+      })();
+      this.#client = pending;
+      pending.catch(() => {
+        if (this.#client === pending) this.#client = undefined;
+      });
+    }
+    return this.#client;
+  }
+
+  /** Core, init, a fresh login, and listeners: what a chat needs before any conversation call. */
+  async #connect(): Promise<KustomerClient> {
+    const client = await this.#connectCore();
+    if (this.#o.getJwt) {
+      let token: unknown;
+      try {
+        token = await this.#o.getJwt();
+      } catch (error) {
+        throw new KustomerError("login", "rejected", `getJwt() failed: ${errorText(error)}`, {
+          cause: error,
+        });
+      }
+      if (token !== undefined && (typeof token !== "string" || token.split(".").length !== 3)) {
+        throw new TypeError(
+          "getJwt() must resolve to a JWT string (three dot-separated parts) or undefined",
+        );
+      }
+      if (token) await this.#call(client, "login", { jwtToken: token });
+    }
+    this.#subscribe(client.core);
+    return client;
+  }
+
+  async #call<T>(client: KustomerClient, method: string, options: unknown): Promise<T> {
+    try {
+      return await client.call<T>(method, options);
+    } catch (error) {
+      if (error instanceof KustomerError && error.reason === "timeout") this.#lostConnection(error);
+      throw error;
+    }
+  }
+
+  #subscribe(core: KustomerCore): void {
+    if (this.#subscribed === core) return;
+    this.#unsubscribe();
+    core.addListener("onMessageReceived", this.#onMessage);
+    core.addListener("onAgentTypingActivity", this.#onTyping);
+    core.addListener("onConversationEnded", this.#onEnded);
+    core.addListener("onSatisfactionReceived", this.#onSatisfaction);
+    this.#subscribed = core;
+  }
+
+  #unsubscribe(): void {
+    const core = this.#subscribed;
+    if (!core) return;
+    core.removeListener("onMessageReceived", this.#onMessage);
+    core.removeListener("onAgentTypingActivity", this.#onTyping);
+    core.removeListener("onConversationEnded", this.#onEnded);
+    core.removeListener("onSatisfactionReceived", this.#onSatisfaction);
+    this.#subscribed = undefined;
+  }
+
+  #mine(conversationId: unknown): boolean {
+    const state = this.#log?.state;
+    return !!state?.conversationId && state.conversationId === conversationId;
+  }
+
+  #live(): boolean {
+    const status = this.#log?.state.status;
+    return status === "waiting" || status === "connected";
+  }
+
+  #onMessage = (message: KustomerMessage): void => {
+    if (!message || !this.#mine(message.conversationId) || !this.#live()) return;
+    if (message.direction !== "out" || typeof message.messageId !== "string") return;
+    void this.#receive([message]);
+  };
+
+  #onTyping = (event: KustomerTypingEvent): void => {
+    if (!event || !this.#mine(event.conversationId) || !this.#live()) return;
+    this.#host("agentTyping", () => this.#callback.agentTyping(event.typing === true));
+  };
+
+  #onEnded = (event: { conversationId: string; ended?: boolean }): void => {
+    if (!event || !this.#mine(event.conversationId) || event.ended === false) return;
+    void this.#agentEnded();
+  };
+
+  #onSatisfaction = (event: KustomerSatisfactionEvent): void => {
+    if (!event || !this.#mine(event.conversationId) || typeof event.satisfactionId !== "string") {
+      return;
+    }
+    const log = this.#log!;
+    if (log.state.satisfactionIds.includes(event.satisfactionId)) return;
+    void log.append({
+      type: "satisfaction_received",
+      data: { satisfactionId: event.satisfactionId },
+    });
+    const conversationId = event.conversationId;
+    const survey: SatisfactionSurvey = {
+      conversationId,
+      satisfactionId: event.satisfactionId,
+      form: event.form,
+      submit: async (rating, answers) => {
+        const client = await this.#connectCore();
+        await this.#call(client, "submitSatisfactionForm", {
+          satisfactionId: event.satisfactionId,
+          rating,
+          answers,
+          submittedAt: new Date(this.#o.now()).toISOString(),
+        });
+      },
+    };
+    if (this.#o.onSatisfaction) {
+      this.#host("onSatisfaction", () => this.#o.onSatisfaction!(survey));
+    } else {
+      this.#warn(
+        `a satisfaction survey (${event.satisfactionId}) arrived; pass onSatisfaction to show it`,
+      );
+    }
+  };
+
+  /** Calls the host, so that a host error never breaks the desk. */
+  #host(what: string, fn: () => unknown): void {
+    try {
+      const result = fn();
+      if (result instanceof Promise) {
+        result.catch((error) =>
+          this.#warn(`the chat host failed in ${what} (${errorText(error)})`)
+        );
+      }
+    } catch (error) {
+      this.#warn(`the chat host failed in ${what} (${errorText(error)})`);
+    }
+  }
+
+  /** Records and shows agent messages, in time order, each once. */
+  #receive(messages: KustomerMessage[]): Promise<void> {
+    const run = this.#receiving.then(async () => {
+      const log = this.#log;
+      if (!log) return;
+      for (const message of [...messages].sort(byTime)) {
+        if (log.state.seen[message.messageId] || !this.#live() || this.#log !== log) continue;
+        const normalized = normalizeMessage(message);
+        const before = log.state.agent;
+        await log.append({ type: "agent_message_received", data: { message: normalized } });
+        this.#showAgentMessage(normalized, before);
+      }
+    });
+    this.#receiving = run.catch((error) =>
+      this.#warn(`could not show an agent message (${errorText(error)})`)
+    );
+    return this.#receiving;
+  }
+
+  #showAgentMessage(message: AgentMessage, before: AgentMessage["agent"] | undefined): void {
+    const agent = profile(message.agent);
+    if (!before) {
+      this.#host("agentJoined", () => this.#callback.agentJoined(agent));
+    } else if (before.id !== message.agent.id) {
+      this.#host(
+        "beginTransferToAnotherAgent",
+        () => this.#callback.beginTransferToAnotherAgent(agent),
+      );
+      this.#host("agentJoined", () => this.#callback.agentJoined(agent));
+    }
+    this.#host(
+      "sendMessageToUser",
+      () => this.#callback.sendMessageToUser(toMessageResponse(message), agent.id),
+    );
+  }
+
+  async #agentEnded(): Promise<void> {
+    const log = this.#log;
+    if (!log || log.state.status === "ended" || log.state.status === "idle") return;
+    await log.append({ type: "chat_ended", data: { by: "agent" } });
+    this.#host("agentEndedChat", () => this.#callback.agentEndedChat());
+    await this.#finish(log);
+  }
+
+  // --- lost and recovered connection -------------------------------------------------------
+
+  #lostConnection(error: KustomerError): void {
+    if (!this.#log || !this.#live()) return;
+    if (!this.#disconnected) {
+      this.#disconnected = true;
+      this.#warn(`lost Kustomer (${error.message}); retrying every ${this.#o.retryIntervalMs} ms`);
+      this.#host(
+        "setErrorStatus",
+        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: true }),
+      );
+    }
+    this.#scheduleRetry();
+  }
+
+  #scheduleRetry(): void {
+    if (this.#retryTimer !== undefined) return;
+    const generation = this.#generation;
+    this.#retryTimer = this.#o.scheduler.setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (generation !== this.#generation || !this.#live()) return;
+      void this.#sync().catch(() => this.#scheduleRetry());
+    }, this.#o.retryIntervalMs);
+  }
+
+  #scheduleHeartbeat(): void {
+    if (!this.#o.heartbeatMs || this.#heartbeatTimer !== undefined) return;
+    const generation = this.#generation;
+    this.#heartbeatTimer = this.#o.scheduler.setTimeout(() => {
+      this.#heartbeatTimer = undefined;
+      if (generation !== this.#generation || !this.#live()) return;
+      void this.#sync().catch(() => {/* #call reported it */}).finally(() => {
+        if (generation === this.#generation) this.#scheduleHeartbeat();
+      });
+    }, this.#o.heartbeatMs);
+  }
+
+  #stopTimers(): void {
+    this.#generation++;
+    if (this.#retryTimer !== undefined) this.#o.scheduler.clearTimeout(this.#retryTimer);
+    if (this.#heartbeatTimer !== undefined) this.#o.scheduler.clearTimeout(this.#heartbeatTimer);
+    this.#retryTimer = undefined;
+    this.#heartbeatTimer = undefined;
+  }
+
+  /**
+   * Catches up with Kustomer: messages missed while away, user messages not yet confirmed, a
+   * conversation ended meanwhile. Clears DISCONNECTED when it succeeds.
+   */
+  async #sync(): Promise<void> {
+    const log = this.#log;
+    const conversationId = log?.state.conversationId;
+    if (!log || !conversationId || !this.#live()) return;
+    const client = await this.#connectCore();
+    const response = await this.#call<KustomerMessagesResponse>(client, "getMessages", {
+      conversationId,
+    });
+    if (this.#disconnected) {
+      this.#disconnected = false;
+      this.#host(
+        "setErrorStatus",
+        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: false }),
+      );
+    }
+    const messages = Array.isArray(response?.messages) ? response.messages : [];
+    this.#matchSentMessages(log, messages);
+    await this.#receive(
+      messages.filter((m) => m?.direction === "out" && typeof m.messageId === "string"),
+    );
+    if (await this.#endedRemotely(client, conversationId)) {
+      await this.#agentEnded();
+      return;
+    }
+    await this.#sendPending();
+  }
+
+  /** User messages that reached Kustomer before a reload but were never confirmed: match by text. */
+  #matchSentMessages(log: SessionLog, messages: KustomerMessage[]): void {
+    const unmatched = messages
+      .filter((m) => m?.direction === "in" && !log.state.seen[m.messageId])
+      .sort(byTime);
+    const events: EventInput[] = [];
+    for (const pending of log.state.pending) {
+      if (this.#sending.has(pending.id)) continue;
+      const i = unmatched.findIndex((m) => (m.body ?? "") === pending.text);
+      if (i < 0) continue;
+      events.push({
+        type: "user_message_sent",
+        data: { id: pending.id, messageId: unmatched[i].messageId },
+      });
+      unmatched.splice(i, 1);
+    }
+    if (events.length) void log.append(...events);
+  }
+
+  async #endedRemotely(client: KustomerClient, conversationId: string): Promise<boolean> {
+    if (typeof client.core.getConversations !== "function") return false;
+    try {
+      const { conversations } = await this.#call<
+        { conversations: { conversationId: string; ended?: boolean }[] }
+      >(
+        client,
+        "getConversations",
+        { page: 1, pageSize: 100 },
+      );
+      return conversations?.find((c) => c.conversationId === conversationId)?.ended === true;
+    } catch {
+      return false;
+    }
+  }
+
+  // --- ServiceDesk ---------------------------------------------------------------------------
+
+  /**
+   * Starts a chat: creates the Kustomer conversation, sends the agent the context (and the
+   * session-history key), and resolves once the chat is requested. A chat of this tab left open by a
+   * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
+   */
+  async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
+    if (!connectMessage || typeof connectMessage !== "object") {
+      throw new TypeError("startChat() needs the connect message (a MessageResponse object)");
+    }
+    if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
+    if (this.#log && this.#live()) throw new Error("Cannot start chat: a chat is already active");
+    const run = this.#start(connectMessage, options ?? {});
+    this.#starting = run;
+    try {
+      await run;
+    } finally {
+      this.#starting = undefined;
+    }
+  }
+
+  async #start(connectMessage: MessageResponse, options: StartChatOptions): Promise<void> {
+    const previous = await this.#loadPersisted();
+    if (previous && previous !== this.#log && previous.state.status !== "ended") {
+      if (this.#o.orphanedChat !== "end" && previous.state.status !== "idle") {
+        try {
+          if (await this.#resume(previous)) return;
+        } catch (error) {
+          this.#warn(`could not resume the chat from before the reload (${errorText(error)})`);
+          await this.#endOrphan(previous);
+        }
+      } else {
+        await this.#endOrphan(previous);
+      }
+    }
+    this.#stopTimers();
+    this.#disconnected = false;
+    const item = connectItem(connectMessage);
+    const historyKey = options.agentAppInfo?.sessionHistoryKey ??
+      item?.transfer_info?.session_history_key;
+    const context = await this.#context(item, historyKey);
+    const log = SessionLog.create(this.#store, newId(), this.#logOptions());
+    this.#log = log;
+    this.#persist(log.id);
+    await log.append({
+      type: "escalation_started",
+      data: {
+        title: this.#o.title,
+        context,
+        attribute: this.#o.sessionHistoryAttribute,
+        ...(typeof historyKey === "string" && historyKey ? { historyKey } : {}),
+      },
+    });
+    void this.#sweep(log.id);
+    try {
+      await this.#open(log);
+    } catch (error) {
+      const message = errorText(error);
+      await log.append({ type: "error_recorded", data: { where: "startChat", message } });
+      if (log.state.status !== "ended") {
+        await log.append({ type: "chat_ended", data: { by: "system", reason: message } });
+      }
+      await this.#abandonConversation(log);
+      await this.#finish(log);
+      this.#host("setErrorStatus", () =>
+        this.#callback.setErrorStatus({
+          type: 1,
+          messageToUser: "We could not connect you to an agent. Please try again.",
+          logInfo: message,
+        }));
+      throw error instanceof Error ? error : new Error(message);
+    }
+  }
+
+  async #context(item: GenericItem | undefined, historyKey: unknown): Promise<string> {
+    const lines = [this.#o.transferMessage];
+    if (item?.message_to_human_agent) {
+      lines.push(`Customer's request: ${item.message_to_human_agent}`);
+    }
+    const summary = item?.transfer_info?.summary_message_to_agent;
+    if (summary) lines.push(`Summary: ${summary}`);
+    if (historyKey) {
+      lines.push(
+        "The conversation with the assistant is in the Watson Assistant Chat History card.",
+      );
+    } else if (this.#o.conversationSummary) {
+      try {
+        const transcript = await this.#o.conversationSummary();
+        if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);
+      } catch (error) {
+        this.#warn(`conversationSummary() failed (${errorText(error)})`);
+      }
+    }
+    return lines.join("\n");
+  }
+
+  /** Creates the conversation if needed, opens it with the context message, attaches the key. */
+  async #open(log: SessionLog): Promise<void> {
+    const client = await this.#connect();
+    if (!log.state.conversationId) {
+      const created = await this.#call<{ conversationId: string }>(client, "createConversation", {
+        title: log.state.title ?? this.#o.title,
+        ...(this.#o.init?.brandId ? { brand: this.#o.init.brandId } : {}),
+      });
+      if (!created || typeof created.conversationId !== "string") {
+        throw new KustomerError(
+          "createConversation",
+          "rejected",
+          "Kustomer created no conversation id",
+        );
+      }
+      await log.append({
+        type: "conversation_created",
+        data: { conversationId: created.conversationId },
+      });
+    }
+    if (log.state.status === "ended") {
+      await this.#abandonConversation(log);
+      return;
+    }
+    const conversationId = log.state.conversationId!;
+    if (!log.state.opened) {
+      const sent = await this.#call<{ messageId: string }>(client, "sendMessage", {
+        conversationId,
+        body: log.state.context ?? this.#o.transferMessage,
+      });
+      await log.append({
+        type: "conversation_opened",
+        data: { messageId: String(sent?.messageId) },
+      });
+    }
+    await this.#attachKey(client, log);
+    if (this.#o.allowFileUploads !== false) {
+      this.#host("updateCapabilities", () =>
+        this.#callback.updateCapabilities?.({
+          allowFileUploads: true,
+          allowMultipleFileUploads: true,
+          allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
+        }));
+    }
+    if (log.state.status === "waiting") {
+      const available = parseAvailability(this.#availability(client));
+      const message = available === false
+        ? "No agents are online right now. Your message is in the queue and an agent will answer when one is available."
+        : this.#o.waitingMessage;
+      this.#host(
+        "updateAgentAvailability",
+        () => this.#callback.updateAgentAvailability({ message }),
+      );
+    }
+    this.#scheduleHeartbeat();
+    void this.#sendPending();
+  }
+
+  #availability(client: KustomerClient): unknown {
+    try {
+      return client.core.isChatAvailable?.();
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #attachKey(client: KustomerClient, log: SessionLog): Promise<void> {
+    const { historyKey, historyKeyAttached, conversationId, attribute } = log.state;
+    if (!historyKey || historyKeyAttached || !conversationId) return;
+    try {
+      await this.#call(client, "describeConversation", {
+        conversationId,
+        customAttributes: { [attribute ?? this.#o.sessionHistoryAttribute]: historyKey },
+      });
+      await log.append({ type: "history_key_attached", data: {} });
+    } catch (error) {
+      // The chat goes on; the agent lacks the bot history until a reconnect attaches it.
+      this.#warn(
+        `could not attach the session-history key (${errorText(error)}); will retry on reconnect`,
+      );
+      await log.append({ type: "history_key_failed", data: { reason: errorText(error) } });
+    }
+  }
+
+  /** Ends a Kustomer conversation this desk will not use (best effort). */
+  async #abandonConversation(log: SessionLog): Promise<void> {
+    const conversationId = log.state.conversationId;
+    if (!conversationId) return;
+    try {
+      const client = await this.#connectCore();
+      await client.call("endConversation", { conversationId });
+    } catch (error) {
+      this.#warn(`could not end the abandoned Kustomer conversation (${errorText(error)})`);
+    }
+  }
+
+  async #endOrphan(log: SessionLog): Promise<void> {
+    this.#log = log;
+    await log.append({
+      type: "chat_ended",
+      data: { by: "system", reason: "left open by a page reload" },
+    });
+    await this.#abandonConversation(log);
+    await this.#finish(log);
+  }
+
+  /** Resumes a chat from its log: true when it goes on. */
+  async #resume(log: SessionLog): Promise<boolean> {
+    this.#stopTimers();
+    this.#log = log;
+    this.#disconnected = false;
+    const state = log.state;
+    if (state.status === "ended" || state.status === "idle") return false;
+    if (state.status === "starting") {
+      // The reload came before the conversation was ready: finish opening it.
+      await this.#open(log);
+      return log.state.status !== "ended";
+    }
+    const client = await this.#connect();
+    if (await this.#endedRemotely(client, state.conversationId!)) {
+      await log.append({
+        type: "chat_ended",
+        data: { by: "agent", reason: "ended while the page was away" },
+      });
+      await this.#finish(log);
+      return false;
+    }
+    if (!state.opened) await this.#open(log);
+    else await this.#attachKey(client, log);
+    if (this.#o.allowFileUploads !== false) {
+      this.#host("updateCapabilities", () =>
+        this.#callback.updateCapabilities?.({
+          allowFileUploads: true,
+          allowMultipleFileUploads: true,
+          allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
+        }));
+    }
+    await this.#sync();
+    this.#scheduleHeartbeat();
+    return this.#live();
+  }
+
+  /** Sends queued user messages, in order, each once. */
+  async #sendPending(): Promise<void> {
+    const log = this.#log;
+    if (!log?.state.opened) return;
+    for (const pending of log.state.pending) {
+      await this.#deliver(log, pending.id).catch(() => {/* reported in #deliver */});
+    }
+  }
+
+  #deliver(log: SessionLog, id: string): Promise<void> {
+    const inFlight = this.#sending.get(id);
+    if (inFlight) return inFlight;
+    const run = (async () => {
+      const pending = log.state.pending.find((p) => p.id === id);
+      if (!pending) return;
+      const files = this.#files.get(id) ?? [];
+      const conversationId = log.state.conversationId;
+      try {
+        if (!conversationId || !log.state.opened) throw new Error("the conversation is not open");
+        if (pending.files.length > 0 && files.length === 0 && !pending.text) {
+          throw new Error(`the files (${pending.files.join(", ")}) were lost in a page reload`);
+        }
+        const client = await this.#connectCore();
+        const sent = await this.#call<{ messageId: string }>(client, "sendMessage", {
+          conversationId,
+          ...(pending.text ? { body: pending.text } : {}),
+          ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
+        });
+        await log.append({
+          type: "user_message_sent",
+          data: { id, messageId: String(sent?.messageId) },
+        });
+        for (const f of files) {
+          this.#host("setFileUploadStatus", () => this.#callback.setFileUploadStatus?.(f.id));
+        }
+      } catch (error) {
+        const reason = errorText(error);
+        await log.append({ type: "user_message_failed", data: { id, reason } });
+        this.#host(
+          "setErrorStatus",
+          () => this.#callback.setErrorStatus({ type: 3, messageID: id, logInfo: reason }),
+        );
+        for (const f of files) {
+          this.#host(
+            "setFileUploadStatus",
+            () => this.#callback.setFileUploadStatus?.(f.id, true, reason),
+          );
+        }
+        throw error;
+      } finally {
+        this.#files.delete(id);
+        this.#sending.delete(id);
+      }
+    })();
+    this.#sending.set(id, run);
+    return run;
+  }
+
+  /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
+  async sendMessageToAgent(
+    message: MessageRequest,
+    messageID: string,
+    additionalData: { filesToUpload?: FileUpload[] } = {},
+  ): Promise<void> {
+    if (!message || typeof message !== "object") {
+      throw new TypeError("sendMessageToAgent() needs a MessageRequest object");
+    }
+    const text = message.input?.text ?? "";
+    if (typeof text !== "string") throw new TypeError("message.input.text must be a string");
+    const id = typeof message.id === "string" && message.id ? message.id : messageID;
+    if (typeof id !== "string" || !id) {
+      throw new TypeError("sendMessageToAgent() needs a message id");
+    }
+    const uploads = additionalData?.filesToUpload ?? [];
+    if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
+    const log = this.#log ?? (await this.#loadPersisted());
+    if (!log || log.state.status === "idle") {
+      throw new Error("Cannot send the message: no chat is active");
+    }
+    if (log.state.status === "ended") {
+      throw new Error("Cannot send the message: the chat has ended");
+    }
+    if (!text && uploads.length === 0) return;
+    const problems = uploads.map((u) => fileProblem(u.file)).filter((p): p is string => !!p);
+    const total = uploads.reduce((sum, u) => sum + u.file.size, 0);
+    if (total > FILE_LIMITS.maxMessageBytes) {
+      problems.push(`the files add up to ${mb(total)}; Kustomer accepts up to 9.5 MB per message`);
+    }
+    if (problems.length) {
+      for (const u of uploads) {
+        this.#host(
+          "setFileUploadStatus",
+          () => this.#callback.setFileUploadStatus?.(u.id, true, problems.join("; ")),
+        );
+      }
+      this.#host("setErrorStatus", () => this.#callback.setErrorStatus({ type: 3, messageID: id }));
+      throw new RangeError(`Cannot send the files: ${problems.join("; ")}`);
+    }
+    if (uploads.length) this.#files.set(id, uploads);
+    await log.append({
+      type: "user_message_queued",
+      data: {
+        id,
+        text,
+        files: uploads.map((u) => ({ name: u.file.name, size: u.file.size, type: u.file.type })),
+      },
+    });
+    if (!log.state.opened) {
+      // The chat is still starting: the message goes as soon as the conversation is open.
+      await this.#starting?.catch(() => {});
+      if (!log.state.opened) {
+        if (log.state.pending.some((p) => p.id === id)) {
+          await log.append({
+            type: "user_message_failed",
+            data: { id, reason: "the chat did not start" },
+          });
+          this.#host(
+            "setErrorStatus",
+            () => this.#callback.setErrorStatus({ type: 3, messageID: id }),
+          );
+        }
+        throw new Error("Cannot send the message: the chat did not start");
+      }
+    }
+    await this.#deliver(log, id);
+  }
+
+  /** Ends the chat: ends the Kustomer conversation (unless the agent did) and clears the saved state. */
+  async endChat(info: EndChatInfo = {}): Promise<void> {
+    const log = this.#log ?? (await this.#loadPersisted());
+    if (!log || log.state.status === "idle") {
+      this.#persist(undefined);
+      return;
+    }
+    if (log.state.status === "ended") {
+      await this.#finish(log);
+      return;
+    }
+    const byAgent = info?.endedByHumanAgent === true || info?.endedByAgent === true;
+    await log.append({ type: "chat_ended", data: { by: byAgent ? "agent" : "user" } });
+    const conversationId = log.state.conversationId;
+    try {
+      if (!byAgent && conversationId) {
+        const client = await this.#connectCore();
+        await this.#call(client, "endConversation", { conversationId });
+      }
+    } catch (error) {
+      await log.append({
+        type: "error_recorded",
+        data: { where: "endChat", message: errorText(error) },
+      });
+      throw error;
+    } finally {
+      await this.#finish(log);
+    }
+  }
+
+  /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
+  async #finish(log: SessionLog): Promise<void> {
+    this.#stopTimers();
+    if (this.#disconnected) {
+      this.#disconnected = false;
+      this.#host(
+        "setErrorStatus",
+        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: false }),
+      );
+    }
+    if (this.#persistedId === log.id) this.#persist(undefined);
+    this.#persistedLoad = undefined;
+    try {
+      if (this.#o.retentionMs > 0) await log.compact();
+      else await log.remove();
+    } catch (error) {
+      this.#warn(`could not clean up the chat log (${errorText(error)})`);
+    }
+  }
+
+  async #sweep(keep: string): Promise<void> {
+    try {
+      await sweepLogs(this.#store, {
+        now: this.#o.now(),
+        retentionMs: this.#o.retentionMs,
+        abandonedMs: this.#o.abandonedMs,
+        keep,
+      });
+    } catch (error) {
+      this.#warn(`could not sweep old chat logs (${errorText(error)})`);
+    }
+  }
+
+  /** Tells the agent whether the user is typing. */
+  userTyping(isTyping: boolean): Promise<void> {
+    if (typeof isTyping !== "boolean") {
+      return Promise.reject(new TypeError("userTyping() needs a boolean"));
+    }
+    const conversationId = this.#log?.state.conversationId;
+    if (!conversationId || !this.#live()) return Promise.resolve();
+    return this.#connectCore().then((client) => {
+      const error = client.fire("sendTypingActivity", { conversationId, typing: isTyping });
+      if (error) this.#warn(error.message);
+    }, () => {});
+  }
+
+  /** Tells Kustomer the user has read the agent's messages. */
+  async userReadMessages(): Promise<void> {
+    const log = this.#log;
+    const conversationId = log?.state.conversationId;
+    if (!log || !conversationId) return;
+    const transcript = log.state.transcript;
+    const lastRead = transcript.findIndex((t) => t.id === log.state.lastReadId);
+    const unread = transcript.slice(lastRead + 1).filter((t) => t.from === "agent").map((t) =>
+      t.id
+    );
+    if (unread.length === 0) return;
+    const client = await this.#connectCore().catch(() => undefined);
+    if (!client) return;
+    const error = client.fire("markRead", { conversationId, messageIds: unread });
+    if (error) {
+      this.#warn(error.message);
+      return;
+    }
+    await log.append({ type: "messages_read", data: { messageId: unread[unread.length - 1] } });
+  }
+
+  /** Whether agents are online: true, false, or null when Kustomer does not say. */
+  async areAnyAgentsOnline(_connectMessage?: MessageResponse): Promise<boolean | null> {
+    try {
+      return parseAvailability(this.#availability(await this.#connectCore()));
+    } catch (error) {
+      this.#warn(`could not check agent availability (${errorText(error)})`);
+      return null;
+    }
+  }
+
+  /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
+  filesSelectedForUpload(uploads: FileUpload[]): void {
+    if (!Array.isArray(uploads)) {
+      throw new TypeError("filesSelectedForUpload() needs an array of uploads");
+    }
+    let total = 0;
+    for (const upload of uploads) {
+      const problem = fileProblem(upload.file) ??
+        (total + upload.file.size > FILE_LIMITS.maxMessageBytes
+          ? `${upload.file.name}: the files add up to more than 9.5 MB, Kustomer's limit per message`
+          : undefined);
+      if (problem) {
+        this.#host(
+          "setFileUploadStatus",
+          () => this.#callback.setFileUploadStatus?.(upload.id, true, problem),
+        );
+      } else {
+        total += upload.file.size;
+      }
+    }
+  }
+
+  /** Kustomer has no screen sharing: nothing to stop. */
+  screenShareStop(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Old web chat's session details; the locale becomes Kustomer's language. */
+  updateState(state: ServiceDeskHostState): void {
+    if (!state || typeof state !== "object") throw new TypeError("updateState() needs an object");
+    this.#hostState = { ...state };
+  }
+
+  /**
+   * After a page reload: rebuilds the chat from its log, logs in again, catches up on missed
+   * messages, sends unconfirmed ones, and resolves true; false when there is no chat to resume.
+   */
+  async reconnect(): Promise<boolean> {
+    const log = await this.#loadPersisted();
+    if (!log || log.state.status === "idle" || log.state.status === "ended") {
+      if (log) await this.#finish(log);
+      else this.#persist(undefined);
+      return false;
+    }
+    try {
+      return await this.#resume(log);
+    } catch (error) {
+      if (error instanceof TypeError) throw error;
+      this.#warn(`could not reach Kustomer to resume the chat (${errorText(error)}); retrying`);
+      this.#disconnected = true;
+      this.#host(
+        "setErrorStatus",
+        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: true }),
+      );
+      this.#scheduleRetry();
+      return true;
+    }
+  }
+}
+
+/** Reads both `isChatAvailable` shapes: true online, false offline/hidden/disabled, null unknown. */
+export function parseAvailability(value: unknown): boolean | null {
+  const status = typeof value === "string"
+    ? value
+    : typeof value === "object" && value !== null
+    ? (value as { availability?: unknown }).availability
+    : undefined;
+  if (status === "online") return true;
+  if (status === "offline" || status === "hidden" || status === "disabled") return false;
+  return null;
+}
