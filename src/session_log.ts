@@ -41,7 +41,7 @@ export class SessionLog {
   #seq: number;
   #durableSeq: number;
   #createdAt: number;
-  #snapshotSeq: number;
+  #snapshot?: LogHead["snapshot"];
   #pending: StoredEvent[] = [];
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
@@ -55,7 +55,7 @@ export class SessionLog {
     state: DeskState,
     seq: number,
     createdAt: number,
-    snapshotSeq: number,
+    snapshot: LogHead["snapshot"],
   ) {
     this.id = id;
     this.#store = store;
@@ -66,12 +66,20 @@ export class SessionLog {
     this.#seq = seq;
     this.#durableSeq = seq;
     this.#createdAt = createdAt;
-    this.#snapshotSeq = snapshotSeq;
+    this.#snapshot = snapshot;
   }
 
   /** A new, empty log (nothing is written until the first append). */
   static create(store: LogStore, id: string, options: SessionLogOptions = {}): SessionLog {
-    return new SessionLog(store, id, options, initialState(), 0, (options.now ?? Date.now)(), 0);
+    return new SessionLog(
+      store,
+      id,
+      options,
+      initialState(),
+      0,
+      (options.now ?? Date.now)(),
+      undefined,
+    );
   }
 
   /**
@@ -95,7 +103,7 @@ export class SessionLog {
       state,
       head.seq,
       head.createdAt,
-      head.snapshot?.seq ?? 0,
+      head.snapshot,
     );
   }
 
@@ -154,14 +162,14 @@ export class SessionLog {
     const batch = this.#pending;
     this.#pending = [];
     const last = batch[batch.length - 1].seq;
-    const snapshot = last - this.#snapshotSeq >= this.#snapshotEvery
+    const snapshot = last - (this.#snapshot?.seq ?? 0) >= this.#snapshotEvery
       ? { seq: last, state: this.#state }
-      : undefined;
+      : this.#snapshot;
     const head = this.#head(last, snapshot);
     try {
       await this.#store.append(this.id, this.#durableSeq, batch, head);
       this.#durableSeq = last;
-      if (snapshot) this.#snapshotSeq = last;
+      this.#snapshot = snapshot;
       if (this.#failing) {
         this.#failing = false;
         this.#warn(`Chat log ${this.id}: saved again; nothing was lost.`);
@@ -192,7 +200,7 @@ export class SessionLog {
     const mine = [...batch, ...this.#pending].map((e) => ({ ...e, seq: ++seq }) as StoredEvent);
     for (const event of mine) state = evolve(state, event);
     this.#durableSeq = head?.seq ?? 0;
-    this.#snapshotSeq = head?.snapshot?.seq ?? 0;
+    this.#snapshot = head?.snapshot;
     this.#seq = seq;
     this.#state = state;
     this.#pending = mine;
@@ -221,7 +229,7 @@ export class SessionLog {
     if (this.#removed || this.unsaved > 0) return;
     const snapshot = { seq: this.#seq, state: this.#state };
     await this.#store.compact(this.id, { ...this.#head(this.#seq, snapshot), snapshot });
-    this.#snapshotSeq = this.#seq;
+    this.#snapshot = snapshot;
   }
 
   /** Deletes the log from storage; later appends only change the state in memory. */
