@@ -1,0 +1,109 @@
+import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
+import {
+  type AgentMessage,
+  decodeEvent,
+  EventDecodeError,
+  type EventInput,
+  evolve,
+  initialState,
+  replay,
+  type StoredEvent,
+} from "../src/events.ts";
+
+let seq = 0;
+const ev = (input: EventInput, at = 1000): StoredEvent => ({ ...input, v: 1, seq: ++seq, at }) as StoredEvent;
+
+const agentMessage = (id: string, agent = "ada"): AgentMessage => ({
+  messageId: id,
+  text: `hello ${id}`,
+  createdAt: "2026-11-28T12:00:00.000Z",
+  agent: { id: agent, nickname: agent.toUpperCase() },
+  attachments: [],
+  quickReplies: [],
+});
+
+const started = ev({
+  type: "escalation_started",
+  data: { title: "T", context: "ctx", attribute: "keyStr", historyKey: "KEY" },
+});
+
+Deno.test("evolve() walks the escalation lifecycle", () => {
+  const s1 = evolve(initialState(), started);
+  assertEquals([s1.status, s1.historyKey, s1.attribute], ["starting", "KEY", "keyStr"]);
+  const s2 = evolve(s1, ev({ type: "conversation_created", data: { conversationId: "c1" } }));
+  assertEquals([s2.status, s2.conversationId, s2.opened], ["waiting", "c1", false]);
+  const s3 = evolve(s2, ev({ type: "conversation_opened", data: { messageId: "m0" } }));
+  assertEquals([s3.opened, s3.seen["m0"]], [true, true]);
+  const s4 = evolve(s3, ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }));
+  assertEquals([s4.status, s4.agent?.id, s4.agentCount, s4.transcript.length], ["connected", "ada", 1, 1]);
+  const s5 = evolve(s4, ev({ type: "agent_message_received", data: { message: agentMessage("a2", "grace") } }));
+  assertEquals([s5.agent?.id, s5.agentCount], ["grace", 2]);
+  const s6 = evolve(s5, ev({ type: "chat_ended", data: { by: "agent" } }));
+  assertEquals([s6.status, s6.endedBy, s6.historyKey], ["ended", "agent", undefined]);
+  assertStrictEquals(evolve(s6, ev({ type: "chat_ended", data: { by: "user" } })), s6);
+});
+
+Deno.test("evolve() settles user messages once, in order", () => {
+  let s = replay([
+    started,
+    ev({ type: "conversation_created", data: { conversationId: "c1" } }),
+    ev({ type: "user_message_queued", data: { id: "u1", text: "one", files: [] } }),
+    ev({ type: "user_message_queued", data: { id: "u2", text: "", files: [{ name: "a.png", size: 1, type: "image/png" }] } }),
+    ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }),
+  ]);
+  assertEquals(s.pending.map((p) => p.id), ["u1", "u2", "u3"]);
+  s = evolve(s, ev({ type: "user_message_sent", data: { id: "u2", messageId: "k2" } }));
+  s = evolve(s, ev({ type: "user_message_failed", data: { id: "u1", reason: "nope" } }));
+  assertEquals(s.pending.map((p) => p.id), ["u3"]);
+  assertEquals(s.transcript.map((t) => t.text), ["📎 a.png"]);
+  assertEquals(s.lastError, "nope");
+  const again = evolve(s, ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }));
+  assertStrictEquals(again, s, "a repeated queue event changes nothing");
+});
+
+Deno.test("evolve() ignores an agent message seen before (a log written twice replays the same)", () => {
+  const events = [
+    started,
+    ev({ type: "conversation_created", data: { conversationId: "c1" } }),
+    ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
+  ];
+  const once = replay(events);
+  const twice = replay([...events, events[2]]);
+  assertEquals(twice, once);
+});
+
+Deno.test("a new escalation starts from a clean state", () => {
+  const first = replay([
+    started,
+    ev({ type: "conversation_created", data: { conversationId: "c1" } }),
+    ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
+    ev({ type: "chat_ended", data: { by: "user" } }),
+  ]);
+  const second = evolve(first, started);
+  assertEquals(second.agent, undefined);
+  assertEquals(second.transcript, []);
+  assertEquals(second.status, "starting");
+});
+
+Deno.test("decodeEvent() accepts good records and names what is wrong with bad ones", async (t) => {
+  await t.step("good", () => {
+    assertEquals(decodeEvent(started), started);
+  });
+  const cases: [unknown, string][] = [
+    [null, "expected an event object, got null"],
+    ["x", 'expected an event object, got "x"'],
+    [{ ...started, v: 2 }, "unsupported event version number 2"],
+    [{ ...started, seq: 0 }, "bad sequence number"],
+    [{ ...started, at: "now" }, "bad time"],
+    [{ ...started, type: "nope" }, 'unknown type "nope"'],
+    [{ ...started, data: null }, "data must be an object"],
+    [{ ...started, data: { title: 1 } }, 'field "title" must be a string'],
+    [{ ...started, type: "chat_ended", data: { by: "cat" } }, 'field "by" must be'],
+    [{ ...started, type: "agent_message_received", data: { message: { messageId: "m" } } }, "message needs"],
+  ];
+  for (const [record, message] of cases) {
+    await t.step(message, () => {
+      assertThrows(() => decodeEvent(record), EventDecodeError, message);
+    });
+  }
+});
