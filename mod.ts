@@ -89,7 +89,28 @@ export type {
   ServiceDeskHostState,
   StartChatOptions,
 } from "./src/host_types.ts";
-export type { KustomerCore } from "./src/kustomer_types.ts";
+export type {
+  KustomerAction,
+  KustomerAttachment,
+  KustomerAvailability,
+  KustomerCallback,
+  KustomerConversation,
+  KustomerConversationSummary,
+  KustomerCore,
+  KustomerCreateConversationOptions,
+  KustomerEventName,
+  KustomerInitOptions,
+  KustomerInitResponse,
+  KustomerListener,
+  KustomerLoginResponse,
+  KustomerMessage,
+  KustomerMessagesResponse,
+  KustomerSatisfactionEvent,
+  KustomerSdkError,
+  KustomerSender,
+  KustomerSendMessageOptions,
+  KustomerTypingEvent,
+} from "./src/kustomer_types.ts";
 
 /**
  * Makes the `serviceDeskFactory` a chat host takes. Options are checked at once: a bad option throws

@@ -21,8 +21,10 @@ export interface GenericItem {
     summary_message_to_agent?: string;
     /** Anything else the bot passes on. */
     additional_data?: unknown;
+    /** Other fields the host or SDK may add. */
     [key: string]: unknown;
   };
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -32,6 +34,7 @@ export interface MessageResponse {
   id?: string;
   /** The content. */
   output: { generic?: GenericItem[]; [key: string]: unknown };
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -41,6 +44,7 @@ export interface MessageRequest {
   id?: string;
   /** The content. */
   input: { text?: string; message_type?: string; [key: string]: unknown };
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -70,6 +74,7 @@ export interface StartChatOptions {
   agentAppInfo?: { sessionHistoryKey?: string; [key: string]: unknown };
   /** Carbon: what a pre-chat form produced. */
   preStartChatPayload?: unknown;
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -81,6 +86,7 @@ export interface EndChatInfo {
   endedByHumanAgent?: boolean;
   /** True when the agent ended the chat (old web chat). */
   endedByAgent?: boolean;
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -156,6 +162,7 @@ export interface ServiceDeskFactoryParameters {
   instance?: unknown;
   /** The desk's state from before a reload. */
   persistedState?: unknown;
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 
@@ -167,6 +174,7 @@ export interface ServiceDeskHostState {
   userID?: string;
   /** The locale, such as `"en"`. */
   locale?: string;
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 

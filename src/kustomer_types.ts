@@ -82,9 +82,11 @@ export interface KustomerMessage {
       templateType?: string;
       body?: string;
       actions?: KustomerAction[];
+      /** Other fields the host or SDK may add. */
       [key: string]: unknown;
     };
     articles?: unknown[];
+    /** Other fields the host or SDK may add. */
     [key: string]: unknown;
   };
   /** Who sent it. */
@@ -95,6 +97,7 @@ export interface KustomerMessage {
 export interface KustomerInitResponse {
   /** The brand settings. */
   settings?: { brandId?: string; teamName?: string; greeting?: string; [key: string]: unknown };
+  /** Other fields the host or SDK may add. */
   [key: string]: unknown;
 }
 

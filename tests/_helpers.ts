@@ -137,24 +137,23 @@ export class PageCore {
 
   constructor(target: KustomerCore) {
     this.#target = target;
-    const page = this;
     this.core = new Proxy(target, {
-      get(t, prop, receiver) {
+      get: (t, prop, receiver) => {
         if (prop === "addListener") {
           return (name: string, fn: KustomerListener) => {
             const wrapped: KustomerListener = (...args) => {
-              if (page.#alive) fn(...args);
+              if (this.#alive) fn(...args);
             };
-            page.#listeners.push([name, fn, wrapped]);
+            this.#listeners.push([name, fn, wrapped]);
             t.addListener(name, wrapped);
           };
         }
         if (prop === "removeListener") {
           return (name: string, fn: KustomerListener) => {
-            const i = page.#listeners.findIndex(([n, f]) => n === name && f === fn);
+            const i = this.#listeners.findIndex(([n, f]) => n === name && f === fn);
             if (i < 0) return;
-            t.removeListener(name, page.#listeners[i][2]);
-            page.#listeners.splice(i, 1);
+            t.removeListener(name, this.#listeners[i][2]);
+            this.#listeners.splice(i, 1);
           };
         }
         const value = Reflect.get(t, prop, receiver);
@@ -163,7 +162,7 @@ export class PageCore {
           const last = args[args.length - 1];
           if (typeof last === "function") {
             args[args.length - 1] = (...cbArgs: unknown[]) => {
-              if (page.#alive) (last as (...a: unknown[]) => void)(...cbArgs);
+              if (this.#alive) (last as (...a: unknown[]) => void)(...cbArgs);
             };
           }
           return (value as (...a: unknown[]) => unknown).apply(t, args);

@@ -11,7 +11,8 @@ import {
 } from "../src/events.ts";
 
 let seq = 0;
-const ev = (input: EventInput, at = 1000): StoredEvent => ({ ...input, v: 1, seq: ++seq, at }) as StoredEvent;
+const ev = (input: EventInput, at = 1000): StoredEvent =>
+  ({ ...input, v: 1, seq: ++seq, at }) as StoredEvent;
 
 const agentMessage = (id: string, agent = "ada"): AgentMessage => ({
   messageId: id,
@@ -34,9 +35,20 @@ Deno.test("evolve() walks the escalation lifecycle", () => {
   assertEquals([s2.status, s2.conversationId, s2.opened], ["waiting", "c1", false]);
   const s3 = evolve(s2, ev({ type: "conversation_opened", data: { messageId: "m0" } }));
   assertEquals([s3.opened, s3.seen["m0"]], [true, true]);
-  const s4 = evolve(s3, ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }));
-  assertEquals([s4.status, s4.agent?.id, s4.agentCount, s4.transcript.length], ["connected", "ada", 1, 1]);
-  const s5 = evolve(s4, ev({ type: "agent_message_received", data: { message: agentMessage("a2", "grace") } }));
+  const s4 = evolve(
+    s3,
+    ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
+  );
+  assertEquals([s4.status, s4.agent?.id, s4.agentCount, s4.transcript.length], [
+    "connected",
+    "ada",
+    1,
+    1,
+  ]);
+  const s5 = evolve(
+    s4,
+    ev({ type: "agent_message_received", data: { message: agentMessage("a2", "grace") } }),
+  );
   assertEquals([s5.agent?.id, s5.agentCount], ["grace", 2]);
   const s6 = evolve(s5, ev({ type: "chat_ended", data: { by: "agent" } }));
   assertEquals([s6.status, s6.endedBy, s6.historyKey], ["ended", "agent", undefined]);
@@ -48,7 +60,10 @@ Deno.test("evolve() settles user messages once, in order", () => {
     started,
     ev({ type: "conversation_created", data: { conversationId: "c1" } }),
     ev({ type: "user_message_queued", data: { id: "u1", text: "one", files: [] } }),
-    ev({ type: "user_message_queued", data: { id: "u2", text: "", files: [{ name: "a.png", size: 1, type: "image/png" }] } }),
+    ev({
+      type: "user_message_queued",
+      data: { id: "u2", text: "", files: [{ name: "a.png", size: 1, type: "image/png" }] },
+    }),
     ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }),
   ]);
   assertEquals(s.pending.map((p) => p.id), ["u1", "u2", "u3"]);
@@ -57,7 +72,10 @@ Deno.test("evolve() settles user messages once, in order", () => {
   assertEquals(s.pending.map((p) => p.id), ["u3"]);
   assertEquals(s.transcript.map((t) => t.text), ["📎 a.png"]);
   assertEquals(s.lastError, "nope");
-  const again = evolve(s, ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }));
+  const again = evolve(
+    s,
+    ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }),
+  );
   assertStrictEquals(again, s, "a repeated queue event changes nothing");
 });
 
@@ -99,7 +117,10 @@ Deno.test("decodeEvent() accepts good records and names what is wrong with bad o
     [{ ...started, data: null }, "data must be an object"],
     [{ ...started, data: { title: 1 } }, 'field "title" must be a string'],
     [{ ...started, type: "chat_ended", data: { by: "cat" } }, 'field "by" must be'],
-    [{ ...started, type: "agent_message_received", data: { message: { messageId: "m" } } }, "message needs"],
+    [
+      { ...started, type: "agent_message_received", data: { message: { messageId: "m" } } },
+      "message needs",
+    ],
   ];
   for (const [record, message] of cases) {
     await t.step(message, () => {

@@ -4,8 +4,20 @@ import { KustomerServiceDesk, type KustomerServiceDeskOptions } from "../src/ser
 import { KustomerError } from "../src/kustomer.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
 import type { AgentProfile, MessageResponse, ServiceDeskErrorInfo } from "../src/host_types.ts";
-import { DEFAULT_AGENTS, makeTestJwt, SimulatedKustomerCore, type SimulatedKustomerCoreOptions } from "../simulator.ts";
-import { CapturingLogger, FakeScheduler, PageCore, RecordingHost, settle, until } from "./_helpers.ts";
+import {
+  DEFAULT_AGENTS,
+  makeTestJwt,
+  SimulatedKustomerCore,
+  type SimulatedKustomerCoreOptions,
+} from "../simulator.ts";
+import {
+  CapturingLogger,
+  FakeScheduler,
+  PageCore,
+  RecordingHost,
+  settle,
+  until,
+} from "./_helpers.ts";
 
 const HISTORY_KEY = "us-south::v2::AUTHCODE-secret::sess-1::int-1::svc-1::sub-1";
 const connect = (extra: Record<string, unknown> = {}): MessageResponse => ({
@@ -13,13 +25,18 @@ const connect = (extra: Record<string, unknown> = {}): MessageResponse => ({
     generic: [{
       response_type: "connect_to_agent",
       message_to_human_agent: "The customer wants a refund.",
-      transfer_info: { session_history_key: HISTORY_KEY, summary_message_to_agent: "Order 42 arrived broken." },
+      transfer_info: {
+        session_history_key: HISTORY_KEY,
+        summary_message_to_agent: "Order 42 arrived broken.",
+      },
       ...extra,
     }],
   },
 });
 const noKeyConnect: MessageResponse = {
-  output: { generic: [{ response_type: "connect_to_agent", message_to_human_agent: "Wants a person." }] },
+  output: {
+    generic: [{ response_type: "connect_to_agent", message_to_human_agent: "Wants a person." }],
+  },
 };
 const [ADA, GRACE] = DEFAULT_AGENTS;
 
@@ -39,7 +56,12 @@ function world(
   simOptions: SimulatedKustomerCoreOptions = {},
 ) {
   const clock = new FakeScheduler();
-  const sim = new SimulatedKustomerCore({ now: clock.now, scheduler: clock, objectUrls: false, ...simOptions });
+  const sim = new SimulatedKustomerCore({
+    now: clock.now,
+    scheduler: clock,
+    objectUrls: false,
+    ...simOptions,
+  });
   const store: LogStore = kind === "memory"
     ? new MemoryLogStore()
     : new IndexedDbLogStore({ dbName: `desk-test-${++dbCount}` });
@@ -94,7 +116,9 @@ function world(
 
 /** Every text the simulated agent has received from the customer, in order. */
 function customerTexts(sim: SimulatedKustomerCore, conversationId: string): string[] {
-  return sim.messagesOf(conversationId).filter((m) => m.direction === "in").map((m) => m.body ?? "");
+  return sim.messagesOf(conversationId).filter((m) => m.direction === "in").map((m) =>
+    m.body ?? ""
+  );
 }
 
 async function storedText(store: LogStore): Promise<string> {
@@ -105,35 +129,42 @@ async function storedText(store: LogStore): Promise<string> {
 
 for (const kind of ["memory", "indexeddb"] as const) {
   Deno.test(`startChat() over ${kind}`, async (t) => {
-    await t.step("creates one conversation, opens it with the agent's context, attaches the key", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const [conv] = w.sim.conversations;
-      assertEquals(w.sim.conversations.length, 1);
-      assertEquals(conv.title, "Chat from the web assistant");
-      assertEquals(conv.isDraft, false);
-      const [first] = customerTexts(w.sim, conv.conversationId);
-      assert(first.includes("The customer wants a refund."), first);
-      assert(first.includes("Order 42 arrived broken."), first);
-      assert(!first.includes("AUTHCODE"), "the key goes in the attribute, not in the message");
-      assertEquals(w.sim.customAttributesOf(conv.conversationId), {
-        watsonAssistantSessionHistoryStr: HISTORY_KEY,
-      });
-      assertEquals(w.desk.state?.status, "waiting");
-      assertEquals(typeof w.host.state.escalationId, "string");
-      assertEquals(w.host.named("updateCapabilities")[0][0], {
-        allowFileUploads: true,
-        allowMultipleFileUploads: true,
-        allowedFileUploadTypes: (w.host.named("updateCapabilities")[0][0] as { allowedFileUploadTypes: string })
-          .allowedFileUploadTypes,
-      });
-      assert(
-        (w.host.named("updateCapabilities")[0][0] as { allowedFileUploadTypes: string }).allowedFileUploadTypes
-          .includes(".pdf"),
-      );
-      assertEquals(w.host.named("updateAgentAvailability"), [[{ message: "Waiting for an agent to join." }]]);
-      await w.dispose();
-    });
+    await t.step(
+      "creates one conversation, opens it with the agent's context, attaches the key",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const [conv] = w.sim.conversations;
+        assertEquals(w.sim.conversations.length, 1);
+        assertEquals(conv.title, "Chat from the web assistant");
+        assertEquals(conv.isDraft, false);
+        const [first] = customerTexts(w.sim, conv.conversationId);
+        assert(first.includes("The customer wants a refund."), first);
+        assert(first.includes("Order 42 arrived broken."), first);
+        assert(!first.includes("AUTHCODE"), "the key goes in the attribute, not in the message");
+        assertEquals(w.sim.customAttributesOf(conv.conversationId), {
+          watsonAssistantSessionHistoryStr: HISTORY_KEY,
+        });
+        assertEquals(w.desk.state?.status, "waiting");
+        assertEquals(typeof w.host.state.escalationId, "string");
+        assertEquals(w.host.named("updateCapabilities")[0][0], {
+          allowFileUploads: true,
+          allowMultipleFileUploads: true,
+          allowedFileUploadTypes:
+            (w.host.named("updateCapabilities")[0][0] as { allowedFileUploadTypes: string })
+              .allowedFileUploadTypes,
+        });
+        assert(
+          (w.host.named("updateCapabilities")[0][0] as { allowedFileUploadTypes: string })
+            .allowedFileUploadTypes
+            .includes(".pdf"),
+        );
+        assertEquals(w.host.named("updateAgentAvailability"), [[{
+          message: "Waiting for an agent to join.",
+        }]]);
+        await w.dispose();
+      },
+    );
 
     await t.step("takes old web chat's agentAppInfo key and a custom attribute name", async () => {
       const w = world(kind, { sessionHistoryAttribute: "botHistoryTxt", title: "Help!" });
@@ -143,24 +174,29 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("with no key (Carbon), sends the agent a readable summary of the bot chat", async () => {
-      const w = world(kind, {
-        conversationSummary: () => "User: I need help\nBot: Let me get a person",
-      });
-      await w.desk.startChat(noKeyConnect, {});
-      const [first] = customerTexts(w.sim, w.conversationId);
-      assert(first.includes("Wants a person."), first);
-      assert(first.includes("User: I need help\nBot: Let me get a person"), first);
-      assertEquals(w.sim.customAttributesOf(w.conversationId), {});
-      await w.dispose();
-    });
+    await t.step(
+      "with no key (Carbon), sends the agent a readable summary of the bot chat",
+      async () => {
+        const w = world(kind, {
+          conversationSummary: () => "User: I need help\nBot: Let me get a person",
+        });
+        await w.desk.startChat(noKeyConnect, {});
+        const [first] = customerTexts(w.sim, w.conversationId);
+        assert(first.includes("Wants a person."), first);
+        assert(first.includes("User: I need help\nBot: Let me get a person"), first);
+        assertEquals(w.sim.customAttributesOf(w.conversationId), {});
+        await w.dispose();
+      },
+    );
 
     await t.step("logs in with a fresh JWT, never stored or logged", async () => {
       let issued = 0;
       const w = world(kind, {
         getJwt: () => {
           issued++;
-          return Promise.resolve(makeTestJwt({ externalId: "user-7", iat: Math.floor(w.clock.now() / 1000) }));
+          return Promise.resolve(
+            makeTestJwt({ externalId: "user-7", iat: Math.floor(w.clock.now() / 1000) }),
+          );
         },
       });
       await w.desk.startChat(connect(), {});
@@ -175,7 +211,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
 
     await t.step("a rejected createConversation shows CONNECTING and rejects clearly", async () => {
       const w = world(kind);
-      w.sim.faults.fail("createConversation", { error: { status: 503, message: "Service unavailable" } });
+      w.sim.faults.fail("createConversation", {
+        error: { status: 503, message: "Service unavailable" },
+      });
       const error = await assertRejects(() => w.desk.startChat(connect(), {}), KustomerError);
       assertEquals(error.method, "createConversation");
       assert(error.message.includes("Service unavailable"), error.message);
@@ -185,28 +223,41 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("a createConversation that never answers times out instead of hanging", async () => {
-      const w = world(kind);
-      w.sim.faults.hang("createConversation", { times: 1 });
-      const start = w.desk.startChat(connect(), {});
-      const failed = assertRejects(() => start, KustomerError, "did not answer createConversation()");
-      await w.clock.advance(1_000);
-      await failed;
-      assertEquals(w.host.errors()[0].type, 1);
-      await w.dispose();
-    });
+    await t.step(
+      "a createConversation that never answers times out instead of hanging",
+      async () => {
+        const w = world(kind);
+        w.sim.faults.hang("createConversation", { times: 1 });
+        const start = w.desk.startChat(connect(), {});
+        const failed = assertRejects(
+          () => start,
+          KustomerError,
+          "did not answer createConversation()",
+        );
+        await w.clock.advance(1_000);
+        await failed;
+        assertEquals(w.host.errors()[0].type, 1);
+        await w.dispose();
+      },
+    );
 
-    await t.step("a describeConversation that never answers does not hang startChat (the starter kit's bug)", async () => {
-      const w = world(kind);
-      w.sim.faults.hang("describeConversation", { times: 1 });
-      const start = w.desk.startChat(connect(), {});
-      await w.clock.advance(1_000);
-      await start;
-      assertEquals(w.desk.state?.status, "waiting");
-      assertEquals(w.desk.state?.historyKeyAttached, false);
-      assert(w.logger.lines.some((l) => l.includes("session-history key")), w.logger.lines.join("\n"));
-      await w.dispose();
-    });
+    await t.step(
+      "a describeConversation that never answers does not hang startChat (the starter kit's bug)",
+      async () => {
+        const w = world(kind);
+        w.sim.faults.hang("describeConversation", { times: 1 });
+        const start = w.desk.startChat(connect(), {});
+        await w.clock.advance(1_000);
+        await start;
+        assertEquals(w.desk.state?.status, "waiting");
+        assertEquals(w.desk.state?.historyKeyAttached, false);
+        assert(
+          w.logger.lines.some((l) => l.includes("session-history key")),
+          w.logger.lines.join("\n"),
+        );
+        await w.dispose();
+      },
+    );
 
     await t.step("a first message that fails leaves no draft behind", async () => {
       const w = world(kind);
@@ -241,48 +292,68 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("a new sender is a transfer: beginTransferToAnotherAgent, agentJoined, message", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      w.sim.agentSend(w.conversationId, "Hi");
-      await until(() => w.host.texts().length === 1, "first");
-      w.sim.transfer(w.conversationId, GRACE);
-      w.sim.agentSend(w.conversationId, "Grace here");
-      await until(() => w.host.texts().length === 2, "second");
-      const names = w.host.calls.map((c) => c.name).filter((n) => n !== "updatePersistedState");
-      const tail = names.slice(names.indexOf("beginTransferToAnotherAgent"));
-      assertEquals(tail, ["beginTransferToAnotherAgent", "agentJoined", "sendMessageToUser"]);
-      assertEquals((w.host.named("agentJoined")[1][0] as AgentProfile).nickname, "Grace");
-      await w.dispose();
-    });
+    await t.step(
+      "a new sender is a transfer: beginTransferToAnotherAgent, agentJoined, message",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "Hi");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.transfer(w.conversationId, GRACE);
+        w.sim.agentSend(w.conversationId, "Grace here");
+        await until(() => w.host.texts().length === 2, "second");
+        const names = w.host.calls.map((c) => c.name).filter((n) => n !== "updatePersistedState");
+        const tail = names.slice(names.indexOf("beginTransferToAnotherAgent"));
+        assertEquals(tail, ["beginTransferToAnotherAgent", "agentJoined", "sendMessageToUser"]);
+        assertEquals((w.host.named("agentJoined")[1][0] as AgentProfile).nickname, "Grace");
+        await w.dispose();
+      },
+    );
 
-    await t.step("quick replies become options and attachments are shown, not dropped", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      w.sim.agentSend(w.conversationId, "Pick one", {
-        quickReplies: [{ displayText: "Yes", value: "yes" }, { displayText: "No", value: "no" }],
-      });
-      w.sim.agentSend(w.conversationId, "Here you go", {
-        attachments: [
-          { id: "f1", name: "label.png", contentType: "image/png", url: "https://files.example/label.png" },
-          { id: "f2", name: "invoice.pdf", contentType: "application/pdf", url: "https://files.example/invoice.pdf" },
-        ],
-      });
-      await until(() => w.host.texts().length === 2, "both messages");
-      const [options, files] = w.host.named("sendMessageToUser").map(([m]) => (m as MessageResponse).output.generic!);
-      assertEquals(options[1].response_type, "option");
-      assertEquals(
-        (options[1].options as { label: string; value: { input: { text: string } } }[]).map((o) => [
-          o.label,
-          o.value.input.text,
-        ]),
-        [["Yes", "yes"], ["No", "no"]],
-      );
-      assertEquals(files.map((g) => g.response_type), ["text", "image", "text"]);
-      assertEquals(files[1].source, "https://files.example/label.png");
-      assert(String(files[2].text).includes("[invoice.pdf](https://files.example/invoice.pdf)"));
-      await w.dispose();
-    });
+    await t.step(
+      "quick replies become options and attachments are shown, not dropped",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "Pick one", {
+          quickReplies: [{ displayText: "Yes", value: "yes" }, { displayText: "No", value: "no" }],
+        });
+        w.sim.agentSend(w.conversationId, "Here you go", {
+          attachments: [
+            {
+              id: "f1",
+              name: "label.png",
+              contentType: "image/png",
+              url: "https://files.example/label.png",
+            },
+            {
+              id: "f2",
+              name: "invoice.pdf",
+              contentType: "application/pdf",
+              url: "https://files.example/invoice.pdf",
+            },
+          ],
+        });
+        await until(() => w.host.texts().length === 2, "both messages");
+        const [options, files] = w.host.named("sendMessageToUser").map(([m]) =>
+          (m as MessageResponse).output.generic!
+        );
+        assertEquals(options[1].response_type, "option");
+        assertEquals(
+          (options[1].options as { label: string; value: { input: { text: string } } }[]).map((
+            o,
+          ) => [
+            o.label,
+            o.value.input.text,
+          ]),
+          [["Yes", "yes"], ["No", "no"]],
+        );
+        assertEquals(files.map((g) => g.response_type), ["text", "image", "text"]);
+        assertEquals(files[1].source, "https://files.example/label.png");
+        assert(String(files[2].text).includes("[invoice.pdf](https://files.example/invoice.pdf)"));
+        await w.dispose();
+      },
+    );
 
     await t.step("events of other conversations are ignored", async () => {
       const w = world(kind);
@@ -291,7 +362,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const other = await new Promise<string>((resolve) =>
         w.sim.createConversation({ title: "other" }, (r) => resolve(r!.conversationId))
       );
-      await new Promise((resolve) => w.sim.sendMessage({ conversationId: other, body: "x" }, resolve));
+      await new Promise((resolve) =>
+        w.sim.sendMessage({ conversationId: other, body: "x" }, resolve)
+      );
       w.sim.agentSend(other, "not for you");
       w.sim.agentTyping(other, true);
       w.sim.agentEnd(other);
@@ -328,19 +401,22 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("the agent ending the chat: agentEndedChat, then endChat does not end it again", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      w.sim.agentSend(w.conversationId, "Bye");
-      w.sim.agentEnd(w.conversationId);
-      await until(() => w.host.named("agentEndedChat").length === 1, "agentEndedChat");
-      const calls = w.sim.callLog.length;
-      await w.desk.endChat({ endedByHumanAgent: true });
-      assertEquals(w.sim.callLog.slice(calls).filter((c) => c.method === "endConversation"), []);
-      assertEquals(w.host.state.escalationId, undefined);
-      assertEquals(await w.store.heads(), []);
-      await w.dispose();
-    });
+    await t.step(
+      "the agent ending the chat: agentEndedChat, then endChat does not end it again",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "Bye");
+        w.sim.agentEnd(w.conversationId);
+        await until(() => w.host.named("agentEndedChat").length === 1, "agentEndedChat");
+        const calls = w.sim.callLog.length;
+        await w.desk.endChat({ endedByHumanAgent: true });
+        assertEquals(w.sim.callLog.slice(calls).filter((c) => c.method === "endConversation"), []);
+        assertEquals(w.host.state.escalationId, undefined);
+        assertEquals(await w.store.heads(), []);
+        await w.dispose();
+      },
+    );
 
     await t.step("satisfaction surveys are surfaced and can be answered", async () => {
       const surveys: { satisfactionId: string; submit(r: number): Promise<void> }[] = [];
@@ -360,21 +436,28 @@ for (const kind of ["memory", "indexeddb"] as const) {
   });
 
   Deno.test(`user side over ${kind}`, async (t) => {
-    await t.step("sendMessageToAgent delivers text; a rejection marks the message failed", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      await w.desk.sendMessageToAgent({ id: "req-1", input: { text: "hello" } }, "msg-1");
-      assertEquals(customerTexts(w.sim, w.conversationId).slice(1), ["hello"]);
-      w.sim.faults.fail("sendMessage", { error: { status: 429, message: "Too many messages" } });
-      await assertRejects(
-        () => w.desk.sendMessageToAgent({ id: "req-2", input: { text: "again" } }, "msg-2"),
-        KustomerError,
-        "Too many messages",
-      );
-      assertEquals(w.host.errors(), [{ type: 3, messageID: "req-2", logInfo: w.host.errors()[0] && (w.host.errors()[0] as { logInfo: unknown }).logInfo }]);
-      assertEquals(w.desk.state?.pending, []);
-      await w.dispose();
-    });
+    await t.step(
+      "sendMessageToAgent delivers text; a rejection marks the message failed",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        await w.desk.sendMessageToAgent({ id: "req-1", input: { text: "hello" } }, "msg-1");
+        assertEquals(customerTexts(w.sim, w.conversationId).slice(1), ["hello"]);
+        w.sim.faults.fail("sendMessage", { error: { status: 429, message: "Too many messages" } });
+        await assertRejects(
+          () => w.desk.sendMessageToAgent({ id: "req-2", input: { text: "again" } }, "msg-2"),
+          KustomerError,
+          "Too many messages",
+        );
+        assertEquals(w.host.errors(), [{
+          type: 3,
+          messageID: "req-2",
+          logInfo: w.host.errors()[0] && (w.host.errors()[0] as { logInfo: unknown }).logInfo,
+        }]);
+        assertEquals(w.desk.state?.pending, []);
+        await w.dispose();
+      },
+    );
 
     await t.step("files go as attachments and each upload is confirmed", async () => {
       const w = world(kind);
@@ -395,51 +478,63 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const big = new File([new Uint8Array(6 * 1024 * 1024)], "video.mp4", { type: "video/mp4" });
       const exe = new File(["MZ"], "tool.exe", { type: "application/octet-stream" });
       const ok = new File(["hi"], "notes.txt", { type: "text/plain" });
-      w.desk.filesSelectedForUpload([{ id: "a", file: big }, { id: "b", file: exe }, { id: "c", file: ok }]);
+      w.desk.filesSelectedForUpload([{ id: "a", file: big }, { id: "b", file: exe }, {
+        id: "c",
+        file: ok,
+      }]);
       const statuses = w.host.named("setFileUploadStatus");
       assertEquals(statuses.map((s) => [s[0], s[1]]), [["a", true], ["b", true]]);
       assert(String(statuses[0][2]).includes("up to 5 MB"), String(statuses[0][2]));
       assert(String(statuses[1][2]).includes("accepts only"), String(statuses[1][2]));
       await assertRejects(
-        () => w.desk.sendMessageToAgent({ id: "r", input: { text: "" } }, "m", { filesToUpload: [{ id: "b", file: exe }] }),
+        () =>
+          w.desk.sendMessageToAgent({ id: "r", input: { text: "" } }, "m", {
+            filesToUpload: [{ id: "b", file: exe }],
+          }),
         RangeError,
         "tool.exe",
       );
       await w.dispose();
     });
 
-    await t.step("userTyping sends true and false; userReadMessages marks agent messages read", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      await w.desk.userTyping(true);
-      assertEquals(w.sim.typingOf(w.conversationId), true);
-      await w.desk.userTyping(false);
-      assertEquals(w.sim.typingOf(w.conversationId), false);
-      const a = w.sim.agentSend(w.conversationId, "one");
-      const b = w.sim.agentSend(w.conversationId, "two");
-      await until(() => w.host.texts().length === 2, "messages");
-      await w.desk.userReadMessages();
-      assertEquals(w.sim.readReceipts.at(-1)?.messageIds, [a.messageId, b.messageId]);
-      const reads = w.sim.readReceipts.length;
-      await w.desk.userReadMessages();
-      assertEquals(w.sim.readReceipts.length, reads, "nothing new to mark");
-      await w.dispose();
-    });
+    await t.step(
+      "userTyping sends true and false; userReadMessages marks agent messages read",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        await w.desk.userTyping(true);
+        assertEquals(w.sim.typingOf(w.conversationId), true);
+        await w.desk.userTyping(false);
+        assertEquals(w.sim.typingOf(w.conversationId), false);
+        const a = w.sim.agentSend(w.conversationId, "one");
+        const b = w.sim.agentSend(w.conversationId, "two");
+        await until(() => w.host.texts().length === 2, "messages");
+        await w.desk.userReadMessages();
+        assertEquals(w.sim.readReceipts.at(-1)?.messageIds, [a.messageId, b.messageId]);
+        const reads = w.sim.readReceipts.length;
+        await w.desk.userReadMessages();
+        assertEquals(w.sim.readReceipts.length, reads, "nothing new to mark");
+        await w.dispose();
+      },
+    );
 
-    await t.step("endChat ends the Kustomer conversation, awaited; no agentEndedChat for it", async () => {
-      const w = world(kind, { retentionMs: 60_000 });
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      await w.desk.endChat({});
-      assertEquals(w.sim.conversations[0].ended, true);
-      await settle();
-      assertEquals(w.host.named("agentEndedChat"), []);
-      assertEquals(w.host.state.escalationId, undefined);
-      const stored = await storedText(w.store);
-      assert(!stored.includes("AUTHCODE"), "the session-history key left storage with the chat");
-      assert(stored.includes(conversationId), "retention keeps the compacted log");
-      await w.dispose();
-    });
+    await t.step(
+      "endChat ends the Kustomer conversation, awaited; no agentEndedChat for it",
+      async () => {
+        const w = world(kind, { retentionMs: 60_000 });
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        await w.desk.endChat({});
+        assertEquals(w.sim.conversations[0].ended, true);
+        await settle();
+        assertEquals(w.host.named("agentEndedChat"), []);
+        assertEquals(w.host.state.escalationId, undefined);
+        const stored = await storedText(w.store);
+        assert(!stored.includes("AUTHCODE"), "the session-history key left storage with the chat");
+        assert(stored.includes(conversationId), "retention keeps the compacted log");
+        await w.dispose();
+      },
+    );
 
     await t.step("endChat surfaces a Kustomer error but still clears up", async () => {
       const w = world(kind, {}, { allowEndConversation: false });
@@ -499,8 +594,13 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const w = world(kind);
       w.sim.faults.fail("init");
       assertEquals(await w.desk.areAnyAgentsOnline(connect()), null);
-      const odd = Object.assign(new SimulatedKustomerCore(), { isChatAvailable: () => ({ status: "?" }) });
-      const desk = new KustomerServiceDesk({ callback: w.host.callback }, { ...w.options, core: odd });
+      const odd = Object.assign(new SimulatedKustomerCore(), {
+        isChatAvailable: () => ({ status: "?" }),
+      });
+      const desk = new KustomerServiceDesk({ callback: w.host.callback }, {
+        ...w.options,
+        core: odd,
+      });
       assertEquals(await desk.areAnyAgentsOnline(connect()), null);
       odd.dispose();
       await w.dispose();
@@ -528,56 +628,70 @@ for (const kind of ["memory", "indexeddb"] as const) {
   });
 
   Deno.test(`reload and reconnect over ${kind}`, async (t) => {
-    await t.step("mid-chat: missed agent messages once, unconfirmed user message once, true", async () => {
-      const w = world(kind, {
-        getJwt: () => Promise.resolve(makeTestJwt({ email: "u@example.com", iat: Math.floor(w.clock.now() / 1000) })),
-      });
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "before reload");
-      await until(() => w.host.texts().length === 1, "first");
-      // A user message in flight: Kustomer got it but the answer is lost with the page.
-      w.sim.faults.hang("sendMessage", { times: 1, applied: true });
-      void w.desk.sendMessageToAgent({ id: "u-in-flight", input: { text: "did you get this?" } }, "u1")
-        .catch(() => {});
-      // A user message queued but never sent before the page died.
-      w.sim.faults.hang("sendMessage", { times: 1, applied: false });
-      void w.desk.sendMessageToAgent({ id: "u-lost", input: { text: "and this?" } }, "u2").catch(() => {});
-      await settle();
-      w.clock.advance(16 * 60_000); // the old token is now too old for Kustomer
-      const { desk, host } = w.reload();
-      w.sim.agentSend(conversationId, "while you were away");
-      assertEquals(await desk.reconnect(), true);
-      await until(() => host.texts().length === 1, "caught-up message");
-      assertEquals(host.texts(), ["while you were away"]);
-      assertEquals(host.named("agentJoined"), [], "the host already knows the agent");
-      assertEquals(
-        customerTexts(w.sim, conversationId).slice(1),
-        ["did you get this?", "and this?"],
-        "each user message reached the agent exactly once",
-      );
-      assertEquals(w.sim.logins.length, 2, "a fresh login after the reload");
-      w.sim.agentSend(conversationId, "live again");
-      await until(() => host.texts().length === 2, "live message");
-      await w.dispose();
-    });
+    await t.step(
+      "mid-chat: missed agent messages once, unconfirmed user message once, true",
+      async () => {
+        const w = world(kind, {
+          getJwt: () =>
+            Promise.resolve(
+              makeTestJwt({ email: "u@example.com", iat: Math.floor(w.clock.now() / 1000) }),
+            ),
+        });
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "before reload");
+        await until(() => w.host.texts().length === 1, "first");
+        // A user message in flight: Kustomer got it but the answer is lost with the page.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+        void w.desk.sendMessageToAgent(
+          { id: "u-in-flight", input: { text: "did you get this?" } },
+          "u1",
+        )
+          .catch(() => {});
+        // A user message queued but never sent before the page died.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void w.desk.sendMessageToAgent({ id: "u-lost", input: { text: "and this?" } }, "u2").catch(
+          () => {},
+        );
+        await settle();
+        w.clock.advance(16 * 60_000); // the old token is now too old for Kustomer
+        const { desk, host } = w.reload();
+        w.sim.agentSend(conversationId, "while you were away");
+        assertEquals(await desk.reconnect(), true);
+        await until(() => host.texts().length === 1, "caught-up message");
+        assertEquals(host.texts(), ["while you were away"]);
+        assertEquals(host.named("agentJoined"), [], "the host already knows the agent");
+        assertEquals(
+          customerTexts(w.sim, conversationId).slice(1),
+          ["did you get this?", "and this?"],
+          "each user message reached the agent exactly once",
+        );
+        assertEquals(w.sim.logins.length, 2, "a fresh login after the reload");
+        w.sim.agentSend(conversationId, "live again");
+        await until(() => host.texts().length === 2, "live message");
+        await w.dispose();
+      },
+    );
 
-    await t.step("while the agent types: typing resumes with the new page's listeners", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "hi");
-      w.sim.agentTyping(conversationId, true);
-      await until(() => w.host.named("agentTyping").length === 1, "typing");
-      const { desk, host, page } = w.reload();
-      assertEquals(await desk.reconnect(), true);
-      assertEquals(page.listenerCount, 4);
-      w.sim.agentTyping(conversationId, false);
-      w.sim.agentSend(conversationId, "done typing");
-      await until(() => host.texts().length === 1, "message");
-      assertEquals(host.named("agentTyping"), [[false]]);
-      await w.dispose();
-    });
+    await t.step(
+      "while the agent types: typing resumes with the new page's listeners",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hi");
+        w.sim.agentTyping(conversationId, true);
+        await until(() => w.host.named("agentTyping").length === 1, "typing");
+        const { desk, host, page } = w.reload();
+        assertEquals(await desk.reconnect(), true);
+        assertEquals(page.listenerCount, 4);
+        w.sim.agentTyping(conversationId, false);
+        w.sim.agentSend(conversationId, "done typing");
+        await until(() => host.texts().length === 1, "message");
+        assertEquals(host.named("agentTyping"), [[false]]);
+        await w.dispose();
+      },
+    );
 
     await t.step("a conversation ended while the page was away: reconnect is false", async () => {
       const w = world(kind);
@@ -600,46 +714,59 @@ for (const kind of ["memory", "indexeddb"] as const) {
       assertEquals(w.sim.customAttributesOf(w.conversationId), {});
       const { desk } = w.reload();
       assertEquals(await desk.reconnect(), true);
-      assertEquals(w.sim.customAttributesOf(w.conversationId), { watsonAssistantSessionHistoryStr: HISTORY_KEY });
+      assertEquals(w.sim.customAttributesOf(w.conversationId), {
+        watsonAssistantSessionHistoryStr: HISTORY_KEY,
+      });
       await w.dispose();
     });
 
-    await t.step("queued (no agent yet, so no reconnect): the next startChat resumes it, no orphan", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      const { desk, host } = w.reload();
-      w.sim.agentSend(conversationId, "sorry for the wait");
-      await desk.startChat(connect(), {});
-      assertEquals(w.sim.conversations.length, 1, "no second conversation");
-      assertEquals(w.sim.conversations[0].ended, false);
-      await until(() => host.texts().length === 1, "the agent's message");
-      assertEquals(host.named("agentJoined").length, 1);
-      await w.dispose();
-    });
+    await t.step(
+      "queued (no agent yet, so no reconnect): the next startChat resumes it, no orphan",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        const { desk, host } = w.reload();
+        w.sim.agentSend(conversationId, "sorry for the wait");
+        await desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.length, 1, "no second conversation");
+        assertEquals(w.sim.conversations[0].ended, false);
+        await until(() => host.texts().length === 1, "the agent's message");
+        assertEquals(host.named("agentJoined").length, 1);
+        await w.dispose();
+      },
+    );
 
-    await t.step('queued, with orphanedChat "end": the old conversation is ended, a new one starts', async () => {
-      const w = world(kind, { orphanedChat: "end" });
-      await w.desk.startChat(connect(), {});
-      const { desk } = w.reload();
-      await desk.startChat(connect(), {});
-      assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
-      await w.dispose();
-    });
+    await t.step(
+      'queued, with orphanedChat "end": the old conversation is ended, a new one starts',
+      async () => {
+        const w = world(kind, { orphanedChat: "end" });
+        await w.desk.startChat(connect(), {});
+        const { desk } = w.reload();
+        await desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        await w.dispose();
+      },
+    );
 
-    await t.step("before the conversation existed: the next startChat finishes opening it", async () => {
-      const w = world(kind);
-      w.sim.faults.hang("createConversation", { times: 1 });
-      void w.desk.startChat(connect(), {}).catch(() => {});
-      await settle();
-      assertEquals(w.desk.state?.status, "starting");
-      const { desk } = w.reload();
-      await desk.startChat(connect(), {});
-      assertEquals(w.sim.conversations.length, 1);
-      assertEquals(desk.state?.status, "waiting");
-      assertEquals(w.sim.customAttributesOf(w.conversationId), { watsonAssistantSessionHistoryStr: HISTORY_KEY });
-      await w.dispose();
-    });
+    await t.step(
+      "before the conversation existed: the next startChat finishes opening it",
+      async () => {
+        const w = world(kind);
+        w.sim.faults.hang("createConversation", { times: 1 });
+        void w.desk.startChat(connect(), {}).catch(() => {});
+        await settle();
+        assertEquals(w.desk.state?.status, "starting");
+        const { desk } = w.reload();
+        await desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.length, 1);
+        assertEquals(desk.state?.status, "waiting");
+        assertEquals(w.sim.customAttributesOf(w.conversationId), {
+          watsonAssistantSessionHistoryStr: HISTORY_KEY,
+        });
+        await w.dispose();
+      },
+    );
 
     await t.step("with no escalation, reconnect is false", async () => {
       const w = world(kind);
@@ -647,28 +774,37 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("a host without persisted state (old web chat): sessionStorage carries the id", async () => {
-      sessionStorage.clear();
-      const w = world(kind);
-      const clock = w.clock;
-      const page = new PageCore(w.sim);
-      const host = new RecordingHost({ persistence: false });
-      const desk = new KustomerServiceDesk({ callback: host.callback }, { ...w.options, core: page.core });
-      await desk.startChat(connect(), {});
-      const conversationId = desk.state!.conversationId!;
-      w.sim.agentSend(conversationId, "hello");
-      await until(() => host.texts().length === 1, "message");
-      page.unload();
-      const page2 = new PageCore(w.sim);
-      const host2 = new RecordingHost({ persistence: false });
-      const desk2 = new KustomerServiceDesk({ callback: host2.callback }, { ...w.options, core: page2.core });
-      assertEquals(await desk2.reconnect(), true);
-      assertEquals(desk2.state?.conversationId, conversationId);
-      page2.unload();
-      await clock.advance(1);
-      sessionStorage.clear();
-      await w.dispose();
-    });
+    await t.step(
+      "a host without persisted state (old web chat): sessionStorage carries the id",
+      async () => {
+        sessionStorage.clear();
+        const w = world(kind);
+        const clock = w.clock;
+        const page = new PageCore(w.sim);
+        const host = new RecordingHost({ persistence: false });
+        const desk = new KustomerServiceDesk({ callback: host.callback }, {
+          ...w.options,
+          core: page.core,
+        });
+        await desk.startChat(connect(), {});
+        const conversationId = desk.state!.conversationId!;
+        w.sim.agentSend(conversationId, "hello");
+        await until(() => host.texts().length === 1, "message");
+        page.unload();
+        const page2 = new PageCore(w.sim);
+        const host2 = new RecordingHost({ persistence: false });
+        const desk2 = new KustomerServiceDesk({ callback: host2.callback }, {
+          ...w.options,
+          core: page2.core,
+        });
+        assertEquals(await desk2.reconnect(), true);
+        assertEquals(desk2.state?.conversationId, conversationId);
+        page2.unload();
+        await clock.advance(1);
+        sessionStorage.clear();
+        await w.dispose();
+      },
+    );
 
     await t.step("a corrupt record in the log does not stop the resume", async () => {
       const store = new MemoryLogStore();
@@ -678,7 +814,13 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await until(() => w.host.texts().length === 1, "first");
       const id = w.host.state.escalationId as string;
       const head = (await store.heads())[0];
-      store.putRaw(id, head.seq, { v: 1, seq: head.seq, at: 0, type: "agent_message_received", data: {} });
+      store.putRaw(id, head.seq, {
+        v: 1,
+        seq: head.seq,
+        at: 0,
+        type: "agent_message_received",
+        data: {},
+      });
       const { desk } = w.reload();
       assertEquals(await desk.reconnect(), true);
       assert(w.logger.lines.some((l) => l.includes("skipped a record")), w.logger.lines.join("\n"));
@@ -687,29 +829,43 @@ for (const kind of ["memory", "indexeddb"] as const) {
   });
 
   Deno.test(`lost and recovered Kustomer over ${kind}`, async (t) => {
-    await t.step("DISCONNECTED true when calls stop answering, false and caught up when back", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "hello");
-      await until(() => w.host.texts().length === 1, "first");
-      w.sim.dropConnection();
-      w.sim.agentSend(conversationId, "sent during the outage");
-      const send = w.desk.sendMessageToAgent({ id: "during", input: { text: "are you there?" } }, "d");
-      const failed = assertRejects(() => send, KustomerError, "did not answer sendMessage()");
-      await w.clock.advance(1_000);
-      await failed;
-      const disconnected = (e: ServiceDeskErrorInfo) => e.type === 2 ? e.isDisconnected : undefined;
-      assertEquals(w.host.errors().map(disconnected).filter((x) => x !== undefined), [true]);
-      await w.clock.advance(2_000);
-      assertEquals(w.host.errors().map(disconnected).filter((x) => x !== undefined), [true], "still down");
-      w.sim.restoreConnection();
-      await w.clock.advance(2_000);
-      await until(() => w.host.texts().length === 2, "the missed message");
-      assertEquals(w.host.errors().map(disconnected).filter((x) => x !== undefined), [true, false]);
-      assertEquals(w.host.texts(), ["hello", "sent during the outage"]);
-      await w.dispose();
-    });
+    await t.step(
+      "DISCONNECTED true when calls stop answering, false and caught up when back",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hello");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.dropConnection();
+        w.sim.agentSend(conversationId, "sent during the outage");
+        const send = w.desk.sendMessageToAgent(
+          { id: "during", input: { text: "are you there?" } },
+          "d",
+        );
+        const failed = assertRejects(() => send, KustomerError, "did not answer sendMessage()");
+        await w.clock.advance(1_000);
+        await failed;
+        const disconnected = (e: ServiceDeskErrorInfo) =>
+          e.type === 2 ? e.isDisconnected : undefined;
+        assertEquals(w.host.errors().map(disconnected).filter((x) => x !== undefined), [true]);
+        await w.clock.advance(2_000);
+        assertEquals(
+          w.host.errors().map(disconnected).filter((x) => x !== undefined),
+          [true],
+          "still down",
+        );
+        w.sim.restoreConnection();
+        await w.clock.advance(2_000);
+        await until(() => w.host.texts().length === 2, "the missed message");
+        assertEquals(w.host.errors().map(disconnected).filter((x) => x !== undefined), [
+          true,
+          false,
+        ]);
+        assertEquals(w.host.texts(), ["hello", "sent during the outage"]);
+        await w.dispose();
+      },
+    );
 
     await t.step("the heartbeat notices a silent outage and catches up", async () => {
       const w = world(kind, { heartbeatMs: 10_000 });
@@ -728,25 +884,28 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
-    await t.step("reconnect while Kustomer is unreachable: true, DISCONNECTED, then recovers", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "hi");
-      await until(() => w.host.texts().length === 1, "first");
-      w.sim.dropConnection();
-      const { desk, host } = w.reload();
-      const reconnected = desk.reconnect();
-      await w.clock.advance(1_000);
-      assertEquals(await reconnected, true);
-      assertEquals(host.errors(), [{ type: 2, isDisconnected: true }]);
-      w.sim.restoreConnection();
-      w.sim.agentSend(conversationId, "back");
-      await w.clock.advance(1_000);
-      await until(() => host.texts().includes("back"), "recovered");
-      assertEquals(host.errors().at(-1), { type: 2, isDisconnected: false });
-      await w.dispose();
-    });
+    await t.step(
+      "reconnect while Kustomer is unreachable: true, DISCONNECTED, then recovers",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.dropConnection();
+        const { desk, host } = w.reload();
+        const reconnected = desk.reconnect();
+        await w.clock.advance(1_000);
+        assertEquals(await reconnected, true);
+        assertEquals(host.errors(), [{ type: 2, isDisconnected: true }]);
+        w.sim.restoreConnection();
+        w.sim.agentSend(conversationId, "back");
+        await w.clock.advance(1_000);
+        await until(() => host.texts().includes("back"), "recovered");
+        assertEquals(host.errors().at(-1), { type: 2, isDisconnected: false });
+        await w.dispose();
+      },
+    );
   });
 }
 
@@ -786,7 +945,10 @@ Deno.test("a host callback that throws never breaks the desk", async () => {
   cb.sendMessageToUser = () => {
     throw new Error("host bug");
   };
-  const desk = new KustomerServiceDesk({ callback: cb }, { ...w.options, core: new PageCore(w.sim).core });
+  const desk = new KustomerServiceDesk({ callback: cb }, {
+    ...w.options,
+    core: new PageCore(w.sim).core,
+  });
   await desk.startChat(connect(), {});
   w.sim.agentSend(desk.state!.conversationId!, "boom");
   await until(() => w.logger.lines.some((l) => l.includes("host bug")), "the warning");
@@ -796,7 +958,8 @@ Deno.test("a host callback that throws never breaks the desk", async () => {
 
 Deno.test("options and arguments are checked with clear errors", async (t) => {
   const host = new RecordingHost();
-  const make = (options: unknown) => () => new KustomerServiceDesk({ callback: host.callback }, options as never);
+  const make = (options: unknown) => () =>
+    new KustomerServiceDesk({ callback: host.callback }, options as never);
   await t.step("bad options", () => {
     assertThrows(make({ apiKey: "" }), TypeError, "apiKey");
     assertThrows(make({ timeoutMs: -1 }), RangeError, "timeoutMs must be a positive number");
@@ -812,15 +975,27 @@ Deno.test("options and arguments are checked with clear errors", async (t) => {
     assertThrows(() => new KustomerServiceDesk(undefined as never), TypeError, "callback");
     const desk = new KustomerServiceDesk({ callback: host.callback }, { store: "memory" });
     await assertRejects(() => desk.startChat(undefined as never), TypeError, "connect message");
-    await assertRejects(() => desk.sendMessageToAgent(null as never, "x"), TypeError, "MessageRequest");
-    await assertRejects(() => desk.sendMessageToAgent({ input: { text: "hi" } }, "x"), Error, "no chat is active");
+    await assertRejects(
+      () => desk.sendMessageToAgent(null as never, "x"),
+      TypeError,
+      "MessageRequest",
+    );
+    await assertRejects(
+      () => desk.sendMessageToAgent({ input: { text: "hi" } }, "x"),
+      Error,
+      "no chat is active",
+    );
     await assertRejects(() => desk.userTyping("yes" as never), TypeError, "boolean");
     assertThrows(() => desk.filesSelectedForUpload("f" as never), TypeError, "array");
   });
   await t.step("no Core and no apiKey: a clear CONNECTING error", async () => {
     const h = new RecordingHost();
     const desk = new KustomerServiceDesk({ callback: h.callback }, { store: "memory" });
-    const error = await assertRejects(() => desk.startChat(connect(), {}), KustomerError, "no apiKey was given");
+    const error = await assertRejects(
+      () => desk.startChat(connect(), {}),
+      KustomerError,
+      "no apiKey was given",
+    );
     assertInstanceOf(error, KustomerError);
     assertEquals(h.errors()[0].type, 1);
   });
@@ -835,11 +1010,20 @@ Deno.test("globalThis.KustomerCore is used when present, and waited for while co
   const g = globalThis as { KustomerCore?: unknown; document?: unknown };
   const clock = new FakeScheduler();
   const sim = new SimulatedKustomerCore({ now: clock.now, scheduler: clock });
-  const script = { src: "https://cdn.kustomerapp.com/chat-web/core.js", addEventListener() {}, removeEventListener() {} };
+  const script = {
+    src: "https://cdn.kustomerapp.com/chat-web/core.js",
+    addEventListener() {},
+    removeEventListener() {},
+  };
   g.document = { querySelector: (s: string) => (s.includes("core.js") ? script : null) };
   try {
     const host = new RecordingHost();
-    const desk = new KustomerServiceDesk({ callback: host.callback }, { store: "memory", now: clock.now, scheduler: clock, heartbeatMs: 0 });
+    const desk = new KustomerServiceDesk({ callback: host.callback }, {
+      store: "memory",
+      now: clock.now,
+      scheduler: clock,
+      heartbeatMs: 0,
+    });
     const online = desk.areAnyAgentsOnline(connect());
     await settle();
     g.KustomerCore = sim;

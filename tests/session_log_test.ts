@@ -47,7 +47,10 @@ for (const [kind, makeStore] of STORES) {
     await t.step("replays what was appended after a reopen", async () => {
       const store = makeStore();
       const log = SessionLog.create(store, "a");
-      await log.append(started, { type: "conversation_created", data: { conversationId: "conv-1" } });
+      await log.append(started, {
+        type: "conversation_created",
+        data: { conversationId: "conv-1" },
+      });
       await log.append(queued("m1"));
       const reopened = (await SessionLog.open(store, "a"))!;
       assertEquals(reopened.seq, 3);
@@ -69,7 +72,10 @@ for (const [kind, makeStore] of STORES) {
       ]);
       assertEquals(store.appends, 1);
       const reopened = await SessionLog.open(store, "b");
-      assertEquals(reopened!.state.pending.map((p) => p.id), Array.from({ length: 20 }, (_, i) => `m${i}`));
+      assertEquals(
+        reopened!.state.pending.map((p) => p.id),
+        Array.from({ length: 20 }, (_, i) => `m${i}`),
+      );
     });
 
     await t.step("concurrent appends across turns keep their order", async () => {
@@ -84,14 +90,20 @@ for (const [kind, makeStore] of STORES) {
       await Promise.all(writes);
       const reopened = await SessionLog.open(store, "c");
       assertEquals(reopened!.seq, 31);
-      assertEquals(reopened!.state.pending.map((p) => p.id), Array.from({ length: 30 }, (_, i) => `m${i}`));
+      assertEquals(
+        reopened!.state.pending.map((p) => p.id),
+        Array.from({ length: 30 }, (_, i) => `m${i}`),
+      );
     });
 
     await t.step("the store refuses a stale expected sequence", async () => {
       const store = makeStore();
       const head = (seq: number): LogHead => ({ v: 1, id: "d", seq, createdAt: 0, updatedAt: 0 });
       await store.append("d", 0, [{ seq: 1 }], head(1));
-      const error = await assertRejects(() => store.append("d", 0, [{ seq: 1 }], head(1)), LogConflictError);
+      const error = await assertRejects(
+        () => store.append("d", 0, [{ seq: 1 }], head(1)),
+        LogConflictError,
+      );
       assertEquals([error.expectedSeq, error.actualSeq], [0, 1]);
     });
 
@@ -145,18 +157,21 @@ for (const [kind, makeStore] of STORES) {
       assert(logger.lines[1].includes("unsupported event version number 99"), logger.lines[1]);
     });
 
-    await t.step("compact drops the events (and the session-history key) but keeps the state", async () => {
-      const store = makeStore();
-      const log = SessionLog.create(store, "h");
-      await log.append(started, { type: "chat_ended", data: { by: "user" } });
-      await log.compact();
-      const loaded = await store.load("h");
-      assertEquals(loaded.records.length, 0);
-      assert(!JSON.stringify(loaded).includes("secret-auth"));
-      assert(loaded.head!.endedAt !== undefined);
-      const reopened = await SessionLog.open(store, "h");
-      assertEquals(reopened!.state.status, "ended");
-    });
+    await t.step(
+      "compact drops the events (and the session-history key) but keeps the state",
+      async () => {
+        const store = makeStore();
+        const log = SessionLog.create(store, "h");
+        await log.append(started, { type: "chat_ended", data: { by: "user" } });
+        await log.compact();
+        const loaded = await store.load("h");
+        assertEquals(loaded.records.length, 0);
+        assert(!JSON.stringify(loaded).includes("secret-auth"));
+        assert(loaded.head!.endedAt !== undefined);
+        const reopened = await SessionLog.open(store, "h");
+        assertEquals(reopened!.state.status, "ended");
+      },
+    );
 
     await t.step("remove deletes the log; later appends stay in memory", async () => {
       const store = makeStore();
