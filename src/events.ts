@@ -219,7 +219,8 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
     case "conversation_opened":
       return { ...state, opened: true, seen: { ...state.seen, [event.data.messageId]: true } };
     case "history_key_attached":
-      return { ...state, historyKeyAttached: true };
+      // Once on the conversation, the key (a secret) is not needed again: drop it from the state.
+      return { ...state, historyKeyAttached: true, historyKey: undefined };
     case "history_key_failed":
       return { ...state, lastError: event.data.reason };
     case "user_message_queued":

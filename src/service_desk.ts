@@ -1023,6 +1023,10 @@ export class KustomerServiceDesk implements ServiceDesk {
         customAttributes: { [attribute ?? this.#o.sessionHistoryAttribute]: historyKey },
       });
       await log.append({ type: "history_key_attached", data: {} });
+      // Keep a snapshot and drop the events, so the key leaves IndexedDB as soon as Kustomer has it.
+      await log.compact().catch((error) =>
+        this.#warn(`could not compact the chat log (${errorText(error)})`)
+      );
     } catch (error) {
       // The chat goes on; the agent lacks the bot history until a reconnect attaches it.
       this.#warn(

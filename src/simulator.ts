@@ -640,7 +640,7 @@ const _QUICK_REPLIES: readonly KustomerAction[] = [
  * core.dispose();
  * ```
  */
-export class SimulatedKustomerCore {
+export class SimulatedKustomerCore implements KustomerCore {
   /** Fault injection for the SDK methods. */
   readonly faults: SimFaults;
 

@@ -147,6 +147,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
         });
         assertEquals(w.desk.state?.status, "waiting");
         assertEquals(typeof w.host.state.escalationId, "string");
+        const stored = await storedText(w.store);
+        assert(stored.includes(conv.conversationId), "the escalation is in the log");
+        assert(!stored.includes("AUTHCODE"), "the key left storage once Kustomer had it");
         assertEquals(w.host.named("updateCapabilities")[0][0], {
           allowFileUploads: true,
           allowMultipleFileUploads: true,
@@ -712,11 +715,13 @@ for (const kind of ["memory", "indexeddb"] as const) {
       w.sim.faults.fail("describeConversation");
       await w.desk.startChat(connect(), {});
       assertEquals(w.sim.customAttributesOf(w.conversationId), {});
+      assert((await storedText(w.store)).includes("AUTHCODE"), "kept for the retry");
       const { desk } = w.reload();
       assertEquals(await desk.reconnect(), true);
       assertEquals(w.sim.customAttributesOf(w.conversationId), {
         watsonAssistantSessionHistoryStr: HISTORY_KEY,
       });
+      assert(!(await storedText(w.store)).includes("AUTHCODE"), "and dropped once attached");
       await w.dispose();
     });
 
