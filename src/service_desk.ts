@@ -7,6 +7,7 @@
 
 import type { AgentMessage, DeskState, EventInput, TranscriptEntry } from "./events.ts";
 import type {
+  AgentAvailability,
   AgentProfile,
   EndChatInfo,
   FileUpload,
@@ -997,10 +998,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       const message = available === false
         ? "No agents are online right now. Your message is in the queue and an agent will answer when one is available."
         : this.#o.waitingMessage;
-      this.#host(
-        "updateAgentAvailability",
-        () => this.#callback.updateAgentAvailability({ message }),
-      );
+      this.updateQueue({ message });
     }
     this.#scheduleHeartbeat();
     void this.#sendPending();
@@ -1348,6 +1346,37 @@ export class KustomerServiceDesk implements ServiceDesk {
         total += upload.file.size;
       }
     }
+  }
+
+  /**
+   * Shows the user queue information while no agent has joined. Kustomer's Core SDK reports no queue
+   * position, so the desk sends only a waiting message itself; call this with figures from your own
+   * routing. Both hosts' spellings are sent (Carbon reads camelCase, older web chat snake_case).
+   *
+   * @throws {RangeError} when a figure is negative or not a finite number.
+   */
+  updateQueue(
+    info: { positionInQueue?: number; estimatedWaitTime?: number; message?: string },
+  ): void {
+    if (!info || typeof info !== "object") throw new TypeError("updateQueue() needs an object");
+    for (const key of ["positionInQueue", "estimatedWaitTime"] as const) {
+      const v = info[key];
+      if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
+        throw new RangeError(`${key} must be a finite number of at least 0, got ${v}`);
+      }
+    }
+    const availability: AgentAvailability = {};
+    if (info.positionInQueue !== undefined) {
+      availability.positionInQueue = availability.position_in_queue = info.positionInQueue;
+    }
+    if (info.estimatedWaitTime !== undefined) {
+      availability.estimatedWaitTime = availability.estimated_wait_time = info.estimatedWaitTime;
+    }
+    if (info.message !== undefined) availability.message = String(info.message);
+    this.#host(
+      "updateAgentAvailability",
+      () => this.#callback.updateAgentAvailability(availability),
+    );
   }
 
   /** Kustomer has no screen sharing: nothing to stop. */

@@ -617,6 +617,24 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
+    await t.step("updateQueue sends both spellings and checks its figures", async () => {
+      const w = world(kind);
+      await w.desk.startChat(connect(), {});
+      w.desk.updateQueue({ positionInQueue: 3, estimatedWaitTime: 5 });
+      assertEquals(w.host.named("updateAgentAvailability").at(-1), [{
+        positionInQueue: 3,
+        position_in_queue: 3,
+        estimatedWaitTime: 5,
+        estimated_wait_time: 5,
+      }]);
+      assertThrows(
+        () => w.desk.updateQueue({ positionInQueue: -1 }),
+        RangeError,
+        "positionInQueue",
+      );
+      await w.dispose();
+    });
+
     await t.step("getName, screenShareStop, updateState", async () => {
       const w = world(kind);
       assertEquals(w.desk.getName(), "kustomer");
