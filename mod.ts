@@ -60,6 +60,7 @@ export {
   type LoadedLog,
   LogConflictError,
   type LogHead,
+  type LogSnapshot,
   type LogStore,
   MemoryLogStore,
 } from "./src/log_store.ts";

@@ -11,7 +11,15 @@
 import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
 import type { DeskState } from "./events.ts";
 
-/** The head of a log: its last sequence number, times, and an optional state snapshot. */
+/** A state snapshot: the state after event `seq`; a resume reads only the events after it. */
+export interface LogSnapshot {
+  /** The last event the snapshot covers. */
+  readonly seq: number;
+  /** The state after it. */
+  readonly state: DeskState;
+}
+
+/** The head of a log: its last sequence number, times, and where its snapshot stands. */
 export interface LogHead {
   /** Head format version. */
   readonly v: 1;
@@ -25,14 +33,16 @@ export interface LogHead {
   readonly updatedAt: number;
   /** When the chat ended, once it has. */
   readonly endedAt?: number;
-  /** The state after event `seq` of the snapshot: a resume reads only the events after it. */
-  readonly snapshot?: { readonly seq: number; readonly state: DeskState };
+  /** The `seq` of the log's snapshot, if it has one (kept in a record of its own). */
+  readonly snapshotSeq?: number;
 }
 
 /** What a store hands back for one log. */
 export interface LoadedLog {
   /** The head, or undefined when there is no such log. */
   readonly head?: LogHead;
+  /** The snapshot the head names. */
+  readonly snapshot?: LogSnapshot;
   /** Raw records after the snapshot (or all), in sequence order. */
   readonly records: readonly unknown[];
 }
@@ -40,8 +50,8 @@ export interface LoadedLog {
 /** Storage of escalation logs. */
 export interface LogStore {
   /**
-   * Appends records and writes the head in one atomic step, if the log's last sequence number is
-   * still `expectedSeq` (0 for a new log).
+   * Appends records and writes the head (and a new snapshot, when given) in one atomic step, if
+   * the log's last sequence number is still `expectedSeq` (0 for a new log).
    *
    * @throws {LogConflictError} when another writer got there first.
    */
@@ -50,14 +60,12 @@ export interface LogStore {
     expectedSeq: number,
     records: readonly { readonly seq: number }[],
     head: LogHead,
+    snapshot?: LogSnapshot,
   ): Promise<void>;
-  /** Reads a log's head and the records after its snapshot. */
+  /** Reads a log's head, its snapshot and the records after the snapshot. */
   load(logId: string): Promise<LoadedLog>;
-  /** Writes `head` (with its snapshot) and deletes the events the snapshot covers, atomically. */
-  compact(
-    logId: string,
-    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
-  ): Promise<void>;
+  /** Writes `head` and `snapshot` and deletes the events the snapshot covers, atomically. */
+  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void>;
   /** Deletes a log. */
   remove(logId: string): Promise<void>;
   /** All heads, for retention. */
@@ -86,7 +94,10 @@ export class LogConflictError extends Error {
 
 /** A log store in memory: for tests, and where IndexedDB is unavailable. Lost on reload. */
 export class MemoryLogStore implements LogStore {
-  #logs = new Map<string, { head: LogHead; events: Map<number, unknown> }>();
+  #logs = new Map<
+    string,
+    { head: LogHead; snapshot?: LogSnapshot; events: Map<number, unknown> }
+  >();
 
   /** Appends atomically; see {@linkcode LogStore.append}. */
   append(
@@ -94,6 +105,7 @@ export class MemoryLogStore implements LogStore {
     expectedSeq: number,
     records: readonly { readonly seq: number }[],
     head: LogHead,
+    snapshot?: LogSnapshot,
   ): Promise<void> {
     const log = this.#logs.get(logId);
     const actual = log?.head.seq ?? 0;
@@ -102,7 +114,11 @@ export class MemoryLogStore implements LogStore {
     }
     const events = log?.events ?? new Map<number, unknown>();
     for (const record of records) events.set(record.seq, structuredClone(record));
-    this.#logs.set(logId, { head: structuredClone(head), events });
+    this.#logs.set(logId, {
+      head: structuredClone(head),
+      snapshot: snapshot ? structuredClone(snapshot) : log?.snapshot,
+      events,
+    });
     return Promise.resolve();
   }
 
@@ -110,23 +126,25 @@ export class MemoryLogStore implements LogStore {
   load(logId: string): Promise<LoadedLog> {
     const log = this.#logs.get(logId);
     if (!log) return Promise.resolve({ records: [] });
-    const from = log.head.snapshot?.seq ?? 0;
+    const snapshot =
+      log.head.snapshotSeq !== undefined && log.snapshot?.seq === log.head.snapshotSeq
+        ? structuredClone(log.snapshot)
+        : undefined;
+    const from = snapshot?.seq ?? 0;
     const records = [...log.events.entries()]
       .filter(([seq]) => seq > from)
       .sort(([a], [b]) => a - b)
       .map(([, record]) => structuredClone(record));
-    return Promise.resolve({ head: structuredClone(log.head), records });
+    return Promise.resolve({ head: structuredClone(log.head), snapshot, records });
   }
 
   /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(
-    logId: string,
-    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
-  ): Promise<void> {
+  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
     const log = this.#logs.get(logId);
     if (!log) return Promise.resolve();
-    for (const seq of [...log.events.keys()]) if (seq <= head.snapshot.seq) log.events.delete(seq);
+    for (const seq of [...log.events.keys()]) if (seq <= snapshot.seq) log.events.delete(seq);
     log.head = structuredClone(head);
+    log.snapshot = structuredClone(snapshot);
     return Promise.resolve();
   }
 
@@ -162,12 +180,15 @@ export interface IndexedDbLogStoreOptions {
 }
 
 const headKey = (logId: string): IDBValidKey => ["h", logId];
+const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
 const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
   IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
 
 /**
  * A log store in IndexedDB through idb-keyval's `createStore` (opened lazily, on first use).
- * Every append is one read-write transaction: head check, event puts and head put commit together.
+ * Records: the head at `["h", id]`, the snapshot at `["s", id]` (written only when taken) and each
+ * event at `["e", id, seq]`. Every append is one read-write transaction: head check, event puts
+ * and head put commit together or not at all.
  */
 export class IndexedDbLogStore implements LogStore {
   #store?: UseStore;
@@ -190,6 +211,7 @@ export class IndexedDbLogStore implements LogStore {
     expectedSeq: number,
     records: readonly { readonly seq: number }[],
     head: LogHead,
+    snapshot?: LogSnapshot,
   ): Promise<void> {
     return this.#use()("readwrite", (store) =>
       new Promise<void>((resolve, reject) => {
@@ -198,7 +220,6 @@ export class IndexedDbLogStore implements LogStore {
         tx.oncomplete = () => resolve();
         tx.onabort = () =>
           reject(conflict ?? tx.error ?? new Error("IndexedDB transaction aborted"));
-        tx.onerror = () => reject(conflict ?? tx.error);
         const check = store.get(headKey(logId));
         check.onsuccess = () => {
           const actual = (check.result as LogHead | undefined)?.seq ?? 0;
@@ -208,6 +229,7 @@ export class IndexedDbLogStore implements LogStore {
             return;
           }
           for (const record of records) store.put(record, ["e", logId, record.seq]);
+          if (snapshot) store.put(snapshot, snapshotKey(logId));
           store.put(head, headKey(logId));
         };
       }));
@@ -216,21 +238,26 @@ export class IndexedDbLogStore implements LogStore {
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
     return this.#use()("readonly", async (store) => {
-      const head = await promisifyRequest(store.get(headKey(logId))) as LogHead | undefined;
+      const [head, stored] = await Promise.all([
+        promisifyRequest(store.get(headKey(logId))) as Promise<LogHead | undefined>,
+        promisifyRequest(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
+      ]);
       if (!head) return { records: [] };
-      const from = (head.snapshot?.seq ?? 0) + 1;
-      const records = await promisifyRequest(store.getAll(eventRange(logId, from)));
-      return { head, records };
+      const snapshot = head.snapshotSeq !== undefined && stored?.seq === head.snapshotSeq
+        ? stored
+        : undefined;
+      const records = await promisifyRequest(
+        store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)),
+      );
+      return { head, snapshot, records };
     });
   }
 
   /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(
-    logId: string,
-    head: LogHead & { snapshot: NonNullable<LogHead["snapshot"]> },
-  ): Promise<void> {
+  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
     return this.#use()("readwrite", (store) => {
-      store.delete(eventRange(logId, 0, head.snapshot.seq));
+      store.delete(eventRange(logId, 0, snapshot.seq));
+      store.put(snapshot, snapshotKey(logId));
       store.put(head, headKey(logId));
       return promisifyRequest(store.transaction);
     });
@@ -240,6 +267,7 @@ export class IndexedDbLogStore implements LogStore {
   remove(logId: string): Promise<void> {
     return this.#use()("readwrite", (store) => {
       store.delete(eventRange(logId, 0));
+      store.delete(snapshotKey(logId));
       store.delete(headKey(logId));
       return promisifyRequest(store.transaction);
     });

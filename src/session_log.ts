@@ -17,7 +17,7 @@ import {
   initialState,
   type StoredEvent,
 } from "./events.ts";
-import { LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
+import { LogConflictError, type LogHead, type LogSnapshot, type LogStore } from "./log_store.ts";
 
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
@@ -25,7 +25,7 @@ export interface SessionLogOptions {
   now?: () => number;
   /** Told about skipped records, failed writes and conflicts. @default {console.warn} */
   warn?: (message: string) => void;
-  /** A snapshot of the state goes into the head every this many events. @default {64} */
+  /** A snapshot of the state is stored every this many events. @default {64} */
   snapshotEvery?: number;
 }
 
@@ -41,7 +41,7 @@ export class SessionLog {
   #seq: number;
   #durableSeq: number;
   #createdAt: number;
-  #snapshot?: LogHead["snapshot"];
+  #snapshotSeq: number;
   #pending: StoredEvent[] = [];
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
@@ -55,7 +55,7 @@ export class SessionLog {
     state: DeskState,
     seq: number,
     createdAt: number,
-    snapshot: LogHead["snapshot"],
+    snapshotSeq: number,
   ) {
     this.id = id;
     this.#store = store;
@@ -66,7 +66,7 @@ export class SessionLog {
     this.#seq = seq;
     this.#durableSeq = seq;
     this.#createdAt = createdAt;
-    this.#snapshot = snapshot;
+    this.#snapshotSeq = snapshotSeq;
   }
 
   /** A new, empty log (nothing is written until the first append). */
@@ -78,7 +78,7 @@ export class SessionLog {
       initialState(),
       0,
       (options.now ?? Date.now)(),
-      undefined,
+      0,
     );
   }
 
@@ -91,10 +91,10 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions = {},
   ): Promise<SessionLog | undefined> {
-    const { head, records } = await store.load(id);
+    const { head, snapshot, records } = await store.load(id);
     if (!head) return undefined;
     const warn = options.warn ?? ((message: string) => console.warn(message));
-    let state = head.snapshot ? head.snapshot.state : initialState();
+    let state = snapshot ? snapshot.state : initialState();
     for (const event of decodeAll(records, id, warn)) state = evolve(state, event);
     return new SessionLog(
       store,
@@ -103,7 +103,7 @@ export class SessionLog {
       state,
       head.seq,
       head.createdAt,
-      head.snapshot,
+      snapshot?.seq ?? 0,
     );
   }
 
@@ -162,14 +162,14 @@ export class SessionLog {
     const batch = this.#pending;
     this.#pending = [];
     const last = batch[batch.length - 1].seq;
-    const snapshot = last - (this.#snapshot?.seq ?? 0) >= this.#snapshotEvery
+    const snapshot: LogSnapshot | undefined = last - this.#snapshotSeq >= this.#snapshotEvery
       ? { seq: last, state: this.#state }
-      : this.#snapshot;
-    const head = this.#head(last, snapshot);
+      : undefined;
+    const head = this.#head(last, snapshot?.seq ?? this.#snapshotSeq);
     try {
-      await this.#store.append(this.id, this.#durableSeq, batch, head);
+      await this.#store.append(this.id, this.#durableSeq, batch, head, snapshot);
       this.#durableSeq = last;
-      this.#snapshot = snapshot;
+      if (snapshot) this.#snapshotSeq = snapshot.seq;
       if (this.#failing) {
         this.#failing = false;
         this.#warn(`Chat log ${this.id}: saved again; nothing was lost.`);
@@ -193,20 +193,20 @@ export class SessionLog {
 
   /** Another writer appended: take its events, then put ours after them. */
   async #rebase(batch: StoredEvent[]): Promise<void> {
-    const { head, records } = await this.#store.load(this.id);
-    let state = head?.snapshot ? head.snapshot.state : initialState();
+    const { head, snapshot, records } = await this.#store.load(this.id);
+    let state = snapshot ? snapshot.state : initialState();
     for (const event of decodeAll(records, this.id, this.#warn)) state = evolve(state, event);
     let seq = head?.seq ?? 0;
     const mine = [...batch, ...this.#pending].map((e) => ({ ...e, seq: ++seq }) as StoredEvent);
     for (const event of mine) state = evolve(state, event);
     this.#durableSeq = head?.seq ?? 0;
-    this.#snapshot = head?.snapshot;
+    this.#snapshotSeq = snapshot?.seq ?? 0;
     this.#seq = seq;
     this.#state = state;
     this.#pending = mine;
   }
 
-  #head(seq: number, snapshot?: LogHead["snapshot"]): LogHead {
+  #head(seq: number, snapshotSeq: number): LogHead {
     const now = this.#now();
     const ended = this.#state.status === "ended";
     return {
@@ -216,7 +216,7 @@ export class SessionLog {
       createdAt: this.#createdAt,
       updatedAt: now,
       ...(ended ? { endedAt: now } : {}),
-      ...(snapshot ? { snapshot } : {}),
+      ...(snapshotSeq > 0 ? { snapshotSeq } : {}),
     };
   }
 
@@ -228,8 +228,8 @@ export class SessionLog {
     await this.settled();
     if (this.#removed || this.unsaved > 0) return;
     const snapshot = { seq: this.#seq, state: this.#state };
-    await this.#store.compact(this.id, { ...this.#head(this.#seq, snapshot), snapshot });
-    this.#snapshot = snapshot;
+    await this.#store.compact(this.id, this.#head(this.#seq, snapshot.seq), snapshot);
+    this.#snapshotSeq = snapshot.seq;
   }
 
   /** Deletes the log from storage; later appends only change the state in memory. */

@@ -128,7 +128,8 @@ for (const [kind, makeStore] of STORES) {
       await log.append(started);
       for (let i = 0; i < 24; i++) await log.append(queued(`m${i}`));
       const loaded = await store.load("f");
-      assertEquals(loaded.head!.snapshot!.seq, 20);
+      assertEquals(loaded.head!.snapshotSeq, 20);
+      assertEquals(loaded.snapshot!.seq, 20);
       assertEquals(loaded.records.length, 5);
       const reopened = await SessionLog.open(store, "f");
       assertEquals(reopened!.state, log.state);

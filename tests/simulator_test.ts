@@ -1134,10 +1134,10 @@ Deno.test("SimulatedKustomerCore dispose", async (t) => {
 
   await t.step("with real timers, nothing outlives dispose", async () => {
     // Real timers, tracked: every one the simulator starts must be finished or cleared.
-    const active = new Set<number>();
+    const active = new Set<unknown>();
     const scheduler: SimScheduler = {
       setTimeout(fn, ms) {
-        const id = setTimeout(() => {
+        const id: unknown = setTimeout(() => {
           active.delete(id);
           fn();
         }, ms);
