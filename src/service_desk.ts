@@ -701,13 +701,27 @@ export class KustomerServiceDesk implements ServiceDesk {
   #receive(messages: KustomerMessage[]): Promise<void> {
     const run = this.#receiving.then(async () => {
       const log = this.#log;
-      if (!log) return;
+      if (!log || !this.#live()) return;
+      const fresh = new Map<string, AgentMessage>();
       for (const message of [...messages].sort(byTime)) {
-        if (log.state.seen[message.messageId] || !this.#live() || this.#log !== log) continue;
-        const normalized = normalizeMessage(message);
-        const before = log.state.agent;
-        await log.append({ type: "agent_message_received", data: { message: normalized } });
-        this.#showAgentMessage(normalized, before);
+        if (!log.state.seen[message.messageId] && !fresh.has(message.messageId)) {
+          fresh.set(message.messageId, normalizeMessage(message));
+        }
+      }
+      if (fresh.size === 0) return;
+      // Recorded together (one transaction), then shown: a reload never shows one twice.
+      const before = log.state.agent;
+      await log.append(
+        ...[...fresh.values()].map((message): EventInput => ({
+          type: "agent_message_received",
+          data: { message },
+        })),
+      );
+      if (this.#log !== log) return;
+      let agent = before;
+      for (const message of fresh.values()) {
+        this.#showAgentMessage(message, agent);
+        agent = message.agent;
       }
     });
     this.#receiving = run.catch((error) =>
@@ -806,7 +820,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       );
     }
     const messages = Array.isArray(response?.messages) ? response.messages : [];
-    this.#matchSentMessages(log, messages);
+    await this.#matchSentMessages(log, messages);
     await this.#receive(
       messages.filter((m) => m?.direction === "out" && typeof m.messageId === "string"),
     );
@@ -818,7 +832,7 @@ export class KustomerServiceDesk implements ServiceDesk {
   }
 
   /** User messages that reached Kustomer before a reload but were never confirmed: match by text. */
-  #matchSentMessages(log: SessionLog, messages: KustomerMessage[]): void {
+  async #matchSentMessages(log: SessionLog, messages: KustomerMessage[]): Promise<void> {
     const unmatched = messages
       .filter((m) => m?.direction === "in" && !log.state.seen[m.messageId])
       .sort(byTime);
@@ -833,7 +847,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       });
       unmatched.splice(i, 1);
     }
-    if (events.length) void log.append(...events);
+    if (events.length) await log.append(...events);
   }
 
   async #endedRemotely(client: KustomerClient, conversationId: string): Promise<boolean> {
