@@ -1061,3 +1061,112 @@ Deno.test("globalThis.KustomerCore is used when present, and waited for while co
     sim.dispose();
   }
 });
+
+Deno.test("with apiKey and no Core, the desk loads core.js with the key and waits for it", async (t) => {
+  const g = globalThis as { KustomerCore?: unknown; document?: unknown };
+  const appended: {
+    src: string;
+    dataset: Record<string, string>;
+    listeners: Record<string, () => void>;
+  }[] = [];
+  const fakeDocument = {
+    querySelector: () => null,
+    createElement: () => {
+      const listeners: Record<string, () => void> = {};
+      return {
+        src: "",
+        async: false,
+        dataset: {} as Record<string, string>,
+        listeners,
+        addEventListener: (name: string, fn: () => void) => (listeners[name] = fn),
+        removeEventListener: (name: string) => delete listeners[name],
+      };
+    },
+    head: { append: (el: (typeof appended)[number]) => appended.push(el) },
+  };
+  g.document = fakeDocument;
+  const clock = new FakeScheduler();
+  const sim = new SimulatedKustomerCore({ now: clock.now, scheduler: clock });
+  try {
+    await t.step("loads, then uses the Core the script defined", async () => {
+      const host = new RecordingHost();
+      const desk = new KustomerServiceDesk({ callback: host.callback }, {
+        apiKey: "public-chat-key",
+        store: "memory",
+        now: clock.now,
+        scheduler: clock,
+        heartbeatMs: 0,
+      });
+      const online = desk.areAnyAgentsOnline(connect());
+      await settle();
+      assertEquals(appended.length, 1);
+      assertEquals(appended[0].src, "https://cdn.kustomerapp.com/chat-web/core.js");
+      assertEquals(appended[0].dataset.kustomerApiKey, "public-chat-key");
+      g.KustomerCore = sim;
+      globalThis.dispatchEvent(new Event("kustomerCoreLoaded"));
+      assertEquals(await online, true);
+      delete g.KustomerCore;
+    });
+    await t.step(
+      "a script that fails to load is a clear error, and null availability",
+      async () => {
+        const host = new RecordingHost();
+        const logger = new CapturingLogger();
+        const desk = new KustomerServiceDesk({ callback: host.callback }, {
+          apiKey: "public-chat-key",
+          store: "memory",
+          now: clock.now,
+          scheduler: clock,
+          logger,
+        });
+        const online = desk.areAnyAgentsOnline(connect());
+        await settle();
+        appended.at(-1)!.listeners.error();
+        assertEquals(await online, null);
+        assert(
+          logger.lines[0].includes("Could not load the Kustomer Core script"),
+          logger.lines[0],
+        );
+      },
+    );
+    await t.step("a script that never loads times out with CONNECTING", async () => {
+      const host = new RecordingHost();
+      const desk = new KustomerServiceDesk({ callback: host.callback }, {
+        apiKey: "public-chat-key",
+        store: "memory",
+        now: clock.now,
+        scheduler: clock,
+        timeoutMs: 2_000,
+      });
+      const start = assertRejects(
+        () => desk.startChat(connect(), {}),
+        KustomerError,
+        "did not load within 2000 ms",
+      );
+      await clock.advance(2_000);
+      await start;
+      assertEquals(host.errors()[0].type, 1);
+    });
+  } finally {
+    delete g.document;
+    delete g.KustomerCore;
+    sim.dispose();
+  }
+});
+
+Deno.test("storage defaults: IndexedDB when present, else memory with one warning", async () => {
+  const { resolveStore } = await import("../src/service_desk.ts");
+  assertInstanceOf(resolveStore(undefined), IndexedDbLogStore);
+  const g = globalThis as { indexedDB?: unknown };
+  const saved = g.indexedDB;
+  delete g.indexedDB;
+  try {
+    const logger = new CapturingLogger();
+    assertInstanceOf(resolveStore(undefined, logger), MemoryLogStore);
+    assertInstanceOf(resolveStore(undefined, logger), MemoryLogStore);
+    assertEquals(logger.lines.length, 1);
+    assert(logger.lines[0].includes("will not survive a page reload"));
+  } finally {
+    g.indexedDB = saved;
+  }
+});
