@@ -999,14 +999,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       });
     }
     await this.#attachKey(client, log);
-    if (this.#o.allowFileUploads !== false) {
-      this.#host("updateCapabilities", () =>
-        this.#callback.updateCapabilities?.({
-          allowFileUploads: true,
-          allowMultipleFileUploads: true,
-          allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
-        }));
-    }
+    this.#announceCapabilities();
     if (log.state.status === "waiting") {
       const available = parseAvailability(this.#availability(client));
       const message = available === false
@@ -1016,6 +1009,16 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
     this.#scheduleHeartbeat();
     void this.#sendPending();
+  }
+
+  #announceCapabilities(): void {
+    if (this.#o.allowFileUploads === false) return;
+    this.#host("updateCapabilities", () =>
+      this.#callback.updateCapabilities?.({
+        allowFileUploads: true,
+        allowMultipleFileUploads: true,
+        allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
+      }));
   }
 
   #availability(client: KustomerClient): unknown {
@@ -1091,15 +1094,11 @@ export class KustomerServiceDesk implements ServiceDesk {
       await this.#finish(log);
       return false;
     }
-    if (!state.opened) await this.#open(log);
-    else await this.#attachKey(client, log);
-    if (this.#o.allowFileUploads !== false) {
-      this.#host("updateCapabilities", () =>
-        this.#callback.updateCapabilities?.({
-          allowFileUploads: true,
-          allowMultipleFileUploads: true,
-          allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
-        }));
+    if (!state.opened) {
+      await this.#open(log);
+    } else {
+      await this.#attachKey(client, log);
+      this.#announceCapabilities();
     }
     await this.#sync();
     this.#scheduleHeartbeat();
@@ -1189,6 +1188,11 @@ export class KustomerServiceDesk implements ServiceDesk {
       throw new Error("Cannot send the message: the chat has ended");
     }
     if (!text && uploads.length === 0) return;
+    if (uploads.length && this.#o.allowFileUploads === false) {
+      throw new TypeError(
+        "Cannot send files: file uploads are turned off (allowFileUploads: false)",
+      );
+    }
     const problems = uploads.map((u) => fileProblem(u.file)).filter((p): p is string => !!p);
     const total = uploads.reduce((sum, u) => sum + u.file.size, 0);
     if (total > FILE_LIMITS.maxMessageBytes) {
