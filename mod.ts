@@ -33,20 +33,16 @@
  */
 
 import type { ServiceDesk, ServiceDeskFactoryParameters } from "./src/host_types.ts";
-import {
-  KustomerServiceDesk,
-  type KustomerServiceDeskOptions,
-  resolveOptions,
-} from "./src/service_desk.ts";
+import { KustomerServiceDesk } from "./src/service_desk.ts";
+import { type KustomerServiceDeskOptions, resolveOptions } from "./src/options.ts";
 
+export { KustomerServiceDesk } from "./src/service_desk.ts";
 export {
   type DeskLogger,
-  FILE_LIMITS,
-  KustomerServiceDesk,
   type KustomerServiceDeskOptions,
-  parseAvailability,
   type SatisfactionSurvey,
-} from "./src/service_desk.ts";
+} from "./src/options.ts";
+export { FILE_LIMITS, parseAvailability } from "./src/messages.ts";
 export {
   type HistoryItem,
   loadChatHistory,

@@ -8,7 +8,8 @@
 import type { TranscriptEntry } from "./events.ts";
 import type { MessageRequest, MessageResponse } from "./host_types.ts";
 import type { LogStore } from "./log_store.ts";
-import { PERSIST_KEY, resolveStore, toMessageResponse } from "./service_desk.ts";
+import { toMessageResponse } from "./messages.ts";
+import { PERSIST_KEY, resolveStore } from "./options.ts";
 import { SessionLog } from "./session_log.ts";
 
 /** A message with its time, as Carbon's `customLoadHistory` returns them. */

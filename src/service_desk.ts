@@ -8,7 +8,6 @@
 import type { AgentMessage, DeskState, EventInput, TranscriptEntry } from "./events.ts";
 import type {
   AgentAvailability,
-  AgentProfile,
   EndChatInfo,
   FileUpload,
   GenericItem,
@@ -20,15 +19,7 @@ import type {
   ServiceDeskHostState,
   StartChatOptions,
 } from "./host_types.ts";
-import {
-  findCore,
-  initOnce,
-  KUSTOMER_CORE_URL,
-  KustomerClient,
-  KustomerError,
-  realScheduler,
-  type Scheduler,
-} from "./kustomer.ts";
+import { findCore, initOnce, KustomerClient, KustomerError } from "./kustomer.ts";
 import type {
   KustomerCore,
   KustomerInitOptions,
@@ -37,308 +28,28 @@ import type {
   KustomerSatisfactionEvent,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
-import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
+import type { LogStore } from "./log_store.ts";
+import {
+  ALLOWED_FILE_TYPES,
+  byTime,
+  connectItem,
+  FILE_LIMITS,
+  fileProblem,
+  mb,
+  normalizeMessage,
+  parseAvailability,
+  profile,
+  toMessageResponse,
+} from "./messages.ts";
+import {
+  type KustomerServiceDeskOptions,
+  PERSIST_KEY,
+  type ResolvedOptions,
+  resolveOptions,
+  resolveStore,
+  type SatisfactionSurvey,
+} from "./options.ts";
 import { errorText, SessionLog, sweepLogs } from "./session_log.ts";
-
-/** What the desk writes to the console (or a logger you pass). Never a token or a key. */
-export interface DeskLogger {
-  /** Something went wrong but the chat goes on. */
-  warn(message: string): void;
-}
-
-/** A satisfaction survey Kustomer sent after the chat. */
-export interface SatisfactionSurvey {
-  /** The conversation. */
-  readonly conversationId: string;
-  /** The survey id. */
-  readonly satisfactionId: string;
-  /** Kustomer's form. */
-  readonly form: unknown;
-  /** Answers it; resolves when Kustomer accepted. */
-  submit(rating: number, answers?: unknown[]): Promise<void>;
-}
-
-/** Options of {@linkcode kustomerServiceDeskFactory} and {@linkcode KustomerServiceDesk}. */
-export interface KustomerServiceDeskOptions {
-  /**
-   * The Kustomer chat API key (role `org.tracking`, public by design). Used to load core.js when the
-   * page has no `KustomerCore` and no core.js script tag.
-   */
-  apiKey?: string;
-  /** A Kustomer Core to use instead of `globalThis.KustomerCore` (a test double, the simulator). */
-  core?: KustomerCore;
-  /**
-   * The Core script to load with `apiKey`.
-   * @default {"https://cdn.kustomerapp.com/chat-web/core.js"}
-   */
-  scriptUrl?: string;
-  /** Passed to `KustomerCore.init` (brand, assistant, schedule, language). */
-  init?: KustomerInitOptions;
-  /**
-   * Returns a fresh JWT for `KustomerCore.login` (signed by your server; Kustomer rejects tokens
-   * older than 15 minutes), or `undefined` for an anonymous chat. Called at every login, including
-   * after a reload. The token is never stored or logged.
-   */
-  getJwt?: () => Promise<string | undefined>;
-  /**
-   * The Kustomer conversation title (at most 256 characters).
-   * @default {"Chat from the web assistant"}
-   */
-  title?: string;
-  /**
-   * The custom conversation attribute (system name) that carries the session-history key, read by
-   * the agent's Insight Card.
-   * @default {"watsonAssistantSessionHistoryStr"}
-   */
-  sessionHistoryAttribute?: string;
-  /**
-   * The first line of the first message the agent reads.
-   * @default {"A customer was transferred to you from the web chat assistant."}
-   */
-  transferMessage?: string;
-  /**
-   * Returns a readable transcript of the bot conversation, added to the agent's first message when
-   * the host gives no session-history key (Carbon AI Chat).
-   */
-  conversationSummary?: () => string | Promise<string>;
-  /**
-   * Where the escalation logs live: a {@linkcode LogStore}, `"indexeddb"` or `"memory"`.
-   * @default {IndexedDB when `globalThis.indexedDB` exists, else memory with a warning}
-   */
-  store?: LogStore | "indexeddb" | "memory";
-  /**
-   * How long a Kustomer call may take before it counts as lost (ms).
-   * @default {15000}
-   */
-  timeoutMs?: number;
-  /**
-   * While disconnected, how often the desk tries Kustomer again (ms).
-   * @default {5000}
-   */
-  retryIntervalMs?: number;
-  /**
-   * While a chat is open, how often the desk checks for messages it missed (ms); 0 turns it off.
-   * @default {30000}
-   */
-  heartbeatMs?: number;
-  /**
-   * How long a finished chat's log is kept (ms): 0 deletes it at once; otherwise it is compacted
-   * (no session-history key left) and deleted later.
-   * @default {0}
-   */
-  retentionMs?: number;
-  /**
-   * A log not written for this long (a tab closed mid-chat) is deleted by the next sweep (ms).
-   * @default {86400000}
-   */
-  abandonedMs?: number;
-  /**
-   * What `startChat` does with a chat of this tab still open from before a reload (the user was
-   * waiting in the queue, so the host did not reconnect): `"resume"` it or `"end"` it.
-   * @default {"resume"}
-   */
-  orphanedChat?: "resume" | "end";
-  /**
-   * Whether users may send files to the agent.
-   * @default {true}
-   */
-  allowFileUploads?: boolean;
-  /**
-   * Shown while waiting for an agent.
-   * @default {"Waiting for an agent to join."}
-   */
-  waitingMessage?: string;
-  /** Told about satisfaction surveys. */
-  onSatisfaction?: (survey: SatisfactionSurvey) => void;
-  /**
-   * Where warnings go.
-   * @default {console}
-   */
-  logger?: DeskLogger;
-  /**
-   * The desk's name (web chat reports it; at most 40 characters).
-   * @default {"kustomer"}
-   */
-  name?: string;
-  /**
-   * The clock.
-   * @default {Date.now}
-   */
-  now?: () => number;
-  /**
-   * Timers.
-   * @default {globalThis.setTimeout and clearTimeout}
-   */
-  scheduler?: Scheduler;
-}
-
-/** Kustomer's attachment limits. */
-export const FILE_LIMITS: {
-  readonly maxFileBytes: number;
-  readonly maxMessageBytes: number;
-  readonly extensions: readonly string[];
-} = {
-  maxFileBytes: 5 * 1024 * 1024,
-  maxMessageBytes: 9.5 * 1024 * 1024,
-  extensions: [
-    ".jpg",
-    ".jpeg",
-    ".png",
-    ".pdf",
-    ".doc",
-    ".docx",
-    ".xls",
-    ".xlsx",
-    ".zip",
-    ".txt",
-    ".mov",
-    ".mp4",
-  ],
-};
-
-const MIME: Record<string, string> = {
-  "image/jpeg": ".jpg",
-  "image/png": ".png",
-  "application/pdf": ".pdf",
-  "application/msword": ".doc",
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-  "application/vnd.ms-excel": ".xls",
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-  "application/zip": ".zip",
-  "text/plain": ".txt",
-  "video/quicktime": ".mov",
-  "video/mp4": ".mp4",
-};
-
-/** Why a file cannot go to Kustomer, or undefined when it can. */
-export function fileProblem(
-  file: { name: string; size: number; type: string },
-): string | undefined {
-  const lower = file.name.toLowerCase();
-  const typeOk = FILE_LIMITS.extensions.some((ext) => lower.endsWith(ext)) || file.type in MIME;
-  if (!typeOk) {
-    return `${file.name}: Kustomer accepts only ${
-      FILE_LIMITS.extensions.map((e) => e.slice(1).toUpperCase()).join(", ")
-    } files`;
-  }
-  if (file.size > FILE_LIMITS.maxFileBytes) {
-    return `${file.name} is ${mb(file.size)}; Kustomer accepts files up to 5 MB`;
-  }
-  return undefined;
-}
-
-const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-
-/** The `sessionStorage` key that holds this tab's open escalation id. */
-export const PERSIST_KEY = "kustomer-service-desk:escalation";
-const DEFAULTS = {
-  scriptUrl: KUSTOMER_CORE_URL,
-  title: "Chat from the web assistant",
-  sessionHistoryAttribute: "watsonAssistantSessionHistoryStr",
-  transferMessage: "A customer was transferred to you from the web chat assistant.",
-  timeoutMs: 15_000,
-  retryIntervalMs: 5_000,
-  heartbeatMs: 30_000,
-  retentionMs: 0,
-  abandonedMs: 86_400_000,
-  waitingMessage: "Waiting for an agent to join.",
-  name: "kustomer",
-};
-
-type Resolved = typeof DEFAULTS & KustomerServiceDeskOptions & {
-  now: () => number;
-  scheduler: Scheduler;
-  logger: DeskLogger;
-};
-
-let memoryWarned = false;
-
-/** The store the options ask for, or the default one. */
-export function resolveStore(
-  store: KustomerServiceDeskOptions["store"],
-  logger: DeskLogger = console,
-): LogStore {
-  if (typeof store === "object") return store;
-  if (store === "memory") return new MemoryLogStore();
-  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore();
-  if (!memoryWarned) {
-    memoryWarned = true;
-    logger.warn(
-      "Kustomer service desk: IndexedDB is not available (private mode?); chats are kept in memory " +
-        "and will not survive a page reload.",
-    );
-  }
-  return new MemoryLogStore();
-}
-
-/** Checks options and fills in the defaults. */
-export function resolveOptions(options: KustomerServiceDeskOptions = {}): Resolved {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Kustomer service desk options must be an object");
-  }
-  const o = options;
-  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.trim() === "")) {
-    throw new TypeError("apiKey must be a non-empty string (the Kustomer chat API key)");
-  }
-  if (o.core !== undefined && (typeof o.core !== "object" || typeof o.core?.init !== "function")) {
-    throw new TypeError("core must be a Kustomer Core object with an init() method");
-  }
-  if (o.getJwt !== undefined && typeof o.getJwt !== "function") {
-    throw new TypeError("getJwt must be a function returning a Promise of a JWT string");
-  }
-  if (o.title !== undefined && (typeof o.title !== "string" || !o.title.trim())) {
-    throw new TypeError("title must be a non-empty string");
-  }
-  if (o.title !== undefined && o.title.length > 256) {
-    throw new RangeError(
-      `title must be at most 256 characters (Kustomer's limit), got ${o.title.length}`,
-    );
-  }
-  if (
-    o.sessionHistoryAttribute !== undefined &&
-    !/^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(String(o.sessionHistoryAttribute))
-  ) {
-    throw new TypeError(
-      `sessionHistoryAttribute must be a Kustomer text attribute system name ending in Str or Txt, got ${
-        JSON.stringify(o.sessionHistoryAttribute)
-      }`,
-    );
-  }
-  for (const key of ["timeoutMs", "retryIntervalMs"] as const) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
-      throw new RangeError(`${key} must be a positive number of milliseconds, got ${v}`);
-    }
-  }
-  for (const key of ["heartbeatMs", "retentionMs", "abandonedMs"] as const) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
-      throw new RangeError(`${key} must be zero or a positive number of milliseconds, got ${v}`);
-    }
-  }
-  if (o.orphanedChat !== undefined && o.orphanedChat !== "resume" && o.orphanedChat !== "end") {
-    throw new TypeError(
-      `orphanedChat must be "resume" or "end", got ${JSON.stringify(o.orphanedChat)}`,
-    );
-  }
-  if (
-    o.store !== undefined && o.store !== "indexeddb" && o.store !== "memory" &&
-    (typeof o.store !== "object" || typeof o.store?.append !== "function")
-  ) {
-    throw new TypeError('store must be "indexeddb", "memory" or a LogStore');
-  }
-  if (o.name !== undefined && (typeof o.name !== "string" || o.name.length > 40 || !o.name)) {
-    throw new RangeError("name must be a string of 1 to 40 characters");
-  }
-  const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  return {
-    ...DEFAULTS,
-    ...defined,
-    now: o.now ?? Date.now,
-    scheduler: o.scheduler ?? realScheduler,
-    logger: o.logger ?? console,
-  } as Resolved;
-}
 
 /** The persisted-state shape the desk keeps in the host. */
 interface Persisted {
@@ -367,107 +78,13 @@ function newId(): string {
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
-/** The agent profile web chat hosts expect. */
-function profile(agent: AgentMessage["agent"]): AgentProfile {
-  return {
-    id: agent.id,
-    nickname: agent.nickname,
-    user_type: "human",
-    ...(agent.avatarUrl ? { profile_picture_url: agent.avatarUrl } : {}),
-  };
-}
-
-/** Kustomer's message in the log's shape. */
-export function normalizeMessage(message: KustomerMessage): AgentMessage {
-  const sentBy = message.sentBy ?? { id: "kustomer-agent" };
-  const template = message.meta?.template;
-  const quickReplies = template?.templateType === "quick_replies" && Array.isArray(template.actions)
-    ? template.actions
-      .filter((a) => a && typeof a.displayText === "string")
-      .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
-    : [];
-  const body = typeof message.body === "string" && message.body
-    ? message.body
-    : typeof template?.body === "string"
-    ? template.body
-    : "";
-  return {
-    messageId: message.messageId,
-    text: body,
-    createdAt: typeof message.createdAt === "string"
-      ? message.createdAt
-      : new Date(0).toISOString(),
-    agent: {
-      id: String(sentBy.id),
-      nickname: sentBy.displayName || "Agent",
-      ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
-    },
-    attachments: (message.attachments ?? []).map((a) => ({
-      name: a.name ?? a.attributes?.name ?? "attachment",
-      ...(a.url ?? a.attributes?.url ? { url: a.url ?? a.attributes?.url } : {}),
-      ...(a.contentType ?? a.attributes?.contentType
-        ? { contentType: a.contentType ?? a.attributes?.contentType }
-        : {}),
-    })),
-    quickReplies,
-  };
-}
-
-/** An agent message as a web chat message: text, quick-reply options, images and file links. */
-export function toMessageResponse(message: AgentMessage): MessageResponse {
-  const generic: GenericItem[] = [];
-  if (message.text) generic.push({ response_type: "text", text: message.text });
-  if (message.quickReplies.length > 0) {
-    generic.push({
-      response_type: "option",
-      title: message.text ? "" : "Choose one",
-      options: message.quickReplies.map((q) => ({
-        label: q.label,
-        value: { input: { text: q.value } },
-      })),
-    });
-  }
-  for (const file of message.attachments) {
-    if (file.url && file.contentType?.startsWith("image/")) {
-      generic.push({
-        response_type: "image",
-        source: file.url,
-        title: file.name,
-        alt_text: file.name,
-      });
-    } else {
-      generic.push({
-        response_type: "text",
-        text: file.url ? `📎 [${file.name}](${file.url})` : `📎 ${file.name}`,
-      });
-    }
-  }
-  if (generic.length === 0) generic.push({ response_type: "text", text: "" });
-  return { id: message.messageId, output: { generic } };
-}
-
-function connectItem(message: MessageResponse): GenericItem | undefined {
-  return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
-}
-
-function byTime(a: KustomerMessage, b: KustomerMessage): number {
-  const t = Date.parse(a.createdAt) - Date.parse(b.createdAt);
-  return t !== 0 && !Number.isNaN(t)
-    ? t
-    : a.messageId < b.messageId
-    ? -1
-    : a.messageId > b.messageId
-    ? 1
-    : 0;
-}
-
 /**
  * The Kustomer service desk. Create it through {@linkcode kustomerServiceDeskFactory}; the host
  * calls its methods.
  */
 export class KustomerServiceDesk implements ServiceDesk {
   #callback: ServiceDeskCallback;
-  #o: Resolved;
+  #o: ResolvedOptions;
   #store: LogStore;
   #log?: SessionLog;
   #persistedId?: string;
@@ -1017,7 +634,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       this.#callback.updateCapabilities?.({
         allowFileUploads: true,
         allowMultipleFileUploads: true,
-        allowedFileUploadTypes: [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(","),
+        allowedFileUploadTypes: ALLOWED_FILE_TYPES,
       }));
   }
 
@@ -1433,16 +1050,4 @@ export class KustomerServiceDesk implements ServiceDesk {
       return true;
     }
   }
-}
-
-/** Reads both `isChatAvailable` shapes: true online, false offline/hidden/disabled, null unknown. */
-export function parseAvailability(value: unknown): boolean | null {
-  const status = typeof value === "string"
-    ? value
-    : typeof value === "object" && value !== null
-    ? (value as { availability?: unknown }).availability
-    : undefined;
-  if (status === "online") return true;
-  if (status === "offline" || status === "hidden" || status === "disabled") return false;
-  return null;
 }

@@ -1,6 +1,7 @@
 import "fake-indexeddb/auto";
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
-import { KustomerServiceDesk, type KustomerServiceDeskOptions } from "../src/service_desk.ts";
+import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { type KustomerServiceDeskOptions, resolveStore } from "../src/options.ts";
 import { KustomerError } from "../src/kustomer.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
 import type { AgentProfile, MessageResponse, ServiceDeskErrorInfo } from "../src/host_types.ts";
@@ -1154,8 +1155,7 @@ Deno.test("with apiKey and no Core, the desk loads core.js with the key and wait
   }
 });
 
-Deno.test("storage defaults: IndexedDB when present, else memory with one warning", async () => {
-  const { resolveStore } = await import("../src/service_desk.ts");
+Deno.test("storage defaults: IndexedDB when present, else memory with one warning", () => {
   assertInstanceOf(resolveStore(undefined), IndexedDbLogStore);
   const g = globalThis as { indexedDB?: unknown };
   const saved = g.indexedDB;

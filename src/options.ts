@@ -1,0 +1,253 @@
+/**
+ * The desk's options: their types, defaults and checks, and the default log store.
+ *
+ * @module
+ */
+
+import type { KustomerCore, KustomerInitOptions } from "./kustomer_types.ts";
+import { KUSTOMER_CORE_URL, realScheduler, type Scheduler } from "./kustomer.ts";
+import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
+
+/** What the desk writes to the console (or a logger you pass). Never a token or a key. */
+export interface DeskLogger {
+  /** Something went wrong but the chat goes on. */
+  warn(message: string): void;
+}
+
+/** A satisfaction survey Kustomer sent after the chat. */
+export interface SatisfactionSurvey {
+  /** The conversation. */
+  readonly conversationId: string;
+  /** The survey id. */
+  readonly satisfactionId: string;
+  /** Kustomer's form. */
+  readonly form: unknown;
+  /** Answers it; resolves when Kustomer accepted. */
+  submit(rating: number, answers?: unknown[]): Promise<void>;
+}
+
+/** Options of {@linkcode kustomerServiceDeskFactory} and {@linkcode KustomerServiceDesk}. */
+export interface KustomerServiceDeskOptions {
+  /**
+   * The Kustomer chat API key (role `org.tracking`, public by design). Used to load core.js when the
+   * page has no `KustomerCore` and no core.js script tag.
+   */
+  apiKey?: string;
+  /** A Kustomer Core to use instead of `globalThis.KustomerCore` (a test double, the simulator). */
+  core?: KustomerCore;
+  /**
+   * The Core script to load with `apiKey`.
+   * @default {"https://cdn.kustomerapp.com/chat-web/core.js"}
+   */
+  scriptUrl?: string;
+  /** Passed to `KustomerCore.init` (brand, assistant, schedule, language). */
+  init?: KustomerInitOptions;
+  /**
+   * Returns a fresh JWT for `KustomerCore.login` (signed by your server; Kustomer rejects tokens
+   * older than 15 minutes), or `undefined` for an anonymous chat. Called at every login, including
+   * after a reload. The token is never stored or logged.
+   */
+  getJwt?: () => Promise<string | undefined>;
+  /**
+   * The Kustomer conversation title (at most 256 characters).
+   * @default {"Chat from the web assistant"}
+   */
+  title?: string;
+  /**
+   * The custom conversation attribute (system name) that carries the session-history key, read by
+   * the agent's Insight Card.
+   * @default {"watsonAssistantSessionHistoryStr"}
+   */
+  sessionHistoryAttribute?: string;
+  /**
+   * The first line of the first message the agent reads.
+   * @default {"A customer was transferred to you from the web chat assistant."}
+   */
+  transferMessage?: string;
+  /**
+   * Returns a readable transcript of the bot conversation, added to the agent's first message when
+   * the host gives no session-history key (Carbon AI Chat).
+   */
+  conversationSummary?: () => string | Promise<string>;
+  /**
+   * Where the escalation logs live: a {@linkcode LogStore}, `"indexeddb"` or `"memory"`.
+   * @default {IndexedDB when `globalThis.indexedDB` exists, else memory with a warning}
+   */
+  store?: LogStore | "indexeddb" | "memory";
+  /**
+   * How long a Kustomer call may take before it counts as lost (ms).
+   * @default {15000}
+   */
+  timeoutMs?: number;
+  /**
+   * While disconnected, how often the desk tries Kustomer again (ms).
+   * @default {5000}
+   */
+  retryIntervalMs?: number;
+  /**
+   * While a chat is open, how often the desk checks for messages it missed (ms); 0 turns it off.
+   * @default {30000}
+   */
+  heartbeatMs?: number;
+  /**
+   * How long a finished chat's log is kept (ms): 0 deletes it at once; otherwise it is compacted
+   * (no session-history key left) and deleted later.
+   * @default {0}
+   */
+  retentionMs?: number;
+  /**
+   * A log not written for this long (a tab closed mid-chat) is deleted by the next sweep (ms).
+   * @default {86400000}
+   */
+  abandonedMs?: number;
+  /**
+   * What `startChat` does with a chat of this tab still open from before a reload (the user was
+   * waiting in the queue, so the host did not reconnect): `"resume"` it or `"end"` it.
+   * @default {"resume"}
+   */
+  orphanedChat?: "resume" | "end";
+  /**
+   * Whether users may send files to the agent.
+   * @default {true}
+   */
+  allowFileUploads?: boolean;
+  /**
+   * Shown while waiting for an agent.
+   * @default {"Waiting for an agent to join."}
+   */
+  waitingMessage?: string;
+  /** Told about satisfaction surveys. */
+  onSatisfaction?: (survey: SatisfactionSurvey) => void;
+  /**
+   * Where warnings go.
+   * @default {console}
+   */
+  logger?: DeskLogger;
+  /**
+   * The desk's name (web chat reports it; at most 40 characters).
+   * @default {"kustomer"}
+   */
+  name?: string;
+  /**
+   * The clock.
+   * @default {Date.now}
+   */
+  now?: () => number;
+  /**
+   * Timers.
+   * @default {globalThis.setTimeout and clearTimeout}
+   */
+  scheduler?: Scheduler;
+}
+
+/** The `sessionStorage` key that holds this tab's open escalation id. */
+export const PERSIST_KEY = "kustomer-service-desk:escalation";
+const DEFAULTS = {
+  scriptUrl: KUSTOMER_CORE_URL,
+  title: "Chat from the web assistant",
+  sessionHistoryAttribute: "watsonAssistantSessionHistoryStr",
+  transferMessage: "A customer was transferred to you from the web chat assistant.",
+  timeoutMs: 15_000,
+  retryIntervalMs: 5_000,
+  heartbeatMs: 30_000,
+  retentionMs: 0,
+  abandonedMs: 86_400_000,
+  waitingMessage: "Waiting for an agent to join.",
+  name: "kustomer",
+};
+
+/** Options with their defaults filled in. */
+export type ResolvedOptions = typeof DEFAULTS & KustomerServiceDeskOptions & {
+  now: () => number;
+  scheduler: Scheduler;
+  logger: DeskLogger;
+};
+
+let memoryWarned = false;
+
+/** The store the options ask for, or the default one. */
+export function resolveStore(
+  store: KustomerServiceDeskOptions["store"],
+  logger: DeskLogger = console,
+): LogStore {
+  if (typeof store === "object") return store;
+  if (store === "memory") return new MemoryLogStore();
+  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore();
+  if (!memoryWarned) {
+    memoryWarned = true;
+    logger.warn(
+      "Kustomer service desk: IndexedDB is not available (private mode?); chats are kept in memory " +
+        "and will not survive a page reload.",
+    );
+  }
+  return new MemoryLogStore();
+}
+
+/** Checks options and fills in the defaults. */
+export function resolveOptions(options: KustomerServiceDeskOptions = {}): ResolvedOptions {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Kustomer service desk options must be an object");
+  }
+  const o = options;
+  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.trim() === "")) {
+    throw new TypeError("apiKey must be a non-empty string (the Kustomer chat API key)");
+  }
+  if (o.core !== undefined && (typeof o.core !== "object" || typeof o.core?.init !== "function")) {
+    throw new TypeError("core must be a Kustomer Core object with an init() method");
+  }
+  if (o.getJwt !== undefined && typeof o.getJwt !== "function") {
+    throw new TypeError("getJwt must be a function returning a Promise of a JWT string");
+  }
+  if (o.title !== undefined && (typeof o.title !== "string" || !o.title.trim())) {
+    throw new TypeError("title must be a non-empty string");
+  }
+  if (o.title !== undefined && o.title.length > 256) {
+    throw new RangeError(
+      `title must be at most 256 characters (Kustomer's limit), got ${o.title.length}`,
+    );
+  }
+  if (
+    o.sessionHistoryAttribute !== undefined &&
+    !/^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(String(o.sessionHistoryAttribute))
+  ) {
+    throw new TypeError(
+      `sessionHistoryAttribute must be a Kustomer text attribute system name ending in Str or Txt, got ${
+        JSON.stringify(o.sessionHistoryAttribute)
+      }`,
+    );
+  }
+  for (const key of ["timeoutMs", "retryIntervalMs"] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
+      throw new RangeError(`${key} must be a positive number of milliseconds, got ${v}`);
+    }
+  }
+  for (const key of ["heartbeatMs", "retentionMs", "abandonedMs"] as const) {
+    const v = o[key];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
+      throw new RangeError(`${key} must be zero or a positive number of milliseconds, got ${v}`);
+    }
+  }
+  if (o.orphanedChat !== undefined && o.orphanedChat !== "resume" && o.orphanedChat !== "end") {
+    throw new TypeError(
+      `orphanedChat must be "resume" or "end", got ${JSON.stringify(o.orphanedChat)}`,
+    );
+  }
+  if (
+    o.store !== undefined && o.store !== "indexeddb" && o.store !== "memory" &&
+    (typeof o.store !== "object" || typeof o.store?.append !== "function")
+  ) {
+    throw new TypeError('store must be "indexeddb", "memory" or a LogStore');
+  }
+  if (o.name !== undefined && (typeof o.name !== "string" || o.name.length > 40 || !o.name)) {
+    throw new RangeError("name must be a string of 1 to 40 characters");
+  }
+  const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return {
+    ...DEFAULTS,
+    ...defined,
+    now: o.now ?? Date.now,
+    scheduler: o.scheduler ?? realScheduler,
+    logger: o.logger ?? console,
+  } as ResolvedOptions;
+}
