@@ -73,6 +73,11 @@ function writeSessionStorage(id: string | undefined): void {
   }
 }
 
+/** The agent's messages of a `getMessages` answer. */
+function agentMessages(messages: KustomerMessage[]): KustomerMessage[] {
+  return messages.filter((m) => m?.direction === "out" && typeof m.messageId === "string");
+}
+
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -367,9 +372,29 @@ export class KustomerServiceDesk implements ServiceDesk {
   async #agentEnded(): Promise<void> {
     const log = this.#log;
     if (!log || log.state.status === "ended" || log.state.status === "idle") return;
+    // An agent's last words often arrive just before the end: show them first.
+    await this.#receiving;
+    await this.#catchUp(log);
+    if ((log.state.status as string) === "ended") return; // a concurrent end won
     await log.append({ type: "chat_ended", data: { by: "agent" } });
     this.#host("agentEndedChat", () => this.#callback.agentEndedChat());
     await this.#finish(log);
+  }
+
+  /** Shows agent messages Kustomer has and the log lacks (best effort: never throws). */
+  async #catchUp(log: SessionLog): Promise<void> {
+    const conversationId = log.state.conversationId;
+    if (!conversationId) return;
+    try {
+      const client = await this.#connectCore();
+      const response = await client.call<KustomerMessagesResponse>("getMessages", {
+        conversationId,
+      });
+      const messages = Array.isArray(response?.messages) ? response.messages : [];
+      await this.#receive(agentMessages(messages));
+    } catch {
+      // The end goes on without them: the agent ended the chat anyway.
+    }
   }
 
   // --- lost and recovered connection -------------------------------------------------------
@@ -438,9 +463,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
     const messages = Array.isArray(response?.messages) ? response.messages : [];
     await this.#matchSentMessages(log, messages);
-    await this.#receive(
-      messages.filter((m) => m?.direction === "out" && typeof m.messageId === "string"),
-    );
+    await this.#receive(agentMessages(messages));
     if (await this.#endedRemotely(client, conversationId)) {
       await this.#agentEnded();
       return;

@@ -2082,7 +2082,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     }
     const delay = first ? 0 : script.replyDelayMs;
     const names = (message.attachments ?? []).map((a) => a.name ?? "a file");
-    if (text.includes("bye") || text.includes("end chat")) {
+    if (first) {
+      // The first customer message is the hand-off context (written by the desk, not typed by the
+      // customer): the agent only greets, as a person would after reading it.
+    } else if (text.includes("bye") || text.includes("end chat")) {
       steps.push(
         ...this.#sayLater(conv, delay, () => "Goodbye! Thanks for chatting with us.", () => {
           this.agentEnd(conv.conversationId);
@@ -2122,7 +2125,7 @@ export class SimulatedKustomerCore implements KustomerCore {
       steps.push(
         ...this.#sayLater(conv, delay, () => "Please attach the file with the paperclip button."),
       );
-    } else if (!first) {
+    } else {
       steps.push(...this.#sayLater(conv, delay, () => `You said: ${said}`));
     }
     conv.scriptQueue.push(...steps);

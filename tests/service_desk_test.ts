@@ -413,6 +413,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
         w.sim.agentSend(w.conversationId, "Bye");
         w.sim.agentEnd(w.conversationId);
         await until(() => w.host.named("agentEndedChat").length === 1, "agentEndedChat");
+        const order = w.host.calls.map((c) => c.name);
+        assertEquals(w.host.texts(), ["Bye"], "the agent's last words are shown");
+        assert(order.indexOf("sendMessageToUser") < order.indexOf("agentEndedChat"), order.join());
         const calls = w.sim.callLog.length;
         await w.desk.endChat({ endedByHumanAgent: true });
         assertEquals(w.sim.callLog.slice(calls).filter((c) => c.method === "endConversation"), []);

@@ -1062,18 +1062,21 @@ Deno.test("SimulatedKustomerCore scripted agent", async (t) => {
     },
   );
 
-  await t.step("'bye' in the first message: greeting, then goodbye and end", async () => {
-    const { core, timers, of } = await ready({ script });
-    const conversationId = await newConversation(core);
-    await send(core, conversationId, "hi and bye");
-    await timers.advance(5000);
-    assertEquals(of("onMessageReceived").map((m) => m.body), [
-      "Hi, I'm Ada. How can I help you today?",
-      "Goodbye! Thanks for chatting with us.",
-    ]);
-    assertEquals(core.conversations[0].ended, true);
-    core.dispose();
-  });
+  await t.step(
+    "the first message is the hand-off context: keywords in it only get a greeting",
+    async () => {
+      const { core, timers, of } = await ready({ script });
+      const conversationId = await newConversation(core);
+      await send(core, conversationId, "A customer was transferred to you. They said bye.");
+      await timers.advance(5000);
+      assertEquals(of("onMessageReceived").map((m) => m.body), [
+        "Hi, I'm Ada. How can I help you today?",
+      ]);
+      assertEquals(core.conversations[0].ended, false);
+      assertEquals(core.conversations[0].agent?.id, "agent-ada");
+      core.dispose();
+    },
+  );
 
   await t.step("replies keep their order when messages come quickly", async () => {
     const { core, timers, of } = await ready({ script });
