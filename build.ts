@@ -1,0 +1,579 @@
+/**
+ * The build: browser bundles of the desk, its types, the simulator bundle and the example page.
+ *
+ * ```sh
+ * deno task build            # writes dist/, prints sizes, fails over the size budget
+ * deno task build --out-dir=/tmp/x
+ * ```
+ *
+ * Outputs (in `dist/`):
+ * - `kustomer-service-desk.js` (+ `.map`): ESM, minified, no bare imports (idb-keyval inlined).
+ * - `kustomer-service-desk.iife.js` (+ `.map`): a classic script defining `window.KustomerServiceDesk`
+ *   (everything `mod.ts` exports) and `window.WebChatServiceDeskFactory` (reads its options from
+ *   `window.kustomerServiceDeskOptions` when it is called).
+ * - `kustomer-service-desk.d.ts`: one self-contained declaration file for users of the ESM bundle;
+ *   `kustomer-service-desk.iife.d.ts` declares the globals of the classic script.
+ * - `simulator.js` (+ `.map`): the Kustomer simulator, never inside the desk bundles.
+ * - `example.js`, `example-carbon.js`: the example page (`example.html`) and its Carbon AI Chat host.
+ *
+ * @module
+ */
+
+import * as esbuild from "esbuild";
+import ts from "typescript";
+import { gzipSync } from "node:zlib";
+
+/** The gzipped size the desk's ESM bundle must stay under, and the size we aim for. */
+export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
+  maxGzipBytes: 8 * 1024,
+  targetGzipBytes: 5 * 1024,
+};
+
+/** Bundle names, relative to the output directory. */
+export const FILES = {
+  esm: "kustomer-service-desk.js",
+  iife: "kustomer-service-desk.iife.js",
+  dts: "kustomer-service-desk.d.ts",
+  iifeDts: "kustomer-service-desk.iife.d.ts",
+  simulator: "simulator.js",
+  example: "example.js",
+  exampleCarbon: "example-carbon.js",
+} as const;
+
+/**
+ * A string that only the simulator contains: proves the simulator bundle is the simulator, and
+ * that the desk bundles do not contain it.
+ */
+export const SIMULATOR_MARKER = "simulated-signature-not-verified";
+
+/** One built file's size. */
+export interface FileSize {
+  /** The file name, relative to the output directory. */
+  readonly file: string;
+  /** Bytes, minified. */
+  readonly bytes: number;
+  /** Bytes, gzipped (default level, as `gzip` does). */
+  readonly gzipBytes: number;
+}
+
+/** Thrown when a bundle is over its size budget or fails a content check. */
+export class BuildCheckError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "BuildCheckError";
+  }
+}
+
+/** The gzipped size of some bytes. */
+export function gzipSize(bytes: Uint8Array | string): number {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  return gzipSync(data).byteLength;
+}
+
+/**
+ * Checks a file against a gzipped size budget.
+ *
+ * @param size The file's size.
+ * @param budget The most gzipped bytes allowed, and the target (over it is only a note).
+ * @returns A one-line verdict, e.g. "within budget (5.2 KB of 8.0 KB gz; target 5.0 KB)".
+ * @throws {BuildCheckError} When the file is over `maxGzipBytes`.
+ */
+export function checkSizeBudget(
+  size: FileSize,
+  budget: { maxGzipBytes: number; targetGzipBytes?: number } = DESK_BUDGET,
+): string {
+  const kb = (n: number) => `${(n / 1024).toFixed(2)} KB`;
+  const target = budget.targetGzipBytes;
+  const targetNote = target === undefined
+    ? ""
+    : size.gzipBytes <= target
+    ? `; within the ${kb(target)} target`
+    : `; over the ${kb(target)} target by ${kb(size.gzipBytes - target)}`;
+  if (size.gzipBytes > budget.maxGzipBytes) {
+    throw new BuildCheckError(
+      `${size.file} is ${kb(size.gzipBytes)} gzipped, over its budget of ${
+        kb(budget.maxGzipBytes)
+      } by ${kb(size.gzipBytes - budget.maxGzipBytes)}`,
+    );
+  }
+  return `${size.file}: ${kb(size.gzipBytes)} of ${kb(budget.maxGzipBytes)} gzipped${targetNote}`;
+}
+
+/**
+ * Looks for strings that look like secrets in a bundle: JWTs (Kustomer API keys are JWTs),
+ * an `apiKey` with a literal default, bearer tokens, private keys.
+ *
+ * @returns What was found (empty when clean).
+ */
+export function findSecrets(text: string): string[] {
+  const patterns: [string, RegExp][] = [
+    ["a JWT", /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}/g],
+    ["an apiKey literal", /apiKey["']?\s*[:=]\s*["'`][A-Za-z0-9_.+/=-]{12,}["'`]/g],
+    [
+      "data-kustomer-api-key with a value",
+      /data-kustomer-api-key["']?\s*[,=]\s*["'][A-Za-z0-9_.-]{16,}/g,
+    ],
+    ["a bearer token", /Bearer\s+[A-Za-z0-9._-]{16,}/g],
+    ["a private key", /-----BEGIN [A-Z ]*PRIVATE KEY-----/g],
+    ["a session-history key", /::[A-Za-z0-9-]{8,}::[A-Za-z0-9-]{8,}::/g],
+  ];
+  const found: string[] = [];
+  for (const [what, re] of patterns) {
+    for (const m of text.matchAll(re)) found.push(`${what}: ${m[0].slice(0, 40)}…`);
+  }
+  return found;
+}
+
+/** Bare module specifiers still imported by an ESM bundle (there should be none). */
+export function findBareImports(text: string): string[] {
+  const specs = [
+    ...text.matchAll(/\b(?:import|export)\s*(?:[\w*{}\s,$]+from\s*)?["']([^"']+)["']/g),
+    ...text.matchAll(/\bimport\s*\(\s*["']([^"']+)["']\s*\)/g),
+  ].map((m) => m[1]);
+  return specs.filter((s) => !/^(\.{0,2}\/|https?:|data:|blob:)/.test(s));
+}
+
+/** Options of {@linkcode build}. */
+export interface BuildOptions {
+  /** Where the files go. @default {"dist"} */
+  outDir?: string;
+  /** Also build the example page bundles (Carbon AI Chat is large). @default {true} */
+  example?: boolean;
+  /** Generate and check the d.ts. @default {true} */
+  types?: boolean;
+  /** Throw when the desk bundle is over budget (after writing and reporting). @default {true} */
+  enforceBudget?: boolean;
+  /** The desk ESM bundle's budget. @default {DESK_BUDGET} */
+  budget?: { maxGzipBytes: number; targetGzipBytes?: number };
+  /** Where the report goes. @default {console.log} */
+  log?: (line: string) => void;
+}
+
+/** What {@linkcode build} made. */
+export interface BuildResult {
+  /** The output directory. */
+  readonly outDir: string;
+  /** Each file's size. */
+  readonly sizes: readonly FileSize[];
+  /** The size verdict of the desk ESM bundle, or the error when it is over budget. */
+  readonly budget: { ok: boolean; message: string };
+  /** Wall time, ms. */
+  readonly ms: number;
+}
+
+const ROOT = new URL(".", import.meta.url);
+const rootPath = (p: string) => new URL(p, ROOT).pathname;
+
+/** The IIFE entry: the classic script's globals. */
+const IIFE_ENTRY = `
+import * as desk from "./mod.ts";
+const g = globalThis;
+g.KustomerServiceDesk = desk;
+g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
+  return desk.kustomerServiceDeskFactory(g.kustomerServiceDeskOptions || {})(parameters);
+};
+`;
+
+/** Maps the example's imports of the desk and simulator sources to the built bundles. */
+const exampleExternals: esbuild.Plugin = {
+  name: "example-externals",
+  setup(b) {
+    const map: Record<string, string> = {
+      "../mod.ts": `./${FILES.esm}`,
+      "../simulator.ts": `./${FILES.simulator}`,
+      "./carbon.ts": `./${FILES.exampleCarbon}`,
+    };
+    b.onResolve({ filter: /^(\.\.\/mod\.ts|\.\.\/simulator\.ts|\.\/carbon\.ts)$/ }, (args) => {
+      if (!args.importer.includes("/example/") || args.importer.endsWith("/carbon.ts")) {
+        return undefined;
+      }
+      return { path: map[args.path], external: true };
+    });
+  },
+};
+
+/** The esbuild options of every bundle, keyed by name (also used by `dev.ts` in watch mode). */
+export function bundleOptions(
+  outDir = "dist",
+  example = true,
+): Record<string, esbuild.BuildOptions> {
+  const common: esbuild.BuildOptions = {
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    target: "es2022",
+    platform: "browser",
+    logLevel: "warning",
+    metafile: true,
+    absWorkingDir: rootPath("."),
+    legalComments: "none",
+  };
+  const out = (f: string) => `${outDir}/${f}`;
+  const configs: Record<string, esbuild.BuildOptions> = {
+    esm: { ...common, entryPoints: ["mod.ts"], format: "esm", outfile: out(FILES.esm) },
+    iife: {
+      ...common,
+      stdin: { contents: IIFE_ENTRY, resolveDir: rootPath("."), sourcefile: "iife.js" },
+      format: "iife",
+      outfile: out(FILES.iife),
+    },
+    simulator: {
+      ...common,
+      entryPoints: ["simulator.ts"],
+      format: "esm",
+      outfile: out(FILES.simulator),
+    },
+  };
+  if (example) {
+    configs.example = {
+      ...common,
+      entryPoints: ["example/main.ts"],
+      format: "esm",
+      outfile: out(FILES.example),
+      plugins: [exampleExternals],
+    };
+    configs.exampleCarbon = {
+      ...common,
+      entryPoints: ["example/carbon.ts"],
+      format: "esm",
+      outfile: out(FILES.exampleCarbon),
+      define: { "process.env.NODE_ENV": '"production"' },
+    };
+  }
+  return configs;
+}
+
+/**
+ * Checks what must hold of the built bundles: the desk bundles have no bare imports, no
+ * simulator and no secrets; the simulator bundle is the simulator.
+ *
+ * @throws {BuildCheckError} On the first failed check.
+ */
+export function checkBundles(texts: Record<string, string>): void {
+  for (const name of [FILES.esm, FILES.iife]) {
+    const text = texts[name];
+    if (text === undefined) throw new BuildCheckError(`${name} was not built`);
+    if (text.includes(SIMULATOR_MARKER)) {
+      throw new BuildCheckError(`${name} contains the simulator (found "${SIMULATOR_MARKER}")`);
+    }
+    const secrets = findSecrets(text);
+    if (secrets.length) {
+      throw new BuildCheckError(`${name} contains secret-looking strings: ${secrets.join("; ")}`);
+    }
+  }
+  const bare = findBareImports(texts[FILES.esm]);
+  if (bare.length) {
+    throw new BuildCheckError(`${FILES.esm} still imports bare specifiers: ${bare.join(", ")}`);
+  }
+  if (!texts[FILES.iife].includes("WebChatServiceDeskFactory")) {
+    throw new BuildCheckError(`${FILES.iife} does not define WebChatServiceDeskFactory`);
+  }
+  if (texts[FILES.simulator] !== undefined && !texts[FILES.simulator].includes(SIMULATOR_MARKER)) {
+    throw new BuildCheckError(`${FILES.simulator} does not look like the simulator`);
+  }
+  for (const name of [FILES.example]) {
+    const text = texts[name];
+    if (text === undefined) continue;
+    const secrets = findSecrets(text);
+    if (secrets.length) {
+      throw new BuildCheckError(`${name} contains secret-looking strings: ${secrets.join("; ")}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Declarations: tsc emits one d.ts per module; we merge them into one module.
+// ---------------------------------------------------------------------------------------------
+
+const TS_OPTIONS: ts.CompilerOptions = {
+  declaration: true,
+  emitDeclarationOnly: true,
+  allowImportingTsExtensions: true,
+  target: ts.ScriptTarget.ES2022,
+  module: ts.ModuleKind.ESNext,
+  moduleResolution: ts.ModuleResolutionKind.Bundler,
+  lib: ["lib.es2022.d.ts", "lib.dom.d.ts", "lib.dom.iterable.d.ts"],
+  strict: true,
+  skipLibCheck: true,
+  types: [],
+  stripInternal: true,
+};
+
+function formatDiagnostics(diagnostics: readonly ts.Diagnostic[]): string {
+  return ts.formatDiagnostics(diagnostics, {
+    getCanonicalFileName: (f) => f,
+    getCurrentDirectory: () => rootPath("."),
+    getNewLine: () => "\n",
+  });
+}
+
+/**
+ * Makes one self-contained declaration file for `mod.ts`: tsc's per-module declarations, with
+ * local imports dropped, inner `export`s removed, and `mod.ts`'s export list kept.
+ *
+ * @throws {BuildCheckError} On a type error, a non-local import, or a name declared twice.
+ */
+export function bundleDeclarations(entry = "mod.ts"): string {
+  const emitted = new Map<string, string>();
+  const host = ts.createCompilerHost(TS_OPTIONS);
+  host.writeFile = (file, text) => emitted.set(file, text);
+  const entryPath = rootPath(entry);
+  const program = ts.createProgram([entryPath], TS_OPTIONS, host);
+  const result = program.emit();
+  const diagnostics = [...ts.getPreEmitDiagnostics(program), ...result.diagnostics];
+  if (diagnostics.length) {
+    throw new BuildCheckError(`tsc could not declare ${entry}:\n${formatDiagnostics(diagnostics)}`);
+  }
+  const entryDts = entryPath.replace(/\.ts$/, ".d.ts");
+  const order = [...emitted.keys()].filter((f) => f !== entryDts).sort();
+  order.push(entryDts);
+  const declaredIn = new Map<string, string>();
+  const chunks: string[] = [];
+  const exportList: string[] = [];
+  for (const file of order) {
+    const text = emitted.get(file);
+    if (text === undefined) {
+      throw new BuildCheckError(`tsc emitted no declarations for ${file}`);
+    }
+    const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
+    const isEntry = file === entryDts;
+    const parts: string[] = [];
+    for (const st of sf.statements) {
+      if (ts.isImportDeclaration(st)) {
+        const spec = (st.moduleSpecifier as ts.StringLiteral).text;
+        if (!spec.startsWith(".")) {
+          throw new BuildCheckError(`${file} imports "${spec}": its types would be missing`);
+        }
+        continue;
+      }
+      if (ts.isExportDeclaration(st)) {
+        if (!isEntry) {
+          if (st.moduleSpecifier || !st.exportClause) continue;
+          continue; // `export {}` markers
+        }
+        if (st.exportClause && ts.isNamedExports(st.exportClause)) {
+          for (const el of st.exportClause.elements) {
+            if (el.propertyName && el.propertyName.text !== el.name.text) {
+              throw new BuildCheckError(`renamed export ${el.name.text} is not supported`);
+            }
+            exportList.push(`${st.isTypeOnly || el.isTypeOnly ? "type " : ""}${el.name.text}`);
+          }
+          continue;
+        }
+        throw new BuildCheckError(`${file}: unsupported export form: ${st.getText()}`);
+      }
+      if (ts.isExportAssignment(st)) {
+        throw new BuildCheckError(`${file}: default exports are not supported`);
+      }
+      for (const name of declaredNames(st)) {
+        const other = declaredIn.get(name);
+        if (other && other !== file) {
+          throw new BuildCheckError(
+            `the name ${name} is declared in both ${other} and ${file}: rename one`,
+          );
+        }
+        declaredIn.set(name, file);
+      }
+      let code = st.getFullText();
+      const mods = ts.canHaveModifiers(st) ? ts.getModifiers(st) ?? [] : [];
+      const exportMod = mods.find((m) => m.kind === ts.SyntaxKind.ExportKeyword);
+      if (exportMod) {
+        const start = exportMod.getStart(sf) - st.getFullStart();
+        code = code.slice(0, start) + code.slice(start + "export ".length);
+        if (isEntry) { for (const name of declaredNames(st)) exportList.push(name); }
+      }
+      parts.push(code);
+    }
+    chunks.push(parts.join(""));
+  }
+  const header = "// Types of kustomer-service-desk.js (generated by build.ts from mod.ts).\n";
+  const body = chunks.join("\n").replace(/import\("\.[^"]*"\)\./g, "");
+  return `${header}${body.trim()}\nexport { ${[...new Set(exportList)].join(", ")} };\n`;
+}
+
+function declaredNames(st: ts.Statement): string[] {
+  if (
+    ts.isFunctionDeclaration(st) || ts.isClassDeclaration(st) || ts.isInterfaceDeclaration(st) ||
+    ts.isTypeAliasDeclaration(st) || ts.isEnumDeclaration(st)
+  ) {
+    return st.name ? [st.name.text] : [];
+  }
+  if (ts.isVariableStatement(st)) {
+    return st.declarationList.declarations.flatMap((d) =>
+      ts.isIdentifier(d.name) ? [d.name.text] : []
+    );
+  }
+  if (ts.isModuleDeclaration(st)) return ts.isIdentifier(st.name) ? [st.name.text] : [];
+  return [];
+}
+
+const IIFE_DTS = `// Globals of kustomer-service-desk.iife.js (generated by build.ts).
+import type * as Desk from "./kustomer-service-desk.js";
+
+declare global {
+  /** Everything the ESM bundle exports. */
+  var KustomerServiceDesk: typeof Desk;
+  /** The starter kit's factory: reads \`kustomerServiceDeskOptions\` when it is called. */
+  var WebChatServiceDeskFactory: (
+    parameters: Desk.ServiceDeskFactoryParameters,
+  ) => Desk.ServiceDesk;
+  /** Options for \`WebChatServiceDeskFactory\`; set them before the host calls it. */
+  var kustomerServiceDeskOptions: Desk.KustomerServiceDeskOptions | undefined;
+}
+export {};
+`;
+
+const CONSUMER = `
+import {
+  type HistoryItem,
+  kustomerServiceDeskFactory,
+  KustomerServiceDesk,
+  type KustomerServiceDeskOptions,
+  loadChatHistory,
+  MemoryLogStore,
+  type ServiceDesk,
+  type ServiceDeskCallback,
+  toHistoryItems,
+} from "./kustomer-service-desk.js";
+import "./kustomer-service-desk.iife.js";
+
+const options: KustomerServiceDeskOptions = {
+  apiKey: "public-chat-key",
+  store: new MemoryLogStore(),
+  conversationSummary: () => "user: hi",
+  getJwt: async () => undefined,
+};
+declare const callback: ServiceDeskCallback;
+const factory = kustomerServiceDeskFactory(options);
+const desk: ServiceDesk = factory({ callback });
+const named: string = desk.getName();
+const klass: ServiceDesk = new KustomerServiceDesk({ callback }, options);
+const history: Promise<HistoryItem[]> = loadChatHistory({ store: "memory" });
+const items: HistoryItem[] = toHistoryItems([]);
+// @ts-expect-error title must be a string
+kustomerServiceDeskFactory({ title: 42 });
+const fromGlobal: ServiceDesk = globalThis.WebChatServiceDeskFactory({ callback });
+globalThis.kustomerServiceDeskOptions = { apiKey: "k" };
+const ns: typeof KustomerServiceDesk = globalThis.KustomerServiceDesk.KustomerServiceDesk;
+export { fromGlobal, history, items, klass, named, ns };
+`;
+
+/**
+ * Type-checks a small consumer of the declaration files (strict, DOM libs, nothing else).
+ *
+ * @param dir A directory holding the two d.ts files.
+ * @throws {BuildCheckError} On a type error.
+ */
+export function checkDeclarations(dir: string): void {
+  const consumer = `${dir}/_consumer_check.ts`;
+  Deno.writeTextFileSync(consumer, CONSUMER);
+  try {
+    const options: ts.CompilerOptions = {
+      ...TS_OPTIONS,
+      declaration: false,
+      emitDeclarationOnly: false,
+      noEmit: true,
+      skipLibCheck: false,
+      noUnusedLocals: false,
+    };
+    const program = ts.createProgram([consumer], options);
+    const diagnostics = ts.getPreEmitDiagnostics(program);
+    if (diagnostics.length) {
+      throw new BuildCheckError(
+        `the bundled declarations do not type-check a consumer:\n${formatDiagnostics(diagnostics)}`,
+      );
+    }
+  } finally {
+    Deno.removeSync(consumer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Builds everything, prints each file's size, runs the checks, and throws when one fails.
+ *
+ * @param options Where and what to build.
+ * @returns The sizes and the budget verdict.
+ * @throws {BuildCheckError} When a check fails, or the desk bundle is over budget (unless
+ *   `enforceBudget` is false).
+ */
+export async function build(options: BuildOptions = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const outDir = options.outDir ?? "dist";
+  const example = options.example ?? true;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const absOut = outDir.startsWith("/") ? outDir : rootPath(outDir);
+  await Deno.mkdir(absOut, { recursive: true });
+  const configs = bundleOptions(absOut, example);
+  const results = await Promise.all(
+    Object.values(configs).map((config) => esbuild.build(config)),
+  );
+  const texts: Record<string, string> = {};
+  for (const [i, key] of Object.keys(configs).entries()) {
+    const file = FILES[key as keyof typeof FILES];
+    texts[file] = await Deno.readTextFile(`${absOut}/${file}`);
+    const meta = results[i].metafile!;
+    if (key === "esm" || key === "iife") {
+      const inputs = Object.keys(meta.inputs);
+      const sim = inputs.find((p) => /simulator/.test(p));
+      if (sim) throw new BuildCheckError(`${file} includes the simulator source (${sim})`);
+    }
+  }
+  if (options.types ?? true) {
+    const dts = bundleDeclarations("mod.ts");
+    await Deno.writeTextFile(`${absOut}/${FILES.dts}`, dts);
+    await Deno.writeTextFile(`${absOut}/${FILES.iifeDts}`, IIFE_DTS);
+    checkDeclarations(absOut);
+    texts[FILES.dts] = dts;
+  }
+  checkBundles(texts);
+
+  const sizes: FileSize[] = Object.entries(texts).map(([file, text]) => {
+    const bytes = new TextEncoder().encode(text);
+    return { file, bytes: bytes.byteLength, gzipBytes: gzipSize(bytes) };
+  });
+  const ms = Math.round(performance.now() - t0);
+  const pad = Math.max(...sizes.map((s) => s.file.length));
+  log(`Built ${outDir}/ in ${ms} ms:`);
+  for (const s of sizes) {
+    log(
+      `  ${s.file.padEnd(pad)}  ${human(s.bytes).padStart(10)} minified  ${
+        human(s.gzipBytes).padStart(10)
+      } gzipped`,
+    );
+  }
+  const desk = sizes.find((s) => s.file === FILES.esm)!;
+  let budget: { ok: boolean; message: string };
+  try {
+    budget = { ok: true, message: checkSizeBudget(desk, options.budget ?? DESK_BUDGET) };
+    log(`Size budget: ${budget.message}`);
+  } catch (error) {
+    budget = { ok: false, message: (error as Error).message };
+    log(`Size budget FAILED: ${budget.message}`);
+    if (options.enforceBudget ?? true) throw error;
+  }
+  return { outDir: absOut, sizes, budget, ms };
+}
+
+function human(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(2)} KB`;
+  return `${(n / 1024 / 1024).toFixed(2)} MB`;
+}
+
+if (import.meta.main) {
+  const outArg = Deno.args.find((a) => a.startsWith("--out-dir="));
+  try {
+    await build({
+      outDir: outArg?.slice("--out-dir=".length),
+      example: !Deno.args.includes("--no-example"),
+    });
+  } catch (error) {
+    console.error(`Build failed: ${(error as Error).message}`);
+    Deno.exitCode = 1;
+  } finally {
+    await esbuild.stop();
+  }
+}

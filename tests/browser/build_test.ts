@@ -1,0 +1,188 @@
+/**
+ * The build (`build.ts`): size budget, bundle contents, declarations, the classic script's globals.
+ * No browser needed, but esbuild and tsc need `-A` (skipped loudly without).
+ *
+ * @module
+ */
+
+import { assert, assertEquals, assertMatch, assertRejects, assertThrows } from "@std/assert";
+import { stop } from "esbuild";
+import {
+  build,
+  BuildCheckError,
+  type BuildResult,
+  checkBundles,
+  checkSizeBudget,
+  DESK_BUDGET,
+  FILES,
+  findBareImports,
+  findSecrets,
+  SIMULATOR_MARKER,
+} from "../../build.ts";
+import { REQUIRE_BROWSER } from "./_helpers.ts";
+import { SimulatedKustomerCore } from "../../simulator.ts";
+
+const missing = (["run", "write", "read", "env"] as const).filter((name) =>
+  Deno.permissions.querySync({ name }).state !== "granted"
+);
+const SKIP = missing.length
+  ? `build tests need ${missing.map((m) => `--allow-${m}`).join(" ")} (deno task test:browser)`
+  : undefined;
+if (SKIP) console.error(`\n!!! BUILD TESTS SKIPPED: ${SKIP}\n`);
+const ignore = SKIP !== undefined && !REQUIRE_BROWSER;
+const options = { ignore, sanitizeOps: false, sanitizeResources: false };
+
+let built: Promise<BuildResult> | undefined;
+const buildAll = () =>
+  built ??= Deno.makeTempDir({ prefix: "kustomer-desk-build-" }).then((outDir) =>
+    build({ outDir, example: false, enforceBudget: false, log: () => {} })
+  );
+const read = async (file: string) => Deno.readTextFile(`${(await buildAll()).outDir}/${file}`);
+
+Deno.test("checkSizeBudget() passes a small file and fails one over budget", () => {
+  const small = { file: "a.js", bytes: 9000, gzipBytes: 4000 };
+  assertMatch(checkSizeBudget(small, DESK_BUDGET), /within the 5\.00 KB target/);
+  const big = { file: "a.js", bytes: 30000, gzipBytes: 9000 };
+  const error = assertThrows(() => checkSizeBudget(big, DESK_BUDGET), BuildCheckError);
+  assertMatch(error.message, /over its budget of 8\.00 KB/);
+  assertMatch(
+    checkSizeBudget({ file: "a.js", bytes: 1, gzipBytes: 6000 }),
+    /over the 5\.00 KB target/,
+  );
+});
+
+Deno.test("findSecrets() and findBareImports() find what they look for", () => {
+  const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJvcmciOiJhYmNkZWYxMjM0NTYifQ.c2lnbmF0dXJl";
+  assertEquals(findSecrets(`const k="${jwt}"`).length, 1);
+  assertEquals(findSecrets(`({apiKey:"abcdefghijklmnop"})`).length, 1);
+  assertEquals(findSecrets(`add data-kustomer-api-key="\\u2026" or pass { apiKey }`), []);
+  assertEquals(findBareImports(`import{a as b}from"idb-keyval";import"./x.js"`), ["idb-keyval"]);
+  assertEquals(findBareImports(`export{a as b};import("https://cdn/x.js")`), []);
+});
+
+Deno.test({
+  name: "build() fails when the desk bundle is over a (too small) budget",
+  ...options,
+  async fn() {
+    const outDir = await Deno.makeTempDir({ prefix: "kustomer-desk-budget-" });
+    try {
+      const error = await assertRejects(
+        () =>
+          build({
+            outDir,
+            example: false,
+            types: false,
+            budget: { maxGzipBytes: 1024 },
+            log: () => {},
+          }),
+        BuildCheckError,
+      );
+      assertMatch(error.message, /kustomer-service-desk\.js is .* gzipped, over its budget/);
+    } finally {
+      await Deno.remove(outDir, { recursive: true });
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the desk bundles: no simulator, no bare imports, no secrets; the simulator bundle apart",
+  ...options,
+  async fn() {
+    try {
+      const esm = await read(FILES.esm);
+      const iife = await read(FILES.iife);
+      const sim = await read(FILES.simulator);
+      assert(!esm.includes(SIMULATOR_MARKER) && !iife.includes(SIMULATOR_MARKER));
+      assert(sim.includes(SIMULATOR_MARKER));
+      assertEquals(findBareImports(esm), []);
+      assertEquals(findSecrets(esm), []);
+      assertEquals(findSecrets(iife), []);
+      assert(!/\bidb-keyval\b/.test(findBareImports(esm).join()), "idb-keyval inlined");
+      assertMatch(esm, /\/\/# sourceMappingURL=kustomer-service-desk\.js\.map\s*$/);
+      // The checks really catch a simulator (or a key) inside the desk.
+      const texts = { [FILES.esm]: esm, [FILES.iife]: iife, [FILES.simulator]: sim };
+      checkBundles(texts);
+      assertThrows(
+        () => checkBundles({ ...texts, [FILES.esm]: `${esm}\n"${SIMULATOR_MARKER}"` }),
+        BuildCheckError,
+        "contains the simulator",
+      );
+      assertThrows(
+        () => checkBundles({ ...texts, [FILES.iife]: `${iife};x={apiKey:"abcdefghijklmnop"}` }),
+        BuildCheckError,
+        "secret-looking",
+      );
+    } finally {
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the d.ts declares every export of the ESM bundle",
+  ...options,
+  async fn() {
+    try {
+      const esm = await read(FILES.esm);
+      const dts = await read(FILES.dts);
+      const runtime = [...esm.matchAll(/export\s*\{([^}]*)\}/g)].flatMap((m) =>
+        m[1].split(",").map((s) => s.trim().split(/\s+as\s+/).pop()!)
+      );
+      assert(runtime.length > 5, `exports found: ${runtime}`);
+      const declared = dts.match(/export \{([^}]*)\};\s*$/)![1].split(",").map((s) =>
+        s.trim().replace(/^type /, "")
+      );
+      for (const name of runtime) assert(declared.includes(name), `${name} is declared`);
+      assert(!/^import /m.test(dts), "self-contained: no imports");
+      assert(dts.includes("declare function kustomerServiceDeskFactory"));
+    } finally {
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the classic script defines KustomerServiceDesk and a WebChatServiceDeskFactory",
+  ...options,
+  async fn() {
+    try {
+      const iife = await read(FILES.iife);
+      const g = globalThis as unknown as Record<string, unknown>;
+      new Function(iife)();
+      try {
+        const ns = g.KustomerServiceDesk as Record<string, unknown>;
+        assertEquals(typeof ns.kustomerServiceDeskFactory, "function");
+        assertEquals(typeof ns.loadChatHistory, "function");
+        const factory = g.WebChatServiceDeskFactory as (p: unknown) => { getName(): string };
+        // Options are read when the host calls the factory, not when the script loads.
+        const core = new SimulatedKustomerCore();
+        g.kustomerServiceDeskOptions = { core, store: "memory", name: "late options" };
+        const noop = () => {};
+        const callback = new Proxy({}, { get: () => noop });
+        assertEquals(factory({ callback }).getName(), "late options");
+        core.dispose();
+      } finally {
+        delete g.KustomerServiceDesk;
+        delete g.WebChatServiceDeskFactory;
+        delete g.kustomerServiceDeskOptions;
+      }
+    } finally {
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the desk ESM bundle is within its 8 KB gzip budget",
+  ...options,
+  async fn() {
+    try {
+      const result = await buildAll();
+      const size = result.sizes.find((s) => s.file === FILES.esm)!;
+      checkSizeBudget(size, DESK_BUDGET);
+    } finally {
+      await stop();
+    }
+  },
+});
