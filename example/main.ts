@@ -155,7 +155,7 @@ async function startSimulated(): Promise<void> {
     localStorage.removeItem(SIM_KEY);
     sessionStorage.clear();
   }
-  const persistent = await openPersistentSimulator(SIM_KEY, { script });
+  const persistent = openPersistentSimulator(SIM_KEY, { script });
   const sim = persistent.sim;
   const handle = globalThis.example;
   handle.sim = sim;

@@ -531,6 +531,81 @@ interface _Timer {
   done: boolean;
 }
 
+/** A conversation as {@linkcode SimulatedKustomerCore.exportState} saves it (JSON-safe). */
+export interface SimConversationState {
+  /** The conversation id. */
+  readonly conversationId: string;
+  /** Its customer. */
+  readonly customerId: string;
+  /** Its title. */
+  readonly title: string;
+  /** Its brand. */
+  readonly brand?: string;
+  /** ISO time of creation. */
+  readonly createdAt: string;
+  /** Whether it has ended. */
+  readonly ended: boolean;
+  /** Its messages, both directions. */
+  readonly messages: readonly KustomerMessage[];
+  /** The current agent. */
+  readonly agent?: SimAgent;
+  /** Whether an agent has sent a message. */
+  readonly agentSent: boolean;
+  /** Its custom attributes. */
+  readonly customAttributes: Readonly<Record<string, unknown>>;
+  /** Its satisfaction survey. */
+  readonly satisfaction?: {
+    readonly satisfactionId: string;
+    readonly form: unknown;
+    readonly response: Readonly<Record<string, unknown>>;
+  };
+  /** The customer's last typing state. */
+  readonly customerTyping?: boolean;
+  /** Agent message ids the customer has read. */
+  readonly read: readonly string[];
+  /** Whether the scripted agent has greeted. */
+  readonly scriptGreeted: boolean;
+}
+
+/** A customer as {@linkcode SimulatedKustomerCore.exportState} saves it. */
+export interface SimCustomerState {
+  /** The customer id. */
+  readonly customerId: string;
+  /** Whether a login identified them. */
+  readonly identified: boolean;
+  /** The e-mail claim. */
+  readonly email?: string;
+  /** The external id claim. */
+  readonly externalId?: string;
+  /** Attributes from `describeCustomer`. */
+  readonly attributes: Readonly<Record<string, unknown>>;
+  /** Custom attributes from `describeCustomer`. */
+  readonly customAttributes: Readonly<Record<string, unknown>>;
+  /** When their recent messages were sent (for the rate limit). */
+  readonly sentAt: readonly number[];
+}
+
+/**
+ * The simulated Kustomer server's state: conversations, customers and id counters. JSON-safe, so
+ * a page can keep it in `localStorage` and a reload finds the same "server" again.
+ */
+export interface SimServerState {
+  /** Format version. */
+  readonly v: 1;
+  /** Every conversation. */
+  readonly conversations: readonly SimConversationState[];
+  /** Every customer. */
+  readonly customers: readonly SimCustomerState[];
+  /** Login identities (`externalId`/`email` key) to customer ids. */
+  readonly customerKeys: readonly (readonly [string, string])[];
+  /** The customer this page is (the SDK's own browser session). */
+  readonly currentCustomerId: string;
+  /** Id counters. */
+  readonly counters: Readonly<Record<"conv" | "msg" | "att" | "sat" | "anon" | "cust", number>>;
+  /** The last `createdAt` stamp (ms). */
+  readonly lastStamp: number;
+}
+
 interface _Step {
   delayMs: number;
   run: () => void;
@@ -874,6 +949,83 @@ export class SimulatedKustomerCore implements KustomerCore {
       );
     }
     this.#availability = value;
+  }
+
+  /**
+   * The server side as data: conversations, customers and counters (not listeners, faults,
+   * timers or logs). With {@linkcode importState} a page keeps its simulated Kustomer across a
+   * reload, as the real one is kept on Kustomer's servers.
+   *
+   * @returns A JSON-safe copy of the state.
+   */
+  exportState(): SimServerState {
+    return _clone({
+      v: 1,
+      conversations: [...this.#conversations.values()].map((c): SimConversationState => ({
+        conversationId: c.conversationId,
+        customerId: c.customerId,
+        title: c.title,
+        ...(c.brand !== undefined ? { brand: c.brand } : {}),
+        createdAt: c.createdAt,
+        ended: c.ended,
+        messages: c.messages,
+        ...(c.agent ? { agent: c.agent } : {}),
+        agentSent: c.agentSent,
+        customAttributes: c.customAttributes,
+        ...(c.satisfaction ? { satisfaction: c.satisfaction } : {}),
+        ...(c.customerTyping !== undefined ? { customerTyping: c.customerTyping } : {}),
+        read: [...c.read],
+        scriptGreeted: c.scriptGreeted,
+      })),
+      customers: [...this.#customers.values()],
+      customerKeys: [...this.#customerKeys.entries()],
+      currentCustomerId: this.#customer.customerId,
+      counters: this.#counters,
+      lastStamp: Number.isFinite(this.#lastStamp) ? this.#lastStamp : 0,
+    });
+  }
+
+  /**
+   * Replaces the server side with a saved state (see {@linkcode exportState}). Scripted replies
+   * that were still pending when the state was saved are not restored.
+   *
+   * @param state A state from `exportState`.
+   * @throws {TypeError} When `state` is not a state of this format.
+   */
+  importState(state: SimServerState): void {
+    this.#checkAlive("importState");
+    if (
+      !_isObject(state) || state.v !== 1 || !Array.isArray(state.conversations) ||
+      !Array.isArray(state.customers) || !Array.isArray(state.customerKeys) ||
+      typeof state.currentCustomerId !== "string" || !_isObject(state.counters)
+    ) {
+      throw new TypeError("importState() needs a state from exportState() (format version 1)");
+    }
+    const copy = _clone(state);
+    for (const c of this.#conversations.values()) {
+      this.#cancel(c.scriptTimer);
+      c.scriptTimer = undefined;
+    }
+    this.#conversations = new Map(copy.conversations.map((c) => [c.conversationId, {
+      ...c,
+      messages: [...c.messages],
+      customAttributes: { ...c.customAttributes },
+      ...(c.satisfaction
+        ? { satisfaction: { ...c.satisfaction, response: { ...c.satisfaction.response } } }
+        : {}),
+      read: new Set(c.read),
+      scriptQueue: [],
+    } as _Conversation]));
+    this.#customers = new Map(copy.customers.map((c) => [c.customerId, {
+      ...c,
+      attributes: { ...c.attributes },
+      customAttributes: { ...c.customAttributes },
+      sentAt: [...c.sentAt],
+    }]));
+    this.#customerKeys = new Map(copy.customerKeys.map(([k, v]) => [k, v]));
+    this.#customer = this.#customers.get(copy.currentCustomerId) ?? this.#newAnonymous();
+    this.#counters = { ...this.#counters, ...copy.counters };
+    this.#lastStamp = copy.lastStamp;
   }
 
   /**

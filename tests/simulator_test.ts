@@ -2,6 +2,7 @@ import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
 import {
   DEFAULT_AGENTS,
   type KustomerMessage,
+  type KustomerMessagesResponse,
   type KustomerSdkError,
   makeTestJwt,
   MAX_ATTACHMENT_BYTES,
@@ -1193,4 +1194,40 @@ Deno.test("makeTestJwt() makes a three-part base64url token with the claims", ()
   assertEquals(decode(header), { alg: "HS256", typ: "JWT" });
   assertEquals(decode(payload), { externalId: "ü-1", iat: 1 });
   assert(signature.length > 0);
+});
+
+Deno.test("SimulatedKustomerCore exportState/importState keep the server across a page reload", async (t) => {
+  await t.step("a new simulator with the saved state answers as the old one", async () => {
+    const { core } = await ready();
+    await ok((cb) =>
+      core.login({ jwtToken: makeTestJwt({ externalId: "u-1", iat: nowSeconds(Date.now()) }) }, cb)
+    );
+    const conversationId = await newConversation(core);
+    await send(core, conversationId, "hello");
+    core.agentSend(conversationId, "hi there");
+    await ok((cb) =>
+      core.describeConversation({ conversationId, customAttributes: { noteStr: "kept" } }, cb)
+    );
+    const saved = JSON.parse(JSON.stringify(core.exportState()));
+    core.dispose();
+
+    const { core: next } = await ready();
+    next.importState(saved);
+    assertEquals(next.messagesOf(conversationId).map((m) => m.body), ["hello", "hi there"]);
+    assertEquals(next.customAttributesOf(conversationId), { noteStr: "kept" });
+    assertEquals(next.customer.identified, true);
+    const { messages } = await ok<KustomerMessagesResponse>((cb) =>
+      next.getMessages({ conversationId }, cb)
+    );
+    assertEquals(messages.length, 2);
+    const second = await newConversation(next);
+    assertEquals(second, "conv-2", "ids go on from the saved counters");
+    next.dispose();
+  });
+
+  await t.step("anything else is refused with a TypeError", () => {
+    const { core } = setup();
+    assertThrows(() => core.importState({ v: 2 } as never), TypeError, "exportState()");
+    core.dispose();
+  });
 });
