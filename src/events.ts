@@ -198,93 +198,82 @@ export function initialState(): DeskState {
  * user message already settled changes nothing, so a log written twice replays the same.
  */
 export function evolve(state: DeskState, event: StoredEvent): DeskState {
-  switch (event.type) {
-    case "escalation_started":
+  const { type, data, at } = event;
+  const seen = (id: string) => ({ ...state.seen, [id]: true as const });
+  const without = (id: string) => state.pending.filter((p) => p.id !== id);
+  switch (type) {
+    case "escalation_started": {
+      const { title, context, historyKey, attribute } = data;
       return {
         ...initialState(),
         status: "starting",
-        startedAt: event.at,
-        title: event.data.title,
-        context: event.data.context,
-        historyKey: event.data.historyKey,
-        attribute: event.data.attribute,
+        startedAt: at,
+        title,
+        context,
+        historyKey,
+        attribute,
       };
+    }
     case "conversation_created":
-      if (state.status === "ended") return { ...state, conversationId: event.data.conversationId };
       return {
         ...state,
-        conversationId: event.data.conversationId,
+        conversationId: data.conversationId,
         status: state.status === "starting" ? "waiting" : state.status,
       };
     case "conversation_opened":
-      return { ...state, opened: true, seen: { ...state.seen, [event.data.messageId]: true } };
+      return { ...state, opened: true, seen: seen(data.messageId) };
     case "history_key_attached":
       // Once on the conversation, the key (a secret) is not needed again: drop it from the state.
       return { ...state, historyKeyAttached: true, historyKey: undefined };
     case "history_key_failed":
-      return { ...state, lastError: event.data.reason };
-    case "user_message_queued":
-      if (state.pending.some((p) => p.id === event.data.id)) return state;
-      return {
-        ...state,
-        pending: [...state.pending, {
-          id: event.data.id,
-          text: event.data.text,
-          files: event.data.files.map((f) => f.name),
-          at: event.at,
-        }],
-      };
+      return { ...state, lastError: data.reason };
+    case "user_message_queued": {
+      const { id, text, files } = data;
+      if (state.pending.some((p) => p.id === id)) return state;
+      const pending = { id, text, files: files.map((f) => f.name), at };
+      return { ...state, pending: [...state.pending, pending] };
+    }
     case "user_message_sent": {
-      const sent = state.pending.find((p) => p.id === event.data.id);
-      if (!sent) return { ...state, seen: { ...state.seen, [event.data.messageId]: true } };
+      const sent = state.pending.find((p) => p.id === data.id);
+      if (!sent) return { ...state, seen: seen(data.messageId) };
       return {
         ...state,
-        pending: state.pending.filter((p) => p.id !== event.data.id),
-        seen: { ...state.seen, [event.data.messageId]: true },
-        transcript: [...state.transcript, {
-          from: "user",
-          at: event.at,
-          id: sent.id,
-          text: userText(sent),
-        }],
+        pending: without(sent.id),
+        seen: seen(data.messageId),
+        transcript: [...state.transcript, { from: "user", at, id: sent.id, text: userText(sent) }],
       };
     }
     case "user_message_failed":
-      return {
-        ...state,
-        pending: state.pending.filter((p) => p.id !== event.data.id),
-        lastError: event.data.reason,
-      };
+      return { ...state, pending: without(data.id), lastError: data.reason };
     case "agent_message_received": {
-      const message = event.data.message;
-      if (state.seen[message.messageId]) return state;
-      const changed = state.agent?.id !== message.agent.id;
+      const { message } = data;
+      const { messageId: id, agent } = message;
+      if (state.seen[id]) return state;
       return {
         ...state,
         status: state.status === "waiting" || state.status === "starting"
           ? "connected"
           : state.status,
-        agent: message.agent,
-        agentCount: state.agentCount + (changed ? 1 : 0),
-        seen: { ...state.seen, [message.messageId]: true },
-        transcript: [...state.transcript, {
-          from: "agent",
-          at: event.at,
-          id: message.messageId,
-          message,
-        }],
+        agent,
+        agentCount: state.agentCount + (state.agent?.id !== agent.id ? 1 : 0),
+        seen: seen(id),
+        transcript: [...state.transcript, { from: "agent", at, id, message }],
       };
     }
     case "messages_read":
-      return { ...state, lastReadId: event.data.messageId };
-    case "satisfaction_received":
-      if (state.satisfactionIds.includes(event.data.satisfactionId)) return state;
-      return { ...state, satisfactionIds: [...state.satisfactionIds, event.data.satisfactionId] };
+      return { ...state, lastReadId: data.messageId };
+    case "satisfaction_received": {
+      const ids = state.satisfactionIds;
+      return ids.includes(data.satisfactionId)
+        ? state
+        : { ...state, satisfactionIds: [...ids, data.satisfactionId] };
+    }
     case "chat_ended":
-      if (state.status === "ended") return state;
-      return { ...state, status: "ended", endedBy: event.data.by, historyKey: undefined };
+      return state.status === "ended"
+        ? state
+        : { ...state, status: "ended", endedBy: data.by, historyKey: undefined };
     case "error_recorded":
-      return { ...state, lastError: `${event.data.where}: ${event.data.message}` };
+      return { ...state, lastError: `${data.where}: ${data.message}` };
   }
 }
 
@@ -296,10 +285,8 @@ export function replay(events: Iterable<StoredEvent>, from: DeskState = initialS
 }
 
 /** The text a user message shows in the transcript, naming files sent with it. */
-function userText(message: PendingUserMessage): string {
-  if (message.files.length === 0) return message.text;
-  const files = message.files.map((name) => `📎 ${name}`).join("\n");
-  return message.text ? `${message.text}\n${files}` : files;
+function userText({ text, files }: PendingUserMessage): string {
+  return [text, ...files.map((name) => `📎 ${name}`)].filter(Boolean).join("\n");
 }
 
 /** Thrown by {@linkcode decodeEvent} for a record that is not a valid event of a known version. */
@@ -311,52 +298,43 @@ export class EventDecodeError extends Error {
   }
 }
 
-type Check = (data: Record<string, unknown>) => string | undefined;
-
-const isString = (v: unknown): v is string => typeof v === "string";
-const need = (...fields: string[]): Check => (data) => {
-  const missing = fields.find((f) => !isString(data[f]));
-  return missing ? `field "${missing}" must be a string` : undefined;
+/**
+ * The fields each event's data must have: strings, unless marked `[]` (an array) or `?` (a string
+ * when present); dotted paths reach into objects.
+ */
+const FIELDS: Record<EventType, string> = {
+  escalation_started: "title context attribute historyKey?",
+  conversation_created: "conversationId",
+  conversation_opened: "messageId",
+  history_key_attached: "",
+  history_key_failed: "reason",
+  user_message_queued: "id text files[]",
+  user_message_sent: "id messageId",
+  user_message_failed: "id reason",
+  agent_message_received:
+    "message.messageId message.text message.createdAt message.agent.id message.agent.nickname message.attachments[] message.quickReplies[]",
+  messages_read: "messageId",
+  satisfaction_received: "satisfactionId",
+  chat_ended: "by",
+  error_recorded: "where message",
 };
 
-const CHECKS: Record<EventType, Check> = {
-  escalation_started: (d) =>
-    need("title", "context", "attribute")(d) ??
-      (d.historyKey !== undefined && !isString(d.historyKey)
-        ? 'field "historyKey" must be a string'
-        : undefined),
-  conversation_created: need("conversationId"),
-  conversation_opened: need("messageId"),
-  history_key_attached: () => undefined,
-  history_key_failed: need("reason"),
-  user_message_queued: (d) =>
-    need("id", "text")(d) ??
-      (Array.isArray(d.files) ? undefined : 'field "files" must be an array'),
-  user_message_sent: need("id", "messageId"),
-  user_message_failed: need("id", "reason"),
-  agent_message_received: (d) => {
-    const m = d.message as Record<string, unknown> | undefined;
-    if (!m || typeof m !== "object") return 'field "message" must be an object';
-    const agent = m.agent as Record<string, unknown> | undefined;
-    if (!isString(m.messageId) || !isString(m.text) || !isString(m.createdAt)) {
-      return "message needs messageId, text and createdAt strings";
+/** What is wrong with an event's data, or undefined. */
+function problem(type: EventType, data: object): string | undefined {
+  for (const spec of FIELDS[type].match(/\S+/g) ?? []) {
+    const path = spec.replace(/\W+$/, "");
+    // deno-lint-ignore no-explicit-any
+    const value = path.split(".").reduce((o: any, key) => o?.[key], data);
+    const array = spec.endsWith("]");
+    if (spec.endsWith("?") && value === undefined) continue;
+    if (array ? !Array.isArray(value) : typeof value !== "string") {
+      return `field "${path}" must be ${array ? "an array" : "a string"}`;
     }
-    if (!agent || !isString(agent.id) || !isString(agent.nickname)) {
-      return "message.agent needs id and nickname";
-    }
-    if (!Array.isArray(m.attachments) || !Array.isArray(m.quickReplies)) {
-      return "message needs attachments and quickReplies arrays";
-    }
-    return undefined;
-  },
-  messages_read: need("messageId"),
-  satisfaction_received: need("satisfactionId"),
-  chat_ended: (d) =>
-    d.by === "user" || d.by === "agent" || d.by === "system"
-      ? undefined
-      : 'field "by" must be "user", "agent" or "system"',
-  error_recorded: need("where", "message"),
-};
+  }
+  if (type === "chat_ended" && !["user", "agent", "system"].includes((data as { by: string }).by)) {
+    return 'field "by" must be "user", "agent" or "system"';
+  }
+}
 
 /**
  * Checks a stored record and returns it as an event.
@@ -364,35 +342,35 @@ const CHECKS: Record<EventType, Check> = {
  * @throws {EventDecodeError} when the record is malformed, of an unknown type, or of another version.
  */
 export function decodeEvent(record: unknown): StoredEvent {
-  if (record === null || typeof record !== "object") {
-    throw new EventDecodeError(`expected an event object, got ${describe(record)}`);
-  }
-  const r = record as Record<string, unknown>;
-  if (r.v !== EVENT_VERSION) {
-    throw new EventDecodeError(
-      `unsupported event version ${describe(r.v)} (this desk reads version ${EVENT_VERSION})`,
-    );
-  }
-  if (!Number.isSafeInteger(r.seq) || (r.seq as number) < 1) {
-    throw new EventDecodeError(`bad sequence number ${describe(r.seq)}`);
-  }
-  if (typeof r.at !== "number" || !Number.isFinite(r.at)) {
-    throw new EventDecodeError(`event ${r.seq}: bad time ${describe(r.at)}`);
-  }
-  if (!isString(r.type) || !Object.hasOwn(CHECKS, r.type)) {
-    throw new EventDecodeError(`event ${r.seq}: unknown type ${describe(r.type)}`);
-  }
-  if (r.data === null || typeof r.data !== "object") {
-    throw new EventDecodeError(`event ${r.seq} (${r.type}): data must be an object`);
-  }
-  const problem = CHECKS[r.type as EventType](r.data as Record<string, unknown>);
-  if (problem) throw new EventDecodeError(`event ${r.seq} (${r.type}): ${problem}`);
-  return r as unknown as StoredEvent;
+  const r = (record ?? 0) as Record<string, unknown>;
+  const { v, seq, at, type, data } = r;
+  let field: string | undefined;
+  const bad = typeof record !== "object" || !record
+    ? `expected an event object, got ${describe(record)}`
+    : v !== EVENT_VERSION
+    ? `unsupported event version ${describe(v)} (this desk reads version ${EVENT_VERSION})`
+    : !Number.isSafeInteger(seq) || (seq as number) < 1
+    ? `bad sequence number ${describe(seq)}`
+    : typeof at !== "number" || !Number.isFinite(at)
+    ? `event ${seq}: bad time ${describe(at)}`
+    : typeof type !== "string" || !Object.hasOwn(FIELDS, type)
+    ? `event ${seq}: unknown type ${describe(type)}`
+    : !data || typeof data !== "object" || (field = problem(type as EventType, data))
+    ? `event ${seq} (${type}): ${field ?? "data must be an object"}`
+    : undefined;
+  if (bad) throw new EventDecodeError(bad);
+  return record as StoredEvent;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return `${typeof value} ${String(value)}`;
+/** A value in a message: strings quoted (and cut short), objects by kind, others with their type. */
+export function describe(value: unknown): string {
+  return typeof value === "string"
+    ? JSON.stringify(value.slice(0, 40))
+    : value === null
+    ? "null"
+    : typeof value === "object"
+    ? Array.isArray(value) ? "an array" : "an object"
+    : typeof value === "function"
+    ? "a function"
+    : `${typeof value} ${String(value)}`;
 }

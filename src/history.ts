@@ -8,8 +8,8 @@
 import type { TranscriptEntry } from "./events.ts";
 import type { MessageRequest, MessageResponse } from "./host_types.ts";
 import type { LogStore } from "./log_store.ts";
-import { toMessageResponse } from "./messages.ts";
-import { PERSIST_KEY, resolveStore } from "./options.ts";
+import { profile, toMessageResponse } from "./messages.ts";
+import { resolveStore, savedId } from "./options.ts";
 import { SessionLog } from "./session_log.ts";
 
 /** A message with its time, as Carbon's `customLoadHistory` returns them. */
@@ -34,7 +34,6 @@ export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryI
       };
     }
     const response = toMessageResponse(entry.message);
-    const agent = entry.message.agent;
     return {
       time,
       message: {
@@ -45,14 +44,7 @@ export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryI
             agent_message_type: "from_agent",
           })),
         },
-        message_options: {
-          response_user_profile: {
-            id: agent.id,
-            nickname: agent.nickname,
-            user_type: "human",
-            ...(agent.avatarUrl ? { profile_picture_url: agent.avatarUrl } : {}),
-          },
-        },
+        message_options: { response_user_profile: profile(entry.message.agent) },
       },
     };
   });
@@ -73,14 +65,7 @@ export interface LoadChatHistoryOptions {
 export async function loadChatHistory(
   options: LoadChatHistoryOptions = {},
 ): Promise<HistoryItem[]> {
-  let id = options.escalationId;
-  if (id === undefined) {
-    try {
-      id = globalThis.sessionStorage?.getItem(PERSIST_KEY) ?? undefined;
-    } catch {
-      id = undefined;
-    }
-  }
+  const id = options.escalationId ?? savedId();
   if (!id) return [];
   const log = await SessionLog.open(resolveStore(options.store), id);
   if (!log || log.state.status === "ended" || log.state.status === "idle") return [];

@@ -32,45 +32,51 @@ export const FILE_LIMITS: {
   ],
 };
 
-/** The MIME types Kustomer accepts, with their extension. */
-const MIME: Record<string, string> = {
-  "image/jpeg": ".jpg",
-  "image/png": ".png",
-  "application/pdf": ".pdf",
-  "application/msword": ".doc",
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
-  "application/vnd.ms-excel": ".xls",
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
-  "application/zip": ".zip",
-  "text/plain": ".txt",
-  "video/quicktime": ".mov",
-  "video/mp4": ".mp4",
-};
+/** The MIME types Kustomer accepts. */
+const MIME = [
+  "image/jpeg",
+  "image/png",
+  "application/pdf",
+  "application/msword",
+  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  "application/vnd.ms-excel",
+  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  "application/zip",
+  "text/plain",
+  "video/quicktime",
+  "video/mp4",
+];
 
 /** The `accept` string for the host's file picker. */
-export const ALLOWED_FILE_TYPES: string = [...FILE_LIMITS.extensions, ...Object.keys(MIME)].join(
-  ",",
-);
-
-/** Why a file cannot go to Kustomer, or undefined when it can. */
-export function fileProblem(
-  file: { name: string; size: number; type: string },
-): string | undefined {
-  const lower = file.name.toLowerCase();
-  const typeOk = FILE_LIMITS.extensions.some((ext) => lower.endsWith(ext)) || file.type in MIME;
-  if (!typeOk) {
-    return `${file.name}: Kustomer accepts only ${
-      FILE_LIMITS.extensions.map((e) => e.slice(1).toUpperCase()).join(", ")
-    } files`;
-  }
-  if (file.size > FILE_LIMITS.maxFileBytes) {
-    return `${file.name} is ${mb(file.size)}; Kustomer accepts files up to 5 MB`;
-  }
-  return undefined;
-}
+export const ALLOWED_FILE_TYPES: string = [...FILE_LIMITS.extensions, ...MIME].join(",");
 
 /** A size in megabytes, for messages. */
-export const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+/**
+ * Why each upload cannot go to Kustomer (undefined when it can): a type Kustomer refuses, a file
+ * over 5 MB, or a file that takes the message over 9.5 MB (counting the good files before it).
+ */
+export function fileProblems(
+  uploads: readonly { file: { name: string; size: number; type: string } }[],
+): (string | undefined)[] {
+  let total = 0;
+  return uploads.map(({ file: { name, size, type } }) => {
+    const lower = name.toLowerCase();
+    const problem = !FILE_LIMITS.extensions.some((ext) => lower.endsWith(ext)) &&
+        !MIME.includes(type)
+      ? `${name}: Kustomer accepts only ${
+        FILE_LIMITS.extensions.map((e) => e.slice(1).toUpperCase()).join(", ")
+      } files`
+      : size > FILE_LIMITS.maxFileBytes
+      ? `${name} is ${mb(size)}; Kustomer accepts files up to 5 MB`
+      : total + size > FILE_LIMITS.maxMessageBytes
+      ? `${name}: the files add up to more than 9.5 MB, Kustomer's limit per message`
+      : undefined;
+    if (!problem) total += size;
+    return problem;
+  });
+}
 
 /** The agent profile web chat hosts expect. */
 export function profile(agent: AgentMessage["agent"]): AgentProfile {
@@ -84,37 +90,35 @@ export function profile(agent: AgentMessage["agent"]): AgentProfile {
 
 /** Kustomer's message in the log's shape. */
 export function normalizeMessage(message: KustomerMessage): AgentMessage {
-  const sentBy = message.sentBy ?? { id: "kustomer-agent" };
+  const { messageId, body, createdAt, sentBy = { id: "kustomer-agent" } } = message;
   const template = message.meta?.template;
-  const quickReplies = template?.templateType === "quick_replies" && Array.isArray(template.actions)
-    ? template.actions
-      .filter((a) => a && typeof a.displayText === "string")
-      .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
-    : [];
-  const body = typeof message.body === "string" && message.body
-    ? message.body
-    : typeof template?.body === "string"
-    ? template.body
-    : "";
+  const actions = template?.templateType === "quick_replies" && template.actions;
   return {
-    messageId: message.messageId,
-    text: body,
-    createdAt: typeof message.createdAt === "string"
-      ? message.createdAt
-      : new Date(0).toISOString(),
+    messageId,
+    text: typeof body === "string" && body
+      ? body
+      : typeof template?.body === "string"
+      ? template.body
+      : "",
+    createdAt: typeof createdAt === "string" ? createdAt : new Date(0).toISOString(),
     agent: {
       id: String(sentBy.id),
       nickname: sentBy.displayName || "Agent",
       ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
     },
-    attachments: (message.attachments ?? []).map((a) => ({
-      name: a.name ?? a.attributes?.name ?? "attachment",
-      ...(a.url ?? a.attributes?.url ? { url: a.url ?? a.attributes?.url } : {}),
-      ...(a.contentType ?? a.attributes?.contentType
-        ? { contentType: a.contentType ?? a.attributes?.contentType }
-        : {}),
-    })),
-    quickReplies,
+    attachments: (message.attachments ?? []).map((a) => {
+      const url = a.url ?? a.attributes?.url;
+      const contentType = a.contentType ?? a.attributes?.contentType;
+      return {
+        name: a.name ?? a.attributes?.name ?? "attachment",
+        ...(url ? { url } : {}),
+        ...(contentType ? { contentType } : {}),
+      };
+    }),
+    quickReplies: Array.isArray(actions)
+      ? actions.filter((a) => typeof a?.displayText === "string")
+        .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
+      : [],
   };
 }
 
@@ -158,24 +162,18 @@ export function connectItem(message: MessageResponse): GenericItem | undefined {
 
 /** Orders Kustomer messages by time, then id. */
 export function byTime(a: KustomerMessage, b: KustomerMessage): number {
-  const t = Date.parse(a.createdAt) - Date.parse(b.createdAt);
-  return t !== 0 && !Number.isNaN(t)
-    ? t
-    : a.messageId < b.messageId
-    ? -1
-    : a.messageId > b.messageId
-    ? 1
-    : 0;
+  return Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
+    (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 }
 
 /** Reads both `isChatAvailable` shapes: true online, false offline/hidden/disabled, null unknown. */
 export function parseAvailability(value: unknown): boolean | null {
-  const status = typeof value === "string"
-    ? value
-    : typeof value === "object" && value !== null
+  const status = typeof value === "object" && value
     ? (value as { availability?: unknown }).availability
-    : undefined;
-  if (status === "online") return true;
-  if (status === "offline" || status === "hidden" || status === "disabled") return false;
-  return null;
+    : value;
+  return status === "online"
+    ? true
+    : ["offline", "hidden", "disabled"].includes(status as string)
+    ? false
+    : null;
 }

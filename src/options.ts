@@ -7,6 +7,7 @@
 import type { KustomerCore, KustomerInitOptions } from "./kustomer_types.ts";
 import { KUSTOMER_CORE_URL, realScheduler, type Scheduler } from "./kustomer.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
+import { describe } from "./events.ts";
 
 /** What the desk writes to the console (or a logger you pass). Never a token or a key. */
 export interface DeskLogger {
@@ -141,7 +142,23 @@ export interface KustomerServiceDeskOptions {
 }
 
 /** The `sessionStorage` key that holds this tab's open escalation id. */
-export const PERSIST_KEY = "kustomer-service-desk:escalation";
+const PERSIST_KEY = "kustomer-service-desk:escalation";
+
+/**
+ * This tab's open escalation id in `sessionStorage`: reads it (no argument), saves an id, or clears
+ * it (`null`). Storage may be disabled; the host's persisted state still carries the id.
+ */
+export function savedId(id?: string | null): string | undefined {
+  try {
+    const storage = globalThis.sessionStorage;
+    if (id === undefined) return storage?.getItem(PERSIST_KEY) ?? undefined;
+    if (id) storage?.setItem(PERSIST_KEY, id);
+    else storage?.removeItem(PERSIST_KEY);
+  } catch {
+    // No storage: nothing to read or save.
+  }
+}
+
 const DEFAULTS = {
   scriptUrl: KUSTOMER_CORE_URL,
   title: "Chat from the web assistant",
@@ -154,14 +171,13 @@ const DEFAULTS = {
   abandonedMs: 86_400_000,
   waitingMessage: "Waiting for an agent to join.",
   name: "kustomer",
+  now: Date.now as () => number,
+  scheduler: realScheduler,
+  logger: console as DeskLogger,
 };
 
 /** Options with their defaults filled in. */
-export type ResolvedOptions = typeof DEFAULTS & KustomerServiceDeskOptions & {
-  now: () => number;
-  scheduler: Scheduler;
-  logger: DeskLogger;
-};
+export type ResolvedOptions = typeof DEFAULTS & KustomerServiceDeskOptions;
 
 let memoryWarned = false;
 
@@ -183,71 +199,66 @@ export function resolveStore(
   return new MemoryLogStore();
 }
 
+/** True unless `v` is a finite number of at least 0 (above 0 when `positive`). */
+export const badNumber = (v: unknown, positive?: boolean): boolean =>
+  !Number.isFinite(v) || (positive ? (v as number) <= 0 : (v as number) < 0);
+
+const isText = (v: unknown) => typeof v === "string" && !!v.trim();
+const positiveMs = (v: unknown) => !badNumber(v, true);
+const ms = (v: unknown) => !badNumber(v);
+
+/**
+ * Option checks: the options, a test, what the option must be, and whether a failure is a
+ * RangeError (else a TypeError).
+ */
+// deno-lint-ignore no-explicit-any
+const RULES: [string, (v: any) => boolean, string, boolean?][] = [
+  ["apiKey", isText, "a non-empty string (the Kustomer chat API key)"],
+  [
+    "core",
+    (v) => typeof v === "object" && typeof v?.init === "function",
+    "a Kustomer Core object with an init() method",
+  ],
+  ["getJwt", (v) => typeof v === "function", "a function returning a Promise of a JWT string"],
+  ["title", isText, "a non-empty string"],
+  ["title", (v) => v.length <= 256, "at most 256 characters (Kustomer's limit)", true],
+  [
+    "sessionHistoryAttribute",
+    (v) => /^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(v),
+    "a Kustomer text attribute system name ending in Str or Txt",
+  ],
+  ["timeoutMs retryIntervalMs", positiveMs, "a positive number of milliseconds", true],
+  ["heartbeatMs retentionMs abandonedMs", ms, "zero or a positive number of milliseconds", true],
+  ["orphanedChat", (v) => v === "resume" || v === "end", '"resume" or "end"'],
+  [
+    "store",
+    (v) => v === "indexeddb" || v === "memory" || typeof v?.append === "function",
+    '"indexeddb", "memory" or a LogStore',
+  ],
+  [
+    "name",
+    (v) => typeof v === "string" && v.length > 0 && v.length <= 40,
+    "a string of 1 to 40 characters",
+    true,
+  ],
+];
+
 /** Checks options and fills in the defaults. */
 export function resolveOptions(options: KustomerServiceDeskOptions = {}): ResolvedOptions {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Kustomer service desk options must be an object");
   }
-  const o = options;
-  if (o.apiKey !== undefined && (typeof o.apiKey !== "string" || o.apiKey.trim() === "")) {
-    throw new TypeError("apiKey must be a non-empty string (the Kustomer chat API key)");
-  }
-  if (o.core !== undefined && (typeof o.core !== "object" || typeof o.core?.init !== "function")) {
-    throw new TypeError("core must be a Kustomer Core object with an init() method");
-  }
-  if (o.getJwt !== undefined && typeof o.getJwt !== "function") {
-    throw new TypeError("getJwt must be a function returning a Promise of a JWT string");
-  }
-  if (o.title !== undefined && (typeof o.title !== "string" || !o.title.trim())) {
-    throw new TypeError("title must be a non-empty string");
-  }
-  if (o.title !== undefined && o.title.length > 256) {
-    throw new RangeError(
-      `title must be at most 256 characters (Kustomer's limit), got ${o.title.length}`,
-    );
-  }
-  if (
-    o.sessionHistoryAttribute !== undefined &&
-    !/^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(String(o.sessionHistoryAttribute))
-  ) {
-    throw new TypeError(
-      `sessionHistoryAttribute must be a Kustomer text attribute system name ending in Str or Txt, got ${
-        JSON.stringify(o.sessionHistoryAttribute)
-      }`,
-    );
-  }
-  for (const key of ["timeoutMs", "retryIntervalMs"] as const) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v <= 0)) {
-      throw new RangeError(`${key} must be a positive number of milliseconds, got ${v}`);
+  const o = options as Record<string, unknown>;
+  for (const [keys, ok, what, range] of RULES) {
+    for (const key of keys.split(" ")) {
+      if (o[key] !== undefined && !ok(o[key])) {
+        throw new (range ? RangeError : TypeError)(
+          `${key} must be ${what}, got ${describe(o[key])}`,
+        );
+      }
     }
   }
-  for (const key of ["heartbeatMs", "retentionMs", "abandonedMs"] as const) {
-    const v = o[key];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
-      throw new RangeError(`${key} must be zero or a positive number of milliseconds, got ${v}`);
-    }
-  }
-  if (o.orphanedChat !== undefined && o.orphanedChat !== "resume" && o.orphanedChat !== "end") {
-    throw new TypeError(
-      `orphanedChat must be "resume" or "end", got ${JSON.stringify(o.orphanedChat)}`,
-    );
-  }
-  if (
-    o.store !== undefined && o.store !== "indexeddb" && o.store !== "memory" &&
-    (typeof o.store !== "object" || typeof o.store?.append !== "function")
-  ) {
-    throw new TypeError('store must be "indexeddb", "memory" or a LogStore');
-  }
-  if (o.name !== undefined && (typeof o.name !== "string" || o.name.length > 40 || !o.name)) {
-    throw new RangeError("name must be a string of 1 to 40 characters");
-  }
-  const defined = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
-  return {
-    ...DEFAULTS,
-    ...defined,
-    now: o.now ?? Date.now,
-    scheduler: o.scheduler ?? realScheduler,
-    logger: o.logger ?? console,
-  } as ResolvedOptions;
+  const resolved: Record<string, unknown> = { ...DEFAULTS };
+  for (const [key, v] of Object.entries(o)) if (v !== undefined) resolved[key] = v;
+  return resolved as unknown as ResolvedOptions;
 }

@@ -22,7 +22,7 @@ import type {
 import { findCore, initOnce, KustomerClient, KustomerError } from "./kustomer.ts";
 import type {
   KustomerCore,
-  KustomerInitOptions,
+  KustomerListener,
   KustomerMessage,
   KustomerMessagesResponse,
   KustomerSatisfactionEvent,
@@ -33,50 +33,37 @@ import {
   ALLOWED_FILE_TYPES,
   byTime,
   connectItem,
-  FILE_LIMITS,
-  fileProblem,
-  mb,
+  fileProblems,
   normalizeMessage,
   parseAvailability,
   profile,
   toMessageResponse,
 } from "./messages.ts";
 import {
+  badNumber,
   type KustomerServiceDeskOptions,
-  PERSIST_KEY,
   type ResolvedOptions,
   resolveOptions,
   resolveStore,
-  type SatisfactionSurvey,
+  savedId,
 } from "./options.ts";
 import { errorText, SessionLog, sweepLogs } from "./session_log.ts";
 
-/** The persisted-state shape the desk keeps in the host. */
-interface Persisted {
-  escalationId?: string;
-}
+/** The host callbacks a host may leave out; calling a missing other one is a warning. */
+const OPTIONAL = ["setFileUploadStatus", "updateCapabilities", "updatePersistedState"];
 
-function readSessionStorage(): string | undefined {
-  try {
-    return globalThis.sessionStorage?.getItem(PERSIST_KEY) ?? undefined;
-  } catch {
-    return undefined;
-  }
-}
+/** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
+type SafeHost = {
+  [K in keyof ServiceDeskCallback]-?: (
+    ...args: Parameters<NonNullable<ServiceDeskCallback[K]>>
+  ) => void;
+};
 
-function writeSessionStorage(id: string | undefined): void {
-  try {
-    if (id) globalThis.sessionStorage?.setItem(PERSIST_KEY, id);
-    else globalThis.sessionStorage?.removeItem(PERSIST_KEY);
-  } catch {
-    // Storage may be disabled; the host's persisted state still carries the id.
-  }
-}
+const isAgentMessage = (m: KustomerMessage): boolean =>
+  m?.direction === "out" && typeof m.messageId === "string";
 
-/** The agent's messages of a `getMessages` answer. */
-function agentMessages(messages: KustomerMessage[]): KustomerMessage[] {
-  return messages.filter((m) => m?.direction === "out" && typeof m.messageId === "string");
-}
+/** Ended or never started. */
+const over = (state: DeskState): boolean => state.status === "ended" || state.status === "idle";
 
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
@@ -88,7 +75,7 @@ function newId(): string {
  * calls its methods.
  */
 export class KustomerServiceDesk implements ServiceDesk {
-  #callback: ServiceDeskCallback;
+  #h: SafeHost;
   #o: ResolvedOptions;
   #store: LogStore;
   #log?: SessionLog;
@@ -96,34 +83,38 @@ export class KustomerServiceDesk implements ServiceDesk {
   #persistedLoad?: Promise<SessionLog | undefined>;
   #client?: Promise<KustomerClient>;
   #subscribed?: KustomerCore;
-  #hostState: ServiceDeskHostState = {};
+  #locale?: string;
   #starting?: Promise<void>;
   #files = new Map<string, FileUpload[]>();
   #sending = new Map<string, Promise<void>>();
   #receiving: Promise<void> = Promise.resolve();
   #disconnected = false;
-  #retryTimer?: unknown;
-  #heartbeatTimer?: unknown;
+  #timers: Record<string, unknown> = {};
   #generation = 0;
 
   /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
   constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
-    if (!parameters || typeof parameters !== "object" || !parameters.callback) {
+    const callback = parameters?.callback as unknown as Record<string, (...a: unknown[]) => void>;
+    if (typeof parameters !== "object" || !callback) {
       throw new TypeError(
-        "Service desk parameters must be an object with a callback (from the chat host)",
+        "Service desk parameters must be an object with the chat host's callback",
       );
     }
-    this.#callback = parameters.callback;
     this.#o = resolveOptions(options);
     this.#store = resolveStore(this.#o.store, this.#o.logger);
-    const persisted = parameters.persistedState as Persisted | undefined;
-    const fromHost = typeof persisted?.escalationId === "string"
-      ? persisted.escalationId
-      : undefined;
-    this.#persistedId = fromHost ??
-      (typeof this.#callback.updatePersistedState === "function"
-        ? undefined
-        : readSessionStorage());
+    this.#h = new Proxy({}, {
+      get: (_, name: string) => (...args: unknown[]) => {
+        if (callback[name] || !OPTIONAL.includes(name)) {
+          this.#guard(name, () => callback[name](...args));
+        }
+      },
+    }) as SafeHost;
+    const persisted = (parameters.persistedState as { escalationId?: unknown })?.escalationId;
+    this.#persistedId = typeof persisted === "string"
+      ? persisted
+      : typeof callback.updatePersistedState === "function"
+      ? undefined
+      : savedId();
   }
 
   /** The integration's name. */
@@ -141,51 +132,55 @@ export class KustomerServiceDesk implements ServiceDesk {
     return this.#log?.state.transcript ?? [];
   }
 
+  #warn = (message: string): void => this.#o.logger.warn(`Kustomer service desk: ${message}`);
+
+  /** Runs a host callback so that its errors, thrown or rejected, never break the desk. */
+  #guard(what: string, fn: () => unknown): void {
+    const fail = (error: unknown) =>
+      this.#warn(`the chat host failed in ${what} (${errorText(error)})`);
+    try {
+      Promise.resolve(fn()).catch(fail);
+    } catch (error) {
+      fail(error);
+    }
+  }
+
   // --- persisted escalation id -------------------------------------------------------------
 
-  #persist(id: string | undefined): void {
+  #persist(id?: string): void {
     this.#persistedId = id;
-    writeSessionStorage(id);
-    try {
-      this.#callback.updatePersistedState?.({ escalationId: id }, true);
-    } catch (error) {
-      this.#warn(`could not update the host's persisted state (${errorText(error)})`);
-    }
+    savedId(id ?? null);
+    this.#h.updatePersistedState({ escalationId: id }, true);
   }
 
   #loadPersisted(): Promise<SessionLog | undefined> {
     const id = this.#persistedId;
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch((error) => {
-      this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
-      return undefined;
-    });
-    return this.#persistedLoad;
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch(
+      (error) => {
+        this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
+        return undefined;
+      },
+    );
   }
 
   #logOptions() {
-    return { now: this.#o.now, warn: (m: string) => this.#warn(m) };
-  }
-
-  #warn(message: string): void {
-    this.#o.logger.warn(`Kustomer service desk: ${message}`);
+    return { now: this.#o.now, warn: this.#warn };
   }
 
   // --- Kustomer connection -----------------------------------------------------------------
 
   #connectCore(): Promise<KustomerClient> {
     if (!this.#client) {
-      const { core, apiKey, scriptUrl, timeoutMs, scheduler } = this.#o;
-      const pending = (async () => {
-        const found = await findCore({ core, apiKey, scriptUrl, timeoutMs, scheduler });
-        const client = new KustomerClient(found, timeoutMs, scheduler);
-        const init: KustomerInitOptions = { ...this.#o.init };
-        if (!init.lang && this.#hostState.locale) init.lang = this.#hostState.locale;
+      const o = this.#o;
+      const pending = this.#client = (async () => {
+        const client = new KustomerClient(await findCore(o), o.timeoutMs, o.scheduler);
+        const init = { ...o.init };
+        if (!init.lang && this.#locale) init.lang = this.#locale;
         await initOnce(client, init);
         return client;
       })();
-      this.#client = pending;
       pending.catch(() => {
         if (this.#client === pending) this.#client = undefined;
       });
@@ -210,44 +205,46 @@ export class KustomerServiceDesk implements ServiceDesk {
           "getJwt() must resolve to a JWT string (three dot-separated parts) or undefined",
         );
       }
-      if (token) await this.#call(client, "login", { jwtToken: token });
+      if (token) await this.#call("login", { jwtToken: token });
     }
-    this.#subscribe(client.core);
+    if (this.#subscribed !== client.core) {
+      this.#listen("removeListener");
+      this.#subscribed = client.core;
+      this.#listen("addListener");
+    }
     return client;
   }
 
-  async #call<T>(client: KustomerClient, method: string, options: unknown): Promise<T> {
+  /** Calls Kustomer; a timeout means the connection is lost, unless `quiet`. */
+  async #call<T>(method: string, options: unknown, quiet?: boolean): Promise<T> {
+    const client = await this.#connectCore();
     try {
       return await client.call<T>(method, options);
     } catch (error) {
-      if (error instanceof KustomerError && error.reason === "timeout") this.#lostConnection(error);
+      if (!quiet && error instanceof KustomerError && error.reason === "timeout") {
+        this.#lostConnection(error);
+      }
       throw error;
     }
   }
 
-  #subscribe(core: KustomerCore): void {
-    if (this.#subscribed === core) return;
-    this.#unsubscribe();
-    core.addListener("onMessageReceived", this.#onMessage);
-    core.addListener("onAgentTypingActivity", this.#onTyping);
-    core.addListener("onConversationEnded", this.#onEnded);
-    core.addListener("onSatisfactionReceived", this.#onSatisfaction);
-    this.#subscribed = core;
+  /** Calls a Kustomer method that has no callback; false (with a warning) when it failed. */
+  #fire(method: string, options: unknown): Promise<boolean> {
+    return this.#connectCore().then((client) => {
+      const error = client.fire(method, options);
+      if (error) this.#warn(error.message);
+      return !error;
+    }, () => false);
   }
 
-  #unsubscribe(): void {
-    const core = this.#subscribed;
-    if (!core) return;
-    core.removeListener("onMessageReceived", this.#onMessage);
-    core.removeListener("onAgentTypingActivity", this.#onTyping);
-    core.removeListener("onConversationEnded", this.#onEnded);
-    core.removeListener("onSatisfactionReceived", this.#onSatisfaction);
-    this.#subscribed = undefined;
+  #listen(how: "addListener" | "removeListener"): void {
+    for (const [name, fn] of Object.entries(this.#on)) this.#subscribed?.[how](name, fn);
   }
 
-  #mine(conversationId: unknown): boolean {
-    const state = this.#log?.state;
-    return !!state?.conversationId && state.conversationId === conversationId;
+  /** Whether a Kustomer event is about this desk's conversation. */
+  #mine(event: { conversationId?: unknown } | undefined): boolean {
+    const id = this.#log?.state.conversationId;
+    return !!id && id === event?.conversationId;
   }
 
   #live(): boolean {
@@ -255,84 +252,60 @@ export class KustomerServiceDesk implements ServiceDesk {
     return status === "waiting" || status === "connected";
   }
 
-  #onMessage = (message: KustomerMessage): void => {
-    if (!message || !this.#mine(message.conversationId) || !this.#live()) return;
-    if (message.direction !== "out" || typeof message.messageId !== "string") return;
-    void this.#receive([message]);
-  };
-
-  #onTyping = (event: KustomerTypingEvent): void => {
-    if (!event || !this.#mine(event.conversationId) || !this.#live()) return;
-    this.#host("agentTyping", () => this.#callback.agentTyping(event.typing === true));
-  };
-
-  #onEnded = (event: { conversationId: string; ended?: boolean }): void => {
-    if (!event || !this.#mine(event.conversationId) || event.ended === false) return;
-    void this.#agentEnded();
-  };
-
-  #onSatisfaction = (event: KustomerSatisfactionEvent): void => {
-    if (!event || !this.#mine(event.conversationId) || typeof event.satisfactionId !== "string") {
-      return;
-    }
-    const log = this.#log!;
-    if (log.state.satisfactionIds.includes(event.satisfactionId)) return;
-    void log.append({
-      type: "satisfaction_received",
-      data: { satisfactionId: event.satisfactionId },
-    });
-    const conversationId = event.conversationId;
-    const survey: SatisfactionSurvey = {
-      conversationId,
-      satisfactionId: event.satisfactionId,
-      form: event.form,
-      submit: async (rating, answers) => {
-        const client = await this.#connectCore();
-        await this.#call(client, "submitSatisfactionForm", {
-          satisfactionId: event.satisfactionId,
-          rating,
-          answers,
-          submittedAt: new Date(this.#o.now()).toISOString(),
-        });
-      },
-    };
-    if (this.#o.onSatisfaction) {
-      this.#host("onSatisfaction", () => this.#o.onSatisfaction!(survey));
-    } else {
-      this.#warn(
-        `a satisfaction survey (${event.satisfactionId}) arrived; pass onSatisfaction to show it`,
-      );
-    }
-  };
-
-  /** Calls the host, so that a host error never breaks the desk. */
-  #host(what: string, fn: () => unknown): void {
-    try {
-      const result = fn();
-      if (result instanceof Promise) {
-        result.catch((error) =>
-          this.#warn(`the chat host failed in ${what} (${errorText(error)})`)
-        );
+  #on: Record<string, KustomerListener> = {
+    onMessageReceived: (message: KustomerMessage) => {
+      if (this.#mine(message) && this.#live() && isAgentMessage(message)) {
+        void this.#receive([message]);
       }
-    } catch (error) {
-      this.#warn(`the chat host failed in ${what} (${errorText(error)})`);
-    }
-  }
+    },
+    onAgentTypingActivity: (event: KustomerTypingEvent) => {
+      if (this.#mine(event) && this.#live()) this.#h.agentTyping(event.typing === true);
+    },
+    onConversationEnded: (event: { conversationId: string; ended?: boolean }) => {
+      if (this.#mine(event) && event.ended !== false) void this.#agentEnded();
+    },
+    onSatisfactionReceived: (event: KustomerSatisfactionEvent) => {
+      const log = this.#log!;
+      if (
+        !this.#mine(event) || typeof event.satisfactionId !== "string" ||
+        log.state.satisfactionIds.includes(event.satisfactionId)
+      ) return;
+      const { conversationId, satisfactionId, form } = event;
+      void log.append({ type: "satisfaction_received", data: { satisfactionId } });
+      const survey = {
+        conversationId,
+        satisfactionId,
+        form,
+        submit: (rating: number, answers?: unknown[]) =>
+          this.#call<void>("submitSatisfactionForm", {
+            satisfactionId,
+            rating,
+            answers,
+            submittedAt: new Date(this.#o.now()).toISOString(),
+          }),
+      };
+      if (this.#o.onSatisfaction) {
+        this.#guard("onSatisfaction", () => this.#o.onSatisfaction!(survey));
+      } else {this.#warn(
+          `satisfaction survey ${satisfactionId} arrived; pass onSatisfaction to show it`,
+        );}
+    },
+  };
 
   /** Records and shows agent messages, in time order, each once. */
   #receive(messages: KustomerMessage[]): Promise<void> {
-    const run = this.#receiving.then(async () => {
+    return this.#receiving = this.#receiving.then(async () => {
       const log = this.#log;
       if (!log || !this.#live()) return;
       const fresh = new Map<string, AgentMessage>();
-      for (const message of [...messages].sort(byTime)) {
-        if (!log.state.seen[message.messageId] && !fresh.has(message.messageId)) {
-          fresh.set(message.messageId, normalizeMessage(message));
+      for (const m of [...messages].sort(byTime)) {
+        if (!log.state.seen[m.messageId] && !fresh.has(m.messageId)) {
+          fresh.set(m.messageId, normalizeMessage(m));
         }
       }
-      if (fresh.size === 0) return;
+      if (!fresh.size) return;
       // Recorded together (one transaction), then shown: a reload never shows one twice.
-      const before = log.state.agent;
+      let agent = log.state.agent;
       await log.append(
         ...[...fresh.values()].map((message): EventInput => ({
           type: "agent_message_received",
@@ -340,106 +313,83 @@ export class KustomerServiceDesk implements ServiceDesk {
         })),
       );
       if (this.#log !== log) return;
-      let agent = before;
       for (const message of fresh.values()) {
-        this.#showAgentMessage(message, agent);
+        const p = profile(message.agent);
+        if (agent?.id !== p.id) {
+          if (agent) this.#h.beginTransferToAnotherAgent(p);
+          this.#h.agentJoined(p);
+        }
+        this.#h.sendMessageToUser(toMessageResponse(message), p.id);
         agent = message.agent;
       }
-    });
-    this.#receiving = run.catch((error) =>
-      this.#warn(`could not show an agent message (${errorText(error)})`)
-    );
-    return this.#receiving;
+    }).catch((error) => this.#warn(`could not show an agent message (${errorText(error)})`));
   }
 
-  #showAgentMessage(message: AgentMessage, before: AgentMessage["agent"] | undefined): void {
-    const agent = profile(message.agent);
-    if (!before) {
-      this.#host("agentJoined", () => this.#callback.agentJoined(agent));
-    } else if (before.id !== message.agent.id) {
-      this.#host(
-        "beginTransferToAnotherAgent",
-        () => this.#callback.beginTransferToAnotherAgent(agent),
-      );
-      this.#host("agentJoined", () => this.#callback.agentJoined(agent));
-    }
-    this.#host(
-      "sendMessageToUser",
-      () => this.#callback.sendMessageToUser(toMessageResponse(message), agent.id),
-    );
+  async #messages(conversationId: string, quiet?: boolean): Promise<KustomerMessage[]> {
+    const r = await this.#call<KustomerMessagesResponse>("getMessages", { conversationId }, quiet);
+    return Array.isArray(r?.messages) ? r.messages : [];
   }
 
   async #agentEnded(): Promise<void> {
     const log = this.#log;
-    if (!log || log.state.status === "ended" || log.state.status === "idle") return;
-    // An agent's last words often arrive just before the end: show them first.
+    if (!log || over(log.state)) return;
+    // An agent's last words often arrive just before the end: show them first (best effort).
     await this.#receiving;
-    await this.#catchUp(log);
+    const messages = await this.#messages(log.state.conversationId!, true).catch(() => []);
+    await this.#receive(messages.filter(isAgentMessage));
     if ((log.state.status as string) === "ended") return; // a concurrent end won
     await log.append({ type: "chat_ended", data: { by: "agent" } });
-    this.#host("agentEndedChat", () => this.#callback.agentEndedChat());
+    this.#h.agentEndedChat();
     await this.#finish(log);
-  }
-
-  /** Shows agent messages Kustomer has and the log lacks (best effort: never throws). */
-  async #catchUp(log: SessionLog): Promise<void> {
-    const conversationId = log.state.conversationId;
-    if (!conversationId) return;
-    try {
-      const client = await this.#connectCore();
-      const response = await client.call<KustomerMessagesResponse>("getMessages", {
-        conversationId,
-      });
-      const messages = Array.isArray(response?.messages) ? response.messages : [];
-      await this.#receive(agentMessages(messages));
-    } catch {
-      // The end goes on without them: the agent ended the chat anyway.
-    }
   }
 
   // --- lost and recovered connection -------------------------------------------------------
 
-  #lostConnection(error: KustomerError): void {
-    if (!this.#log || !this.#live()) return;
-    if (!this.#disconnected) {
-      this.#disconnected = true;
-      this.#warn(`lost Kustomer (${error.message}); retrying every ${this.#o.retryIntervalMs} ms`);
-      this.#host(
-        "setErrorStatus",
-        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: true }),
-      );
+  #setDisconnected(on: boolean): void {
+    if (this.#disconnected !== on) {
+      this.#disconnected = on;
+      this.#h.setErrorStatus({ type: 2, isDisconnected: on });
     }
+  }
+
+  #lostConnection(error: KustomerError): void {
+    if (!this.#live()) return;
+    if (!this.#disconnected) {
+      this.#warn(`lost Kustomer (${error.message}); retrying every ${this.#o.retryIntervalMs} ms`);
+    }
+    this.#setDisconnected(true);
     this.#scheduleRetry();
   }
 
-  #scheduleRetry(): void {
-    if (this.#retryTimer !== undefined) return;
+  /** Runs `run` once after `ms`, unless the chat ended or moved on meanwhile. */
+  #timer(key: string, ms: number, run: () => unknown): void {
+    if (!ms || this.#timers[key] !== undefined) return;
     const generation = this.#generation;
-    this.#retryTimer = this.#o.scheduler.setTimeout(() => {
-      this.#retryTimer = undefined;
-      if (generation !== this.#generation || !this.#live()) return;
-      void this.#sync().catch(() => this.#scheduleRetry());
-    }, this.#o.retryIntervalMs);
+    this.#timers[key] = this.#o.scheduler.setTimeout(() => {
+      delete this.#timers[key];
+      if (generation === this.#generation && this.#live()) run();
+    }, ms);
   }
 
+  #scheduleRetry = (): void =>
+    this.#timer("retry", this.#o.retryIntervalMs, () => this.#sync().catch(this.#scheduleRetry));
+
   #scheduleHeartbeat(): void {
-    if (!this.#o.heartbeatMs || this.#heartbeatTimer !== undefined) return;
     const generation = this.#generation;
-    this.#heartbeatTimer = this.#o.scheduler.setTimeout(() => {
-      this.#heartbeatTimer = undefined;
-      if (generation !== this.#generation || !this.#live()) return;
-      void this.#sync().catch(() => {/* #call reported it */}).finally(() => {
-        if (generation === this.#generation) this.#scheduleHeartbeat();
-      });
-    }, this.#o.heartbeatMs);
+    this.#timer(
+      "heartbeat",
+      this.#o.heartbeatMs,
+      () =>
+        this.#sync().catch(() => {/* #call reported it */}).finally(() => {
+          if (generation === this.#generation) this.#scheduleHeartbeat();
+        }),
+    );
   }
 
   #stopTimers(): void {
     this.#generation++;
-    if (this.#retryTimer !== undefined) this.#o.scheduler.clearTimeout(this.#retryTimer);
-    if (this.#heartbeatTimer !== undefined) this.#o.scheduler.clearTimeout(this.#heartbeatTimer);
-    this.#retryTimer = undefined;
-    this.#heartbeatTimer = undefined;
+    for (const id of Object.values(this.#timers)) this.#o.scheduler.clearTimeout(id);
+    this.#timers = {};
   }
 
   /**
@@ -450,56 +400,32 @@ export class KustomerServiceDesk implements ServiceDesk {
     const log = this.#log;
     const conversationId = log?.state.conversationId;
     if (!log || !conversationId || !this.#live()) return;
-    const client = await this.#connectCore();
-    const response = await this.#call<KustomerMessagesResponse>(client, "getMessages", {
-      conversationId,
-    });
-    if (this.#disconnected) {
-      this.#disconnected = false;
-      this.#host(
-        "setErrorStatus",
-        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: false }),
-      );
-    }
-    const messages = Array.isArray(response?.messages) ? response.messages : [];
-    await this.#matchSentMessages(log, messages);
-    await this.#receive(agentMessages(messages));
-    if (await this.#endedRemotely(client, conversationId)) {
-      await this.#agentEnded();
-      return;
-    }
-    await this.#sendPending();
-  }
-
-  /** User messages that reached Kustomer before a reload but were never confirmed: match by text. */
-  async #matchSentMessages(log: SessionLog, messages: KustomerMessage[]): Promise<void> {
+    const messages = await this.#messages(conversationId);
+    this.#setDisconnected(false);
+    // User messages that reached Kustomer before a reload but were never confirmed: match by text.
     const unmatched = messages
       .filter((m) => m?.direction === "in" && !log.state.seen[m.messageId])
       .sort(byTime);
     const events: EventInput[] = [];
-    for (const pending of log.state.pending) {
-      if (this.#sending.has(pending.id)) continue;
-      const i = unmatched.findIndex((m) => (m.body ?? "") === pending.text);
-      if (i < 0) continue;
-      events.push({
-        type: "user_message_sent",
-        data: { id: pending.id, messageId: unmatched[i].messageId },
-      });
-      unmatched.splice(i, 1);
+    for (const { id, text } of log.state.pending) {
+      const i = this.#sending.has(id) ? -1 : unmatched.findIndex((m) => (m.body ?? "") === text);
+      if (i >= 0) {
+        events.push({ type: "user_message_sent", data: { id, messageId: unmatched[i].messageId } });
+        unmatched.splice(i, 1);
+      }
     }
     if (events.length) await log.append(...events);
+    await this.#receive(messages.filter(isAgentMessage));
+    if (await this.#endedRemotely(conversationId)) return this.#agentEnded();
+    await this.#sendPending();
   }
 
-  async #endedRemotely(client: KustomerClient, conversationId: string): Promise<boolean> {
-    if (typeof client.core.getConversations !== "function") return false;
+  async #endedRemotely(conversationId: string): Promise<boolean> {
     try {
+      if (typeof (await this.#connectCore()).core.getConversations !== "function") return false;
       const { conversations } = await this.#call<
         { conversations: { conversationId: string; ended?: boolean }[] }
-      >(
-        client,
-        "getConversations",
-        { page: 1, pageSize: 100 },
-      );
+      >("getConversations", { page: 1, pageSize: 100 });
       return conversations?.find((c) => c.conversationId === conversationId)?.ended === true;
     } catch {
       return false;
@@ -518,11 +444,9 @@ export class KustomerServiceDesk implements ServiceDesk {
       throw new TypeError("startChat() needs the connect message (a MessageResponse object)");
     }
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
-    if (this.#log && this.#live()) throw new Error("Cannot start chat: a chat is already active");
-    const run = this.#start(connectMessage, options ?? {});
-    this.#starting = run;
+    if (this.#live()) throw new Error("Cannot start chat: a chat is already active");
     try {
-      await run;
+      await (this.#starting = this.#start(connectMessage, options ?? {}));
     } finally {
       this.#starting = undefined;
     }
@@ -531,16 +455,15 @@ export class KustomerServiceDesk implements ServiceDesk {
   async #start(connectMessage: MessageResponse, options: StartChatOptions): Promise<void> {
     const previous = await this.#loadPersisted();
     if (previous && previous !== this.#log && previous.state.status !== "ended") {
-      if (this.#o.orphanedChat !== "end" && previous.state.status !== "idle") {
-        try {
-          if (await this.#resume(previous)) return;
-        } catch (error) {
+      const orphan = "left open by a page reload";
+      if (this.#o.orphanedChat === "end" || over(previous.state)) {
+        await this.#giveUp(previous, orphan);
+      } else if (
+        await this.#resume(previous).catch((error) => {
           this.#warn(`could not resume the chat from before the reload (${errorText(error)})`);
-          await this.#endOrphan(previous);
-        }
-      } else {
-        await this.#endOrphan(previous);
-      }
+          return this.#giveUp(previous, orphan);
+        })
+      ) return;
     }
     this.#stopTimers();
     this.#disconnected = false;
@@ -548,45 +471,42 @@ export class KustomerServiceDesk implements ServiceDesk {
     const historyKey = options.agentAppInfo?.sessionHistoryKey ??
       item?.transfer_info?.session_history_key;
     const context = await this.#context(item, historyKey);
-    const log = SessionLog.create(this.#store, newId(), this.#logOptions());
-    this.#log = log;
+    const log = this.#log = SessionLog.create(this.#store, newId(), this.#logOptions());
+    const { now, retentionMs, abandonedMs, title, sessionHistoryAttribute } = this.#o;
     this.#persist(log.id);
     await log.append({
       type: "escalation_started",
       data: {
-        title: this.#o.title,
+        title,
         context,
-        attribute: this.#o.sessionHistoryAttribute,
+        attribute: sessionHistoryAttribute,
         ...(typeof historyKey === "string" && historyKey ? { historyKey } : {}),
       },
     });
-    void this.#sweep(log.id);
+    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch((error) =>
+      this.#warn(`could not sweep old chat logs (${errorText(error)})`)
+    );
     try {
       await this.#open(log);
+      void this.#sendPending();
     } catch (error) {
       const message = errorText(error);
       await log.append({ type: "error_recorded", data: { where: "startChat", message } });
-      if (log.state.status !== "ended") {
-        await log.append({ type: "chat_ended", data: { by: "system", reason: message } });
-      }
-      await this.#abandonConversation(log);
-      await this.#finish(log);
-      this.#host("setErrorStatus", () =>
-        this.#callback.setErrorStatus({
-          type: 1,
-          messageToUser: "We could not connect you to an agent. Please try again.",
-          logInfo: message,
-        }));
+      await this.#giveUp(log, message);
+      this.#h.setErrorStatus({
+        type: 1,
+        messageToUser: "We could not connect you to an agent. Please try again.",
+        logInfo: message,
+      });
       throw error instanceof Error ? error : new Error(message);
     }
   }
 
   async #context(item: GenericItem | undefined, historyKey: unknown): Promise<string> {
     const lines = [this.#o.transferMessage];
-    if (item?.message_to_human_agent) {
-      lines.push(`Customer's request: ${item.message_to_human_agent}`);
-    }
+    const request = item?.message_to_human_agent;
     const summary = item?.transfer_info?.summary_message_to_agent;
+    if (request) lines.push(`Customer's request: ${request}`);
     if (summary) lines.push(`Summary: ${summary}`);
     if (historyKey) {
       lines.push(
@@ -603,15 +523,19 @@ export class KustomerServiceDesk implements ServiceDesk {
     return lines.join("\n");
   }
 
-  /** Creates the conversation if needed, opens it with the context message, attaches the key. */
-  async #open(log: SessionLog): Promise<void> {
-    const client = await this.#connect();
+  /**
+   * Creates the conversation if needed, opens it with the context message, attaches the key,
+   * announces file uploads and starts the heartbeat.
+   */
+  async #open(log: SessionLog, client?: KustomerClient): Promise<void> {
+    client ??= await this.#connect();
     if (!log.state.conversationId) {
-      const created = await this.#call<{ conversationId: string }>(client, "createConversation", {
+      const brand = this.#o.init?.brandId;
+      const created = await this.#call<{ conversationId: string }>("createConversation", {
         title: log.state.title ?? this.#o.title,
-        ...(this.#o.init?.brandId ? { brand: this.#o.init.brandId } : {}),
+        ...(brand ? { brand } : {}),
       });
-      if (!created || typeof created.conversationId !== "string") {
+      if (typeof created?.conversationId !== "string") {
         throw new KustomerError(
           "createConversation",
           "rejected",
@@ -623,14 +547,11 @@ export class KustomerServiceDesk implements ServiceDesk {
         data: { conversationId: created.conversationId },
       });
     }
-    if (log.state.status === "ended") {
-      await this.#abandonConversation(log);
-      return;
-    }
-    const conversationId = log.state.conversationId!;
-    if (!log.state.opened) {
-      const sent = await this.#call<{ messageId: string }>(client, "sendMessage", {
-        conversationId,
+    if (log.state.status === "ended") return this.#abandon(log);
+    const opening = !log.state.opened;
+    if (opening) {
+      const sent = await this.#call<{ messageId: string }>("sendMessage", {
+        conversationId: log.state.conversationId,
         body: log.state.context ?? this.#o.transferMessage,
       });
       await log.append({
@@ -638,27 +559,22 @@ export class KustomerServiceDesk implements ServiceDesk {
         data: { messageId: String(sent?.messageId) },
       });
     }
-    await this.#attachKey(client, log);
-    this.#announceCapabilities();
-    if (log.state.status === "waiting") {
-      const available = parseAvailability(this.#availability(client));
-      const message = available === false
-        ? "No agents are online right now. Your message is in the queue and an agent will answer when one is available."
-        : this.#o.waitingMessage;
-      this.updateQueue({ message });
-    }
-    this.#scheduleHeartbeat();
-    void this.#sendPending();
-  }
-
-  #announceCapabilities(): void {
-    if (this.#o.allowFileUploads === false) return;
-    this.#host("updateCapabilities", () =>
-      this.#callback.updateCapabilities?.({
+    await this.#attachKey(log);
+    if (this.#o.allowFileUploads !== false) {
+      this.#h.updateCapabilities({
         allowFileUploads: true,
         allowMultipleFileUploads: true,
         allowedFileUploadTypes: ALLOWED_FILE_TYPES,
-      }));
+      });
+    }
+    if (opening && log.state.status === "waiting") {
+      this.updateQueue({
+        message: parseAvailability(this.#availability(client)) === false
+          ? "No agents are online right now. Your message is in the queue and an agent will answer when one is available."
+          : this.#o.waitingMessage,
+      });
+    }
+    this.#scheduleHeartbeat();
   }
 
   #availability(client: KustomerClient): unknown {
@@ -669,11 +585,11 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  async #attachKey(client: KustomerClient, log: SessionLog): Promise<void> {
+  async #attachKey(log: SessionLog): Promise<void> {
     const { historyKey, historyKeyAttached, conversationId, attribute } = log.state;
     if (!historyKey || historyKeyAttached || !conversationId) return;
     try {
-      await this.#call(client, "describeConversation", {
+      await this.#call("describeConversation", {
         conversationId,
         customAttributes: { [attribute ?? this.#o.sessionHistoryAttribute]: historyKey },
       });
@@ -684,49 +600,40 @@ export class KustomerServiceDesk implements ServiceDesk {
       );
     } catch (error) {
       // The chat goes on; the agent lacks the bot history until a reconnect attaches it.
-      this.#warn(
-        `could not attach the session-history key (${errorText(error)}); will retry on reconnect`,
-      );
-      await log.append({ type: "history_key_failed", data: { reason: errorText(error) } });
+      const reason = errorText(error);
+      this.#warn(`could not attach the session-history key (${reason}); will retry on reconnect`);
+      await log.append({ type: "history_key_failed", data: { reason } });
     }
   }
 
   /** Ends a Kustomer conversation this desk will not use (best effort). */
-  async #abandonConversation(log: SessionLog): Promise<void> {
+  async #abandon(log: SessionLog): Promise<void> {
     const conversationId = log.state.conversationId;
-    if (!conversationId) return;
-    try {
-      const client = await this.#connectCore();
-      await client.call("endConversation", { conversationId });
-    } catch (error) {
-      this.#warn(`could not end the abandoned Kustomer conversation (${errorText(error)})`);
+    if (conversationId) {
+      await this.#call("endConversation", { conversationId }, true).catch((error) =>
+        this.#warn(`could not end the abandoned Kustomer conversation (${errorText(error)})`)
+      );
     }
   }
 
-  async #endOrphan(log: SessionLog): Promise<void> {
+  /** Ends a chat the desk cannot go on with: records why, abandons the conversation, clears up. */
+  async #giveUp(log: SessionLog, reason: string): Promise<void> {
     this.#log = log;
-    await log.append({
-      type: "chat_ended",
-      data: { by: "system", reason: "left open by a page reload" },
-    });
-    await this.#abandonConversation(log);
+    if (log.state.status !== "ended") {
+      await log.append({ type: "chat_ended", data: { by: "system", reason } });
+    }
+    await this.#abandon(log);
     await this.#finish(log);
   }
 
-  /** Resumes a chat from its log: true when it goes on. */
+  /** Resumes a chat (not ended, not idle) from its log: true when it goes on. */
   async #resume(log: SessionLog): Promise<boolean> {
     this.#stopTimers();
     this.#log = log;
     this.#disconnected = false;
-    const state = log.state;
-    if (state.status === "ended" || state.status === "idle") return false;
-    if (state.status === "starting") {
-      // The reload came before the conversation was ready: finish opening it.
-      await this.#open(log);
-      return log.state.status !== "ended";
-    }
+    const { conversationId } = log.state;
     const client = await this.#connect();
-    if (await this.#endedRemotely(client, state.conversationId!)) {
+    if (conversationId && await this.#endedRemotely(conversationId)) {
       await log.append({
         type: "chat_ended",
         data: { by: "agent", reason: "ended while the page was away" },
@@ -734,14 +641,10 @@ export class KustomerServiceDesk implements ServiceDesk {
       await this.#finish(log);
       return false;
     }
-    if (!state.opened) {
-      await this.#open(log);
-    } else {
-      await this.#attachKey(client, log);
-      this.#announceCapabilities();
-    }
-    await this.#sync();
-    this.#scheduleHeartbeat();
+    // The reload may have come before the conversation was created or opened: finish that first.
+    await this.#open(log, client);
+    if (conversationId) await this.#sync();
+    else void this.#sendPending();
     return this.#live();
   }
 
@@ -749,9 +652,15 @@ export class KustomerServiceDesk implements ServiceDesk {
   async #sendPending(): Promise<void> {
     const log = this.#log;
     if (!log?.state.opened) return;
-    for (const pending of log.state.pending) {
-      await this.#deliver(log, pending.id).catch(() => {/* reported in #deliver */});
+    for (const { id } of log.state.pending) {
+      await this.#deliver(log, id).catch(() => {/* reported in #deliver */});
     }
+  }
+
+  /** Tells the host a user message (and its files) could not go. */
+  #failed(id: string, reason: string, files: readonly FileUpload[] = []): void {
+    for (const f of files) this.#h.setFileUploadStatus(f.id, true, reason);
+    this.#h.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
   }
 
   #deliver(log: SessionLog, id: string): Promise<void> {
@@ -760,39 +669,28 @@ export class KustomerServiceDesk implements ServiceDesk {
     const run = (async () => {
       const pending = log.state.pending.find((p) => p.id === id);
       if (!pending) return;
+      const { text, files: names } = pending;
       const files = this.#files.get(id) ?? [];
-      const conversationId = log.state.conversationId;
+      const { conversationId, opened } = log.state;
       try {
-        if (!conversationId || !log.state.opened) throw new Error("the conversation is not open");
-        if (pending.files.length > 0 && files.length === 0 && !pending.text) {
-          throw new Error(`the files (${pending.files.join(", ")}) were lost in a page reload`);
+        if (!conversationId || !opened) throw new Error("the conversation is not open");
+        if (names.length && !files.length && !text) {
+          throw new Error(`the files (${names.join(", ")}) were lost in a page reload`);
         }
-        const client = await this.#connectCore();
-        const sent = await this.#call<{ messageId: string }>(client, "sendMessage", {
+        const sent = await this.#call<{ messageId: string }>("sendMessage", {
           conversationId,
-          ...(pending.text ? { body: pending.text } : {}),
+          ...(text ? { body: text } : {}),
           ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
         });
         await log.append({
           type: "user_message_sent",
           data: { id, messageId: String(sent?.messageId) },
         });
-        for (const f of files) {
-          this.#host("setFileUploadStatus", () => this.#callback.setFileUploadStatus?.(f.id));
-        }
+        for (const f of files) this.#h.setFileUploadStatus(f.id);
       } catch (error) {
         const reason = errorText(error);
         await log.append({ type: "user_message_failed", data: { id, reason } });
-        this.#host(
-          "setErrorStatus",
-          () => this.#callback.setErrorStatus({ type: 3, messageID: id, logInfo: reason }),
-        );
-        for (const f of files) {
-          this.#host(
-            "setFileUploadStatus",
-            () => this.#callback.setFileUploadStatus?.(f.id, true, reason),
-          );
-        }
+        this.#failed(id, reason, files);
         throw error;
       } finally {
         this.#files.delete(id);
@@ -821,32 +719,23 @@ export class KustomerServiceDesk implements ServiceDesk {
     const uploads = additionalData?.filesToUpload ?? [];
     if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
     const log = this.#log ?? (await this.#loadPersisted());
-    if (!log || log.state.status === "idle") {
-      throw new Error("Cannot send the message: no chat is active");
+    if (!log || over(log.state)) {
+      throw new Error(
+        `Cannot send the message: ${
+          log?.state.status === "ended" ? "the chat has ended" : "no chat is active"
+        }`,
+      );
     }
-    if (log.state.status === "ended") {
-      throw new Error("Cannot send the message: the chat has ended");
-    }
-    if (!text && uploads.length === 0) return;
+    if (!text && !uploads.length) return;
     if (uploads.length && this.#o.allowFileUploads === false) {
       throw new TypeError(
         "Cannot send files: file uploads are turned off (allowFileUploads: false)",
       );
     }
-    const problems = uploads.map((u) => fileProblem(u.file)).filter((p): p is string => !!p);
-    const total = uploads.reduce((sum, u) => sum + u.file.size, 0);
-    if (total > FILE_LIMITS.maxMessageBytes) {
-      problems.push(`the files add up to ${mb(total)}; Kustomer accepts up to 9.5 MB per message`);
-    }
-    if (problems.length) {
-      for (const u of uploads) {
-        this.#host(
-          "setFileUploadStatus",
-          () => this.#callback.setFileUploadStatus?.(u.id, true, problems.join("; ")),
-        );
-      }
-      this.#host("setErrorStatus", () => this.#callback.setErrorStatus({ type: 3, messageID: id }));
-      throw new RangeError(`Cannot send the files: ${problems.join("; ")}`);
+    const problems = fileProblems(uploads).filter(Boolean).join("; ");
+    if (problems) {
+      this.#failed(id, problems, uploads);
+      throw new RangeError(`Cannot send the files: ${problems}`);
     }
     if (uploads.length) this.#files.set(id, uploads);
     await log.append({
@@ -854,24 +743,19 @@ export class KustomerServiceDesk implements ServiceDesk {
       data: {
         id,
         text,
-        files: uploads.map((u) => ({ name: u.file.name, size: u.file.size, type: u.file.type })),
+        files: uploads.map(({ file: { name, size, type } }) => ({ name, size, type })),
       },
     });
     if (!log.state.opened) {
       // The chat is still starting: the message goes as soon as the conversation is open.
       await this.#starting?.catch(() => {});
       if (!log.state.opened) {
+        const reason = "the chat did not start";
         if (log.state.pending.some((p) => p.id === id)) {
-          await log.append({
-            type: "user_message_failed",
-            data: { id, reason: "the chat did not start" },
-          });
-          this.#host(
-            "setErrorStatus",
-            () => this.#callback.setErrorStatus({ type: 3, messageID: id }),
-          );
+          await log.append({ type: "user_message_failed", data: { id, reason } });
+          this.#failed(id, reason);
         }
-        throw new Error("Cannot send the message: the chat did not start");
+        throw new Error(`Cannot send the message: ${reason}`);
       }
     }
     await this.#deliver(log, id);
@@ -880,22 +764,13 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** Ends the chat: ends the Kustomer conversation (unless the agent did) and clears the saved state. */
   async endChat(info: EndChatInfo = {}): Promise<void> {
     const log = this.#log ?? (await this.#loadPersisted());
-    if (!log || log.state.status === "idle") {
-      this.#persist(undefined);
-      return;
-    }
-    if (log.state.status === "ended") {
-      await this.#finish(log);
-      return;
-    }
+    if (!log || log.state.status === "idle") return this.#persist();
+    if (log.state.status === "ended") return this.#finish(log);
     const byAgent = info?.endedByHumanAgent === true || info?.endedByAgent === true;
     await log.append({ type: "chat_ended", data: { by: byAgent ? "agent" : "user" } });
     const conversationId = log.state.conversationId;
     try {
-      if (!byAgent && conversationId) {
-        const client = await this.#connectCore();
-        await this.#call(client, "endConversation", { conversationId });
-      }
+      if (!byAgent && conversationId) await this.#call("endConversation", { conversationId });
     } catch (error) {
       await log.append({
         type: "error_recorded",
@@ -910,68 +785,33 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
   async #finish(log: SessionLog): Promise<void> {
     this.#stopTimers();
-    if (this.#disconnected) {
-      this.#disconnected = false;
-      this.#host(
-        "setErrorStatus",
-        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: false }),
-      );
-    }
-    if (this.#persistedId === log.id) this.#persist(undefined);
+    this.#setDisconnected(false);
+    if (this.#persistedId === log.id) this.#persist();
     this.#persistedLoad = undefined;
-    try {
-      if (this.#o.retentionMs > 0) await log.compact();
-      else await log.remove();
-    } catch (error) {
-      this.#warn(`could not clean up the chat log (${errorText(error)})`);
-    }
-  }
-
-  async #sweep(keep: string): Promise<void> {
-    try {
-      await sweepLogs(this.#store, {
-        now: this.#o.now(),
-        retentionMs: this.#o.retentionMs,
-        abandonedMs: this.#o.abandonedMs,
-        keep,
-      });
-    } catch (error) {
-      this.#warn(`could not sweep old chat logs (${errorText(error)})`);
-    }
+    await (this.#o.retentionMs > 0 ? log.compact() : log.remove()).catch((error) =>
+      this.#warn(`could not clean up the chat log (${errorText(error)})`)
+    );
   }
 
   /** Tells the agent whether the user is typing. */
-  userTyping(isTyping: boolean): Promise<void> {
-    if (typeof isTyping !== "boolean") {
-      return Promise.reject(new TypeError("userTyping() needs a boolean"));
-    }
+  async userTyping(isTyping: boolean): Promise<void> {
+    if (typeof isTyping !== "boolean") throw new TypeError("userTyping() needs a boolean");
     const conversationId = this.#log?.state.conversationId;
-    if (!conversationId || !this.#live()) return Promise.resolve();
-    return this.#connectCore().then((client) => {
-      const error = client.fire("sendTypingActivity", { conversationId, typing: isTyping });
-      if (error) this.#warn(error.message);
-    }, () => {});
+    if (conversationId && this.#live()) {
+      await this.#fire("sendTypingActivity", { conversationId, typing: isTyping });
+    }
   }
 
   /** Tells Kustomer the user has read the agent's messages. */
   async userReadMessages(): Promise<void> {
     const log = this.#log;
-    const conversationId = log?.state.conversationId;
-    if (!log || !conversationId) return;
-    const transcript = log.state.transcript;
-    const lastRead = transcript.findIndex((t) => t.id === log.state.lastReadId);
-    const unread = transcript.slice(lastRead + 1).filter((t) => t.from === "agent").map((t) =>
-      t.id
-    );
-    if (unread.length === 0) return;
-    const client = await this.#connectCore().catch(() => undefined);
-    if (!client) return;
-    const error = client.fire("markRead", { conversationId, messageIds: unread });
-    if (error) {
-      this.#warn(error.message);
-      return;
+    const { conversationId, transcript, lastReadId } = log?.state ?? {};
+    if (!conversationId || !transcript) return;
+    const unread = transcript.slice(transcript.findIndex((t) => t.id === lastReadId) + 1)
+      .filter((t) => t.from === "agent").map((t) => t.id);
+    if (unread.length && await this.#fire("markRead", { conversationId, messageIds: unread })) {
+      await log!.append({ type: "messages_read", data: { messageId: unread.at(-1)! } });
     }
-    await log.append({ type: "messages_read", data: { messageId: unread[unread.length - 1] } });
   }
 
   /** Whether agents are online: true, false, or null when Kustomer does not say. */
@@ -989,21 +829,9 @@ export class KustomerServiceDesk implements ServiceDesk {
     if (!Array.isArray(uploads)) {
       throw new TypeError("filesSelectedForUpload() needs an array of uploads");
     }
-    let total = 0;
-    for (const upload of uploads) {
-      const problem = fileProblem(upload.file) ??
-        (total + upload.file.size > FILE_LIMITS.maxMessageBytes
-          ? `${upload.file.name}: the files add up to more than 9.5 MB, Kustomer's limit per message`
-          : undefined);
-      if (problem) {
-        this.#host(
-          "setFileUploadStatus",
-          () => this.#callback.setFileUploadStatus?.(upload.id, true, problem),
-        );
-      } else {
-        total += upload.file.size;
-      }
-    }
+    fileProblems(uploads).forEach((problem, i) => {
+      if (problem) this.#h.setFileUploadStatus(uploads[i].id, true, problem);
+    });
   }
 
   /**
@@ -1017,24 +845,17 @@ export class KustomerServiceDesk implements ServiceDesk {
     info: { positionInQueue?: number; estimatedWaitTime?: number; message?: string },
   ): void {
     if (!info || typeof info !== "object") throw new TypeError("updateQueue() needs an object");
+    const availability: Record<string, unknown> = {};
     for (const key of ["positionInQueue", "estimatedWaitTime"] as const) {
       const v = info[key];
-      if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
+      if (v === undefined) continue;
+      if (badNumber(v)) {
         throw new RangeError(`${key} must be a finite number of at least 0, got ${v}`);
       }
-    }
-    const availability: AgentAvailability = {};
-    if (info.positionInQueue !== undefined) {
-      availability.positionInQueue = availability.position_in_queue = info.positionInQueue;
-    }
-    if (info.estimatedWaitTime !== undefined) {
-      availability.estimatedWaitTime = availability.estimated_wait_time = info.estimatedWaitTime;
+      availability[key] = availability[key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())] = v;
     }
     if (info.message !== undefined) availability.message = String(info.message);
-    this.#host(
-      "updateAgentAvailability",
-      () => this.#callback.updateAgentAvailability(availability),
-    );
+    this.#h.updateAgentAvailability(availability as AgentAvailability);
   }
 
   /** Kustomer has no screen sharing: nothing to stop. */
@@ -1045,7 +866,7 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** Old web chat's session details; the locale becomes Kustomer's language. */
   updateState(state: ServiceDeskHostState): void {
     if (!state || typeof state !== "object") throw new TypeError("updateState() needs an object");
-    this.#hostState = { ...state };
+    this.#locale = state.locale;
   }
 
   /**
@@ -1054,9 +875,8 @@ export class KustomerServiceDesk implements ServiceDesk {
    */
   async reconnect(): Promise<boolean> {
     const log = await this.#loadPersisted();
-    if (!log || log.state.status === "idle" || log.state.status === "ended") {
-      if (log) await this.#finish(log);
-      else this.#persist(undefined);
+    if (!log || over(log.state)) {
+      await (log ? this.#finish(log) : this.#persist());
       return false;
     }
     try {
@@ -1064,11 +884,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     } catch (error) {
       if (error instanceof TypeError) throw error;
       this.#warn(`could not reach Kustomer to resume the chat (${errorText(error)}); retrying`);
-      this.#disconnected = true;
-      this.#host(
-        "setErrorStatus",
-        () => this.#callback.setErrorStatus({ type: 2, isDisconnected: true }),
-      );
+      this.#setDisconnected(true);
       this.#scheduleRetry();
       return true;
     }

@@ -119,7 +119,7 @@ Deno.test("decodeEvent() accepts good records and names what is wrong with bad o
     [{ ...started, type: "chat_ended", data: { by: "cat" } }, 'field "by" must be'],
     [
       { ...started, type: "agent_message_received", data: { message: { messageId: "m" } } },
-      "message needs",
+      'field "message.text" must be a string',
     ],
   ];
   for (const [record, message] of cases) {
