@@ -92,6 +92,15 @@ export class LogConflictError extends Error {
   }
 }
 
+/** The stored snapshot, if it is the one the head names. */
+const named = (head: LogHead, stored?: LogSnapshot): LogSnapshot | undefined =>
+  stored?.seq === head.snapshotSeq ? stored : undefined;
+
+const clone = structuredClone;
+
+/** Runs `fn` now; its result or throw as a promise. */
+const task = <T>(fn: () => T): Promise<T> => new Promise((resolve) => resolve(fn()));
+
 /** A log store in memory: for tests, and where IndexedDB is unavailable. Lost on reload. */
 export class MemoryLogStore implements LogStore {
   #logs = new Map<
@@ -107,56 +116,52 @@ export class MemoryLogStore implements LogStore {
     head: LogHead,
     snapshot?: LogSnapshot,
   ): Promise<void> {
-    const log = this.#logs.get(logId);
-    const actual = log?.head.seq ?? 0;
-    if (actual !== expectedSeq) {
-      return Promise.reject(new LogConflictError(logId, expectedSeq, actual));
-    }
-    const events = log?.events ?? new Map<number, unknown>();
-    for (const record of records) events.set(record.seq, structuredClone(record));
-    this.#logs.set(logId, {
-      head: structuredClone(head),
-      snapshot: snapshot ? structuredClone(snapshot) : log?.snapshot,
-      events,
+    return task(() => {
+      const log = this.#logs.get(logId);
+      const actual = log?.head.seq ?? 0;
+      if (actual !== expectedSeq) throw new LogConflictError(logId, expectedSeq, actual);
+      const events = log?.events ?? new Map<number, unknown>();
+      for (const record of records) events.set(record.seq, clone(record));
+      this.#logs.set(logId, {
+        head: clone(head),
+        snapshot: clone(snapshot) ?? log?.snapshot,
+        events,
+      });
     });
-    return Promise.resolve();
   }
 
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
-    const log = this.#logs.get(logId);
-    if (!log) return Promise.resolve({ records: [] });
-    const snapshot =
-      log.head.snapshotSeq !== undefined && log.snapshot?.seq === log.head.snapshotSeq
-        ? structuredClone(log.snapshot)
-        : undefined;
-    const from = snapshot?.seq ?? 0;
-    const records = [...log.events.entries()]
-      .filter(([seq]) => seq > from)
-      .sort(([a], [b]) => a - b)
-      .map(([, record]) => structuredClone(record));
-    return Promise.resolve({ head: structuredClone(log.head), snapshot, records });
+    return task(() => {
+      const log = this.#logs.get(logId);
+      if (!log) return { records: [] };
+      const snapshot = named(log.head, log.snapshot);
+      const from = snapshot?.seq ?? 0;
+      const records = [...log.events].filter(([seq]) => seq > from).sort(([a], [b]) => a - b)
+        .map(([, record]) => record);
+      return clone({ head: log.head, snapshot, records });
+    });
   }
 
   /** Compacts; see {@linkcode LogStore.compact}. */
   compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
-    const log = this.#logs.get(logId);
-    if (!log) return Promise.resolve();
-    for (const seq of [...log.events.keys()]) if (seq <= snapshot.seq) log.events.delete(seq);
-    log.head = structuredClone(head);
-    log.snapshot = structuredClone(snapshot);
-    return Promise.resolve();
+    return task(() => {
+      const log = this.#logs.get(logId);
+      if (!log) return;
+      for (const seq of log.events.keys()) if (seq <= snapshot.seq) log.events.delete(seq);
+      log.head = clone(head);
+      log.snapshot = clone(snapshot);
+    });
   }
 
   /** Deletes a log. */
   remove(logId: string): Promise<void> {
-    this.#logs.delete(logId);
-    return Promise.resolve();
+    return task(() => void this.#logs.delete(logId));
   }
 
   /** All heads. */
   heads(): Promise<LogHead[]> {
-    return Promise.resolve([...this.#logs.values()].map((log) => structuredClone(log.head)));
+    return task(() => clone([...this.#logs.values()].map((log) => log.head)));
   }
 
   /** Writes a raw record as it is, for tests of damaged logs. */
@@ -243,9 +248,7 @@ export class IndexedDbLogStore implements LogStore {
         promisifyRequest(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
       ]);
       if (!head) return { records: [] };
-      const snapshot = head.snapshotSeq !== undefined && stored?.seq === head.snapshotSeq
-        ? stored
-        : undefined;
+      const snapshot = named(head, stored);
       const records = await promisifyRequest(
         store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)),
       );

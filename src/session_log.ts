@@ -17,7 +17,7 @@ import {
   initialState,
   type StoredEvent,
 } from "./events.ts";
-import { LogConflictError, type LogHead, type LogSnapshot, type LogStore } from "./log_store.ts";
+import { type LoadedLog, LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
 
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
@@ -37,11 +37,11 @@ export class SessionLog {
   #now: () => number;
   #warn: (message: string) => void;
   #snapshotEvery: number;
-  #state: DeskState;
-  #seq: number;
-  #durableSeq: number;
   #createdAt: number;
-  #snapshotSeq: number;
+  #state!: DeskState;
+  #seq!: number;
+  #durableSeq!: number;
+  #snapshotSeq!: number;
   #pending: StoredEvent[] = [];
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
@@ -52,34 +52,20 @@ export class SessionLog {
     store: LogStore,
     id: string,
     options: SessionLogOptions,
-    state: DeskState,
-    seq: number,
-    createdAt: number,
-    snapshotSeq: number,
+    loaded: LoadedLog = { records: [] },
   ) {
     this.id = id;
     this.#store = store;
     this.#now = options.now ?? Date.now;
     this.#warn = options.warn ?? ((message) => console.warn(message));
     this.#snapshotEvery = options.snapshotEvery ?? 64;
-    this.#state = state;
-    this.#seq = seq;
-    this.#durableSeq = seq;
-    this.#createdAt = createdAt;
-    this.#snapshotSeq = snapshotSeq;
+    this.#createdAt = loaded.head?.createdAt ?? this.#now();
+    this.#load(loaded);
   }
 
   /** A new, empty log (nothing is written until the first append). */
   static create(store: LogStore, id: string, options: SessionLogOptions = {}): SessionLog {
-    return new SessionLog(
-      store,
-      id,
-      options,
-      initialState(),
-      0,
-      (options.now ?? Date.now)(),
-      0,
-    );
+    return new SessionLog(store, id, options);
   }
 
   /**
@@ -91,20 +77,25 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions = {},
   ): Promise<SessionLog | undefined> {
-    const { head, snapshot, records } = await store.load(id);
-    if (!head) return undefined;
-    const warn = options.warn ?? ((message: string) => console.warn(message));
-    let state = snapshot ? snapshot.state : initialState();
-    for (const event of decodeAll(records, id, warn)) state = evolve(state, event);
-    return new SessionLog(
-      store,
-      id,
-      options,
-      state,
-      head.seq,
-      head.createdAt,
-      snapshot?.seq ?? 0,
-    );
+    const loaded = await store.load(id);
+    return loaded.head && new SessionLog(store, id, options, loaded);
+  }
+
+  /** Takes the stored state: the snapshot, then the records after it. */
+  #load({ head, snapshot, records }: LoadedLog): void {
+    let state = snapshot?.state ?? initialState();
+    for (const record of records) {
+      try {
+        state = evolve(state, decodeEvent(record));
+      } catch (error) {
+        this.#warn(
+          `Chat log ${this.id}: skipped a record that cannot be read (${errorText(error)}).`,
+        );
+      }
+    }
+    this.#state = state;
+    this.#seq = this.#durableSeq = head?.seq ?? 0;
+    this.#snapshotSeq = snapshot?.seq ?? 0;
   }
 
   /** The replayed state. */
@@ -122,34 +113,32 @@ export class SessionLog {
     return this.#seq - this.#durableSeq;
   }
 
+  /** Numbers, times and applies an event, and queues it for the next write. */
+  #add(input: EventInput & { at?: number }): void {
+    const event = {
+      ...input,
+      v: EVENT_VERSION,
+      seq: ++this.#seq,
+      at: input.at ?? this.#now(),
+    } as StoredEvent;
+    this.#state = evolve(this.#state, event);
+    this.#pending.push(event);
+  }
+
   /**
    * Records events: the state advances at once; the promise settles once they are stored, or once
    * storing them failed (reported through `warn`, and retried with the next append). It never rejects.
    */
   append(...events: EventInput[]): Promise<void> {
-    for (const input of events) {
-      const event = {
-        ...input,
-        v: EVENT_VERSION,
-        seq: ++this.#seq,
-        at: this.#now(),
-      } as StoredEvent;
-      this.#state = evolve(this.#state, event);
-      this.#pending.push(event);
-    }
+    events.forEach((event) => this.#add(event));
     if (this.#removed) {
       this.#pending = [];
       return Promise.resolve();
     }
-    if (!this.#scheduled) {
-      const run = this.#chain.then(() => {
-        this.#scheduled = undefined;
-        return this.#flush();
-      });
-      this.#scheduled = run;
-      this.#chain = run;
-    }
-    return this.#scheduled;
+    return this.#scheduled ??= this.#chain = this.#chain.then(() => {
+      this.#scheduled = undefined;
+      return this.#flush();
+    });
   }
 
   /** Waits until every write started so far has settled. */
@@ -157,27 +146,37 @@ export class SessionLog {
     return this.#chain;
   }
 
-  async #flush(retried = false): Promise<void> {
-    if (this.#pending.length === 0 || this.#removed) return;
+  async #flush(retried?: boolean): Promise<void> {
     const batch = this.#pending;
+    if (!batch.length || this.#removed) return;
     this.#pending = [];
     const last = batch[batch.length - 1].seq;
-    const snapshot: LogSnapshot | undefined = last - this.#snapshotSeq >= this.#snapshotEvery
+    const snapshot = last - this.#snapshotSeq >= this.#snapshotEvery
       ? { seq: last, state: this.#state }
       : undefined;
-    const head = this.#head(last, snapshot?.seq ?? this.#snapshotSeq);
     try {
-      await this.#store.append(this.id, this.#durableSeq, batch, head, snapshot);
+      await this.#store.append(
+        this.id,
+        this.#durableSeq,
+        batch,
+        this.#head(last, snapshot?.seq ?? this.#snapshotSeq),
+        snapshot,
+      );
       this.#durableSeq = last;
-      if (snapshot) this.#snapshotSeq = snapshot.seq;
+      if (snapshot) this.#snapshotSeq = last;
       if (this.#failing) {
         this.#failing = false;
         this.#warn(`Chat log ${this.id}: saved again; nothing was lost.`);
       }
     } catch (error) {
       if (error instanceof LogConflictError && !retried) {
+        // Another writer appended: take its events, then put ours after them.
         this.#warn(`Chat log ${this.id}: ${error.message}. Merging and writing again.`);
-        await this.#rebase(batch);
+        const loaded = await this.#store.load(this.id);
+        const mine = [...batch, ...this.#pending];
+        this.#pending = [];
+        this.#load(loaded);
+        mine.forEach((event) => this.#add(event));
         return this.#flush(true);
       }
       this.#pending = [...batch, ...this.#pending];
@@ -191,31 +190,15 @@ export class SessionLog {
     }
   }
 
-  /** Another writer appended: take its events, then put ours after them. */
-  async #rebase(batch: StoredEvent[]): Promise<void> {
-    const { head, snapshot, records } = await this.#store.load(this.id);
-    let state = snapshot ? snapshot.state : initialState();
-    for (const event of decodeAll(records, this.id, this.#warn)) state = evolve(state, event);
-    let seq = head?.seq ?? 0;
-    const mine = [...batch, ...this.#pending].map((e) => ({ ...e, seq: ++seq }) as StoredEvent);
-    for (const event of mine) state = evolve(state, event);
-    this.#durableSeq = head?.seq ?? 0;
-    this.#snapshotSeq = snapshot?.seq ?? 0;
-    this.#seq = seq;
-    this.#state = state;
-    this.#pending = mine;
-  }
-
   #head(seq: number, snapshotSeq: number): LogHead {
     const now = this.#now();
-    const ended = this.#state.status === "ended";
     return {
       v: 1,
       id: this.id,
       seq,
       createdAt: this.#createdAt,
       updatedAt: now,
-      ...(ended ? { endedAt: now } : {}),
+      ...(this.#state.status === "ended" ? { endedAt: now } : {}),
       ...(snapshotSeq > 0 ? { snapshotSeq } : {}),
     };
   }
@@ -227,9 +210,9 @@ export class SessionLog {
   async compact(): Promise<void> {
     await this.settled();
     if (this.#removed || this.unsaved > 0) return;
-    const snapshot = { seq: this.#seq, state: this.#state };
-    await this.#store.compact(this.id, this.#head(this.#seq, snapshot.seq), snapshot);
-    this.#snapshotSeq = snapshot.seq;
+    const seq = this.#seq;
+    await this.#store.compact(this.id, this.#head(seq, seq), { seq, state: this.#state });
+    this.#snapshotSeq = seq;
   }
 
   /** Deletes the log from storage; later appends only change the state in memory. */
@@ -238,20 +221,6 @@ export class SessionLog {
     this.#removed = true;
     this.#pending = [];
     await this.#store.remove(this.id);
-  }
-}
-
-function* decodeAll(
-  records: readonly unknown[],
-  id: string,
-  warn: (message: string) => void,
-): Generator<StoredEvent> {
-  for (const record of records) {
-    try {
-      yield decodeEvent(record);
-    } catch (error) {
-      warn(`Chat log ${id}: skipped a record that cannot be read (${errorText(error)}).`);
-    }
   }
 }
 
