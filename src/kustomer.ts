@@ -71,25 +71,7 @@ export class KustomerClient {
   /** Calls `method(options, callback)` and settles with its response, its error, or a timeout. */
   call<T>(method: string, options: unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const fn = (this.core as unknown as Record<string, unknown>)[method];
-      if (typeof fn !== "function") {
-        reject(
-          new KustomerError(method, "unavailable", `Kustomer Core has no method ${method}()`),
-        );
-        return;
-      }
       let done = false;
-      const timer = this.#scheduler.setTimeout(() => {
-        if (done) return;
-        done = true;
-        reject(
-          new KustomerError(
-            method,
-            "timeout",
-            `Kustomer did not answer ${method}() within ${this.#timeoutMs} ms`,
-          ),
-        );
-      }, this.#timeoutMs);
       const settle = (response: unknown, error?: unknown) => {
         if (done) return;
         done = true;
@@ -97,32 +79,43 @@ export class KustomerClient {
         if (error) reject(toKustomerError(method, error));
         else resolve(response as T);
       };
-      try {
-        fn.call(this.core, options, settle);
-      } catch (error) {
-        settle(undefined, error ?? new Error("threw"));
-      }
+      const timer = this.#scheduler.setTimeout(
+        () =>
+          settle(
+            0,
+            new KustomerError(
+              method,
+              "timeout",
+              `Kustomer did not answer ${method}() within ${this.#timeoutMs} ms`,
+            ),
+          ),
+        this.#timeoutMs,
+      );
+      const error = this.fire(method, options, settle);
+      if (error) settle(0, error);
     });
   }
 
-  /** Calls a method that has no callback (`markRead`, `sendTypingActivity`); errors become a result. */
-  fire(method: string, options: unknown): KustomerError | undefined {
+  /**
+   * Calls a method without waiting for an answer (`markRead`, `sendTypingActivity`, or a call whose
+   * callback is `args`); a missing method or a throw is returned as an error.
+   */
+  fire(method: string, ...args: unknown[]): KustomerError | undefined {
     const fn = (this.core as unknown as Record<string, unknown>)[method];
     if (typeof fn !== "function") {
       return new KustomerError(method, "unavailable", `Kustomer Core has no method ${method}()`);
     }
     try {
-      fn.call(this.core, options);
-      return undefined;
+      fn.apply(this.core, args);
     } catch (error) {
-      return toKustomerError(method, error);
+      return toKustomerError(method, error ?? new Error("threw"));
     }
   }
 }
 
 function toKustomerError(method: string, error: unknown): KustomerError {
   if (error instanceof KustomerError) return error;
-  const e = (typeof error === "object" && error !== null ? error : {}) as Record<string, unknown>;
+  const e = Object(error);
   const detail = typeof e.message === "string" && e.message
     ? e.message
     : typeof e.title === "string"
@@ -181,70 +174,59 @@ const isCore = (value: unknown): value is KustomerCore =>
  * the page is loading (waiting for `kustomerCoreLoaded`), or the script loaded with `apiKey`.
  */
 export function findCore(source: CoreSource): Promise<KustomerCore> {
+  const g = globalThis as { KustomerCore?: unknown; document?: Document };
   if (source.core) return Promise.resolve(source.core);
-  const existing = (globalThis as { KustomerCore?: unknown }).KustomerCore;
-  if (isCore(existing)) return Promise.resolve(existing);
-  const doc = (globalThis as { document?: Document }).document;
-  const tag = doc?.querySelector?.('script[src*="chat-web/core.js"]') as
+  if (isCore(g.KustomerCore)) return Promise.resolve(g.KustomerCore);
+  const doc = g.document;
+  let script = doc?.querySelector?.('script[src*="chat-web/core.js"]') as
     | HTMLScriptElement
     | null
     | undefined;
-  if (!tag && !source.apiKey) {
-    return Promise.reject(
-      new KustomerError(
+  return new Promise<KustomerCore>((resolve, reject) => {
+    if (!script && !source.apiKey) {
+      throw new KustomerError(
         "load",
         "unavailable",
         "Kustomer Core is not on the page and no apiKey was given: add " +
           `<script src="${KUSTOMER_CORE_URL}" data-kustomer-api-key="…"> or pass { apiKey }`,
-      ),
-    );
-  }
-  if (!doc) {
-    return Promise.reject(
-      new KustomerError("load", "unavailable", "Cannot load Kustomer Core: there is no document"),
-    );
-  }
-  return new Promise<KustomerCore>((resolve, reject) => {
-    let script = tag;
-    const finish = (error?: KustomerError) => {
-      source.scheduler.clearTimeout(timer);
+      );
+    }
+    if (!doc) {
+      throw new KustomerError(
+        "load",
+        "unavailable",
+        "Cannot load Kustomer Core: there is no document",
+      );
+    }
+    const { scheduler, timeoutMs } = source;
+    const finish = (reason?: KustomerErrorReason, message?: string) => {
+      scheduler.clearTimeout(timer);
       globalThis.removeEventListener?.("kustomerCoreLoaded", onLoaded);
-      script?.removeEventListener("error", onError);
-      const core = (globalThis as { KustomerCore?: unknown }).KustomerCore;
-      if (error) reject(error);
-      else if (isCore(core)) resolve(core);
+      script!.removeEventListener("error", onError);
+      const core = g.KustomerCore;
+      if (!reason && isCore(core)) resolve(core);
       else {
         reject(
           new KustomerError(
             "load",
-            "load",
-            "Kustomer Core script loaded but KustomerCore is missing",
+            reason ?? "load",
+            message ?? "Kustomer Core script loaded but KustomerCore is missing",
           ),
         );
       }
     };
     const onLoaded = () => finish();
-    const onError = () =>
-      finish(
-        new KustomerError("load", "load", `Could not load the Kustomer Core script ${script?.src}`),
-      );
-    const timer = source.scheduler.setTimeout(
-      () =>
-        finish(
-          new KustomerError(
-            "load",
-            "timeout",
-            `Kustomer Core did not load within ${source.timeoutMs} ms`,
-          ),
-        ),
-      source.timeoutMs,
+    const onError = () => finish("load", `Could not load the Kustomer Core script ${script!.src}`);
+    const timer = scheduler.setTimeout(
+      () => finish("timeout", `Kustomer Core did not load within ${timeoutMs} ms`),
+      timeoutMs,
     );
     globalThis.addEventListener?.("kustomerCoreLoaded", onLoaded);
     if (!script) {
       script = doc.createElement("script");
       script.src = source.scriptUrl;
       script.async = true;
-      script.dataset.kustomerApiKey = source.apiKey!;
+      script.dataset.kustomerApiKey = source.apiKey;
       (doc.head ?? doc.documentElement).append(script);
     }
     script.addEventListener("error", onError);
