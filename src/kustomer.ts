@@ -187,7 +187,7 @@ export function findCore(source: CoreSource): Promise<KustomerCore> {
       throw new KustomerError(
         "load",
         "unavailable",
-        "Kustomer Core is not on the page and no apiKey was given: add " +
+        "No KustomerCore on the page and no apiKey was given: add " +
           `<script src="${KUSTOMER_CORE_URL}" data-kustomer-api-key="…"> or pass { apiKey }`,
       );
     }

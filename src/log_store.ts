@@ -83,7 +83,7 @@ export class LogConflictError extends Error {
   /** Creates the error. */
   constructor(logId: string, expectedSeq: number, actualSeq: number) {
     super(
-      `Log ${logId} was written by another writer: expected it at event ${expectedSeq}, found ${actualSeq}`,
+      `Log ${logId} was written by another writer: expected event ${expectedSeq}, found ${actualSeq}`,
     );
     this.name = "LogConflictError";
     this.logId = logId;

@@ -71,7 +71,7 @@ export function fileProblems(
       : size > FILE_LIMITS.maxFileBytes
       ? `${name} is ${mb(size)}; Kustomer accepts files up to 5 MB`
       : total + size > FILE_LIMITS.maxMessageBytes
-      ? `${name}: the files add up to more than 9.5 MB, Kustomer's limit per message`
+      ? `${name}: the message would exceed Kustomer's 9.5 MB limit`
       : undefined;
     if (!problem) total += size;
     return problem;

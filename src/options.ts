@@ -192,7 +192,7 @@ export function resolveStore(
   if (!memoryWarned) {
     memoryWarned = true;
     logger.warn(
-      "Kustomer service desk: IndexedDB is not available (private mode?); chats are kept in memory " +
+      "Kustomer service desk: no IndexedDB (private mode?); chats are kept in memory " +
         "and will not survive a page reload.",
     );
   }

@@ -97,7 +97,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     const callback = parameters?.callback as unknown as Record<string, (...a: unknown[]) => void>;
     if (typeof parameters !== "object" || !callback) {
       throw new TypeError(
-        "Service desk parameters must be an object with the chat host's callback",
+        "Service desk parameters must have the chat host's callback",
       );
     }
     this.#o = resolveOptions(options);
@@ -137,7 +137,7 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** Runs a host callback so that its errors, thrown or rejected, never break the desk. */
   #guard(what: string, fn: () => unknown): void {
     const fail = (error: unknown) =>
-      this.#warn(`the chat host failed in ${what} (${errorText(error)})`);
+      this.#warn(`the host's ${what}() failed (${errorText(error)})`);
     try {
       Promise.resolve(fn()).catch(fail);
     } catch (error) {
@@ -202,7 +202,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       }
       if (token !== undefined && (typeof token !== "string" || token.split(".").length !== 3)) {
         throw new TypeError(
-          "getJwt() must resolve to a JWT string (three dot-separated parts) or undefined",
+          "getJwt() must resolve to a JWT string (a.b.c) or undefined",
         );
       }
       if (token) await this.#call("login", { jwtToken: token });
@@ -287,7 +287,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       if (this.#o.onSatisfaction) {
         this.#guard("onSatisfaction", () => this.#o.onSatisfaction!(survey));
       } else {this.#warn(
-          `satisfaction survey ${satisfactionId} arrived; pass onSatisfaction to show it`,
+          `survey ${satisfactionId} arrived; pass onSatisfaction to show it`,
         );}
     },
   };
@@ -460,7 +460,7 @@ export class KustomerServiceDesk implements ServiceDesk {
         await this.#giveUp(previous, orphan);
       } else if (
         await this.#resume(previous).catch((error) => {
-          this.#warn(`could not resume the chat from before the reload (${errorText(error)})`);
+          this.#warn(`could not resume the reloaded chat (${errorText(error)}); ending it`);
           return this.#giveUp(previous, orphan);
         })
       ) return;
@@ -570,7 +570,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     if (opening && log.state.status === "waiting") {
       this.updateQueue({
         message: parseAvailability(this.#availability(client)) === false
-          ? "No agents are online right now. Your message is in the queue and an agent will answer when one is available."
+          ? "No agents are online right now. An agent will answer when one is available."
           : this.#o.waitingMessage,
       });
     }
@@ -729,7 +729,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     if (!text && !uploads.length) return;
     if (uploads.length && this.#o.allowFileUploads === false) {
       throw new TypeError(
-        "Cannot send files: file uploads are turned off (allowFileUploads: false)",
+        "Cannot send files: allowFileUploads is false",
       );
     }
     const problems = fileProblems(uploads).filter(Boolean).join("; ");
@@ -827,7 +827,7 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
   filesSelectedForUpload(uploads: FileUpload[]): void {
     if (!Array.isArray(uploads)) {
-      throw new TypeError("filesSelectedForUpload() needs an array of uploads");
+      throw new TypeError("filesSelectedForUpload() needs an array");
     }
     fileProblems(uploads).forEach((problem, i) => {
       if (problem) this.#h.setFileUploadStatus(uploads[i].id, true, problem);
@@ -850,7 +850,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       const v = info[key];
       if (v === undefined) continue;
       if (badNumber(v)) {
-        throw new RangeError(`${key} must be a finite number of at least 0, got ${v}`);
+        throw new RangeError(`${key} must be a finite number ≥ 0, got ${v}`);
       }
       availability[key] = availability[key.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())] = v;
     }

@@ -183,8 +183,8 @@ export class SessionLog {
       if (!this.#failing) {
         this.#failing = true;
         this.#warn(
-          `Chat log ${this.id}: could not save ${this.unsaved} event(s) (${errorText(error)}). ` +
-            "The chat goes on; a reload now would lose them. Retrying with the next event.",
+          `Chat log ${this.id}: could not save ${this.unsaved} event(s) (${errorText(error)}); ` +
+            "retrying with the next event (a reload now would lose them).",
         );
       }
     }
