@@ -286,9 +286,9 @@ export class KustomerServiceDesk implements ServiceDesk {
       };
       if (this.#o.onSatisfaction) {
         this.#guard("onSatisfaction", () => this.#o.onSatisfaction!(survey));
-      } else {this.#warn(
-          `survey ${satisfactionId} arrived; pass onSatisfaction to show it`,
-        );}
+      } else {
+        this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
+      }
     },
   };
 
