@@ -400,6 +400,8 @@ export class KustomerServiceDesk implements ServiceDesk {
     const log = this.#log;
     const conversationId = log?.state.conversationId;
     if (!log || !conversationId || !this.#live()) return;
+    // A resume that could not reach Kustomer never logged in nor listened: do it now.
+    if (!this.#subscribed) await this.#connect();
     const messages = await this.#messages(conversationId);
     this.#setDisconnected(false);
     // User messages that reached Kustomer before a reload but were never confirmed: match by text.

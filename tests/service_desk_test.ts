@@ -930,6 +930,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.clock.advance(1_000);
         await until(() => host.texts().includes("back"), "recovered");
         assertEquals(host.errors().at(-1), { type: 2, isDisconnected: false });
+        // Live again, not only caught up: the next message comes through the listeners.
+        w.sim.agentSend(conversationId, "live after recovery");
+        await until(() => host.texts().includes("live after recovery"), "a live message");
         await w.dispose();
       },
     );
