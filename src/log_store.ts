@@ -163,11 +163,6 @@ export class MemoryLogStore implements LogStore {
   heads(): Promise<LogHead[]> {
     return task(() => clone([...this.#logs.values()].map((log) => log.head)));
   }
-
-  /** Writes a raw record as it is, for tests of damaged logs. */
-  putRaw(logId: string, seq: number, record: unknown): void {
-    this.#logs.get(logId)?.events.set(seq, record);
-  }
 }
 
 /** Options of {@linkcode IndexedDbLogStore}. */

@@ -834,20 +834,29 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step("a corrupt record in the log does not stop the resume", async () => {
-      const store = new MemoryLogStore();
+      const inner: LogStore = kind === "memory"
+        ? new MemoryLogStore()
+        : new IndexedDbLogStore({ dbName: `desk-test-${++dbCount}` });
+      let corrupt = false;
+      // The newest record comes back damaged, as from a bad disk or a foreign writer.
+      const store: LogStore = {
+        append: (...a) => inner.append(...a),
+        load: async (id) => {
+          const loaded = await inner.load(id);
+          if (!corrupt || !loaded.records.length) return loaded;
+          const last = loaded.records.at(-1) as { seq: number };
+          const bad = { v: 1, seq: last.seq, at: 0, type: "agent_message_received", data: {} };
+          return { ...loaded, records: [...loaded.records.slice(0, -1), bad] };
+        },
+        compact: (...a) => inner.compact(...a),
+        remove: (id) => inner.remove(id),
+        heads: () => inner.heads(),
+      };
       const w = world(kind, { store });
       await w.desk.startChat(connect(), {});
       w.sim.agentSend(w.conversationId, "hi");
       await until(() => w.host.texts().length === 1, "first");
-      const id = w.host.state.escalationId as string;
-      const head = (await store.heads())[0];
-      store.putRaw(id, head.seq, {
-        v: 1,
-        seq: head.seq,
-        at: 0,
-        type: "agent_message_received",
-        data: {},
-      });
+      corrupt = true;
       const { desk } = w.reload();
       assertEquals(await desk.reconnect(), true);
       assert(w.logger.lines.some((l) => l.includes("skipped a record")), w.logger.lines.join("\n"));
