@@ -29,7 +29,7 @@ import { gzipSync } from "node:zlib";
  *
  * The issue asked for 8 KB, aiming at 5 KB. With every feature it asks for (the event log and its
  * replay, reconnect and catch-up, timeouts, the core.js loader, option and record checks, Carbon
- * history) the desk measures about 11.4 KB: with every string literal deleted it would still be
+ * history) the desk measures about 11.5 KB: with every string literal deleted it would still be
  * 8.7 KB. So the hard limit stands just above today's size, to stop growth, and 8 KB is the
  * target the build reports against until the features are split or the budget is decided.
  */

@@ -108,6 +108,13 @@ export interface KustomerServiceDeskOptions {
    */
   orphanedChat?: "resume" | "end";
   /**
+   * A chat left queued by a reload that neither the host reconnects nor the user asks for again
+   * within this time is ended in Kustomer, so no agent picks up a chat nobody is reading (ms);
+   * 0 leaves it open.
+   * @default {300000}
+   */
+  orphanTimeoutMs?: number;
+  /**
    * Whether users may send files to the agent.
    * @default {true}
    */
@@ -169,6 +176,7 @@ const DEFAULTS = {
   heartbeatMs: 30_000,
   retentionMs: 0,
   abandonedMs: 86_400_000,
+  orphanTimeoutMs: 300_000,
   waitingMessage: "Waiting for an agent to join.",
   name: "kustomer",
   now: Date.now as () => number,
@@ -228,7 +236,12 @@ const RULES: [string, (v: any) => boolean, string, boolean?][] = [
     "a Kustomer text attribute system name ending in Str or Txt",
   ],
   ["timeoutMs retryIntervalMs", positiveMs, "a positive number of milliseconds", true],
-  ["heartbeatMs retentionMs abandonedMs", ms, "zero or a positive number of milliseconds", true],
+  [
+    "heartbeatMs retentionMs abandonedMs orphanTimeoutMs",
+    ms,
+    "zero or a positive number of milliseconds",
+    true,
+  ],
   ["orphanedChat", (v) => v === "resume" || v === "end", '"resume" or "end"'],
   [
     "store",

@@ -115,6 +115,24 @@ export class KustomerServiceDesk implements ServiceDesk {
       : typeof callback.updatePersistedState === "function"
       ? undefined
       : savedId();
+    const orphan = this.#persistedId;
+    if (orphan && this.#o.orphanTimeoutMs) {
+      this.#o.scheduler.setTimeout(() => void this.#endOrphan(orphan), this.#o.orphanTimeoutMs);
+    }
+  }
+
+  /**
+   * A chat from before the reload that nobody took up (no reconnect, no new request): end it
+   * rather than leave an agent talking to no one.
+   */
+  async #endOrphan(id: string): Promise<void> {
+    if (this.#log || this.#starting || this.#persistedId !== id) return;
+    const log = await this.#loadPersisted();
+    if (!log || over(log.state) || this.#log || this.#starting) return;
+    this.#warn(
+      `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#o.orphanTimeoutMs} ms`,
+    );
+    await this.#giveUp(log, "left open by a page reload");
   }
 
   /** The integration's name. */

@@ -777,6 +777,38 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step(
+      "queued, and nobody takes it up after the reload: ended after orphanTimeoutMs",
+      async () => {
+        const w = world(kind, { orphanTimeoutMs: 60_000 });
+        await w.desk.startChat(connect(), {});
+        const { host } = w.reload();
+        await w.clock.advance(59_000);
+        assertEquals(w.sim.conversations[0].ended, false, "not before the time is up");
+        await w.clock.advance(1_000);
+        await until(() => w.sim.conversations[0].ended, "the orphan ended");
+        await until(() => host.state.escalationId === undefined, "persisted state cleared");
+        assert(w.logger.lines.some((l) => l.includes("left waiting by a page reload")));
+        await w.dispose();
+      },
+    );
+
+    await t.step("a reconnected or resumed chat is not ended by the orphan timer", async () => {
+      const w = world(kind, { orphanTimeoutMs: 60_000 });
+      await w.desk.startChat(connect(), {});
+      w.sim.agentSend(w.conversationId, "hi");
+      await until(() => w.host.texts().length === 1, "first");
+      const first = w.reload();
+      assertEquals(await first.desk.reconnect(), true);
+      await w.clock.advance(61_000);
+      assertEquals(w.sim.conversations[0].ended, false, "reconnected");
+      const second = w.reload();
+      await second.desk.startChat(connect(), {});
+      await w.clock.advance(61_000);
+      assertEquals(w.sim.conversations.map((c) => c.ended), [false], "resumed by startChat");
+      await w.dispose();
+    });
+
+    await t.step(
       "before the conversation existed: the next startChat finishes opening it",
       async () => {
         const w = world(kind);
