@@ -14,18 +14,10 @@
 import * as esbuild from "esbuild";
 import type { BrowserContext, Page } from "playwright-core";
 import { serveFiles } from "../dev.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/browser/chromium.ts";
 
 const BENCH_DIR = new URL(".", import.meta.url).pathname;
 const MESSAGES = 500;
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 /** The in-page entry: bench functions on `window.bench`, each returning milliseconds or counts. */
 const ENTRY = `
@@ -187,7 +179,6 @@ const stats = (xs: number[]): [string, string] => [
 
 /** Runs the benchmark (only as a script: `deno bench bench/` also loads this file). */
 async function main(): Promise<void> {
-  const CHROMIUM_PATH = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
   const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
   try {
     Deno.statSync(CHROMIUM_PATH);
@@ -224,7 +215,7 @@ async function main(): Promise<void> {
   async function open(dir: string): Promise<{ context: BrowserContext; page: Page }> {
     const context = await chromium.launchPersistentContext(dir, {
       executablePath: CHROMIUM_PATH,
-      args: ARGS,
+      args: [...CHROMIUM_ARGS],
       headless: true,
     });
     const page = context.pages()[0] ?? await context.newPage();

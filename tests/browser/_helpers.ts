@@ -12,6 +12,9 @@
 import type { Browser, Locator, Page } from "playwright-core";
 import { build, type BuildResult } from "../../build.ts";
 import { serveFiles, type ServeFilesOptions } from "../../dev.ts";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./chromium.ts";
+
+export { CHROMIUM_PATH };
 
 const env = (name: string): string | undefined => {
   try {
@@ -21,8 +24,6 @@ const env = (name: string): string | undefined => {
   }
 };
 
-/** Where Chromium is expected. */
-export const CHROMIUM_PATH: string = env("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 /** Whether a skipped browser test is a failure. */
 export const REQUIRE_BROWSER: boolean = env("REQUIRE_BROWSER") === "1";
 
@@ -80,15 +81,7 @@ export async function launch(): Promise<Browser> {
   const { chromium } = await import("playwright-core");
   return await chromium.launch({
     executablePath: CHROMIUM_PATH,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
+    args: [...CHROMIUM_ARGS],
   });
 }
 
