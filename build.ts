@@ -7,7 +7,9 @@
  * ```
  *
  * Outputs (in `dist/`):
- * - `kustomer-service-desk.js` (+ `.map`): ESM, minified, no bare imports (idb-keyval inlined).
+ * - `kustomer-service-desk.js` (+ `.map`): ESM, minified, no bare imports (idb-keyval inlined). It
+ *   statically imports one shared chunk and loads the engine chunk on first use (an escalation, a
+ *   reconnect after a reload); chunks are `kustomer-service-desk-<name>-<hash>.js`, beside it.
  * - `kustomer-service-desk.iife.js` (+ `.map`): a classic script defining `window.KustomerServiceDesk`
  *   (everything `mod.ts` exports) and `window.WebChatServiceDeskFactory` (reads its options from
  *   `window.kustomerServiceDeskOptions` when it is called).
@@ -24,19 +26,26 @@ import ts from "typescript";
 import { gzipSync } from "node:zlib";
 
 /**
- * The gzipped size the desk's ESM bundle must stay under (the build fails past it), and the size
- * we aim for (past it the build only says so).
- *
- * The issue asked for 8 KB, aiming at 5 KB. With every feature it asks for (the event log and its
- * replay, reconnect and catch-up, timeouts, the core.js loader, option and record checks, Carbon
- * history) the desk measures about 11.5 KB: with every string literal deleted it would still be
- * 8.7 KB. So the hard limit stands just above today's size, to stop growth, and 8 KB is the
- * target the build reports against until the features are split or the budget is decided.
+ * What a page downloads up front to have the desk: `kustomer-service-desk.js` and the chunks it
+ * imports statically, gzipped. Over `maxGzipBytes` the build fails; `targetGzipBytes` is where we
+ * aim (past it the build only says so). The engine chunk, fetched when a chat needs it, is not
+ * counted here but in {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
-  maxGzipBytes: 12 * 1024,
-  targetGzipBytes: 8 * 1024,
+  maxGzipBytes: 8 * 1024,
+  targetGzipBytes: 5 * 1024,
 };
+
+/**
+ * The whole desk, gzipped: every ESM file (page load and engine) summed, and the classic script
+ * (one file, nothing loaded later). A ceiling that stops growth; the build fails past it.
+ */
+export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
+  maxGzipBytes: 15 * 1024,
+};
+
+/** The prefix of the ESM bundle's chunk files. */
+export const CHUNK_PREFIX = "kustomer-service-desk-";
 
 /** Bundle names, relative to the output directory. */
 export const FILES = {
@@ -153,8 +162,10 @@ export interface BuildOptions {
   types?: boolean;
   /** Throw when the desk bundle is over budget (after writing and reporting). @default {true} */
   enforceBudget?: boolean;
-  /** The desk ESM bundle's budget. @default {DESK_BUDGET} */
+  /** The budget of what a page loads up front. @default {DESK_BUDGET} */
   budget?: { maxGzipBytes: number; targetGzipBytes?: number };
+  /** The budget of the whole desk (all ESM files; the classic script). @default {DESK_TOTAL_BUDGET} */
+  totalBudget?: { maxGzipBytes: number };
   /** Where the report goes. @default {console.log} */
   log?: (line: string) => void;
 }
@@ -165,8 +176,13 @@ export interface BuildResult {
   readonly outDir: string;
   /** Each file's size. */
   readonly sizes: readonly FileSize[];
-  /** The size verdict of the desk ESM bundle, or the error when it is over budget. */
+  /** The size verdicts (page load, whole desk), or the error when one is over budget. */
   readonly budget: { ok: boolean; message: string };
+  /**
+   * The desk's ESM files: `pageLoad` (the entry and its static imports) and `lazy` (loaded on
+   * first use), each with its size.
+   */
+  readonly desk: { readonly pageLoad: readonly FileSize[]; readonly lazy: readonly FileSize[] };
   /** Wall time, ms. */
   readonly ms: number;
 }
@@ -220,7 +236,14 @@ export function bundleOptions(
   };
   const out = (f: string) => `${outDir}/${f}`;
   const configs: Record<string, esbuild.BuildOptions> = {
-    esm: { ...common, entryPoints: ["mod.ts"], format: "esm", outfile: out(FILES.esm) },
+    esm: {
+      ...common,
+      entryPoints: { [FILES.esm.replace(/\.js$/, "")]: "mod.ts" },
+      format: "esm",
+      splitting: true,
+      outdir: outDir,
+      chunkNames: `${CHUNK_PREFIX}[name]-[hash]`,
+    },
     iife: {
       ...common,
       stdin: { contents: IIFE_ENTRY, resolveDir: rootPath("."), sourcefile: "iife.js" },
@@ -260,7 +283,8 @@ export function bundleOptions(
  * @throws {BuildCheckError} On the first failed check.
  */
 export function checkBundles(texts: Record<string, string>): void {
-  for (const name of [FILES.esm, FILES.iife]) {
+  const chunks = Object.keys(texts).filter((f) => f.startsWith(CHUNK_PREFIX) && f.endsWith(".js"));
+  for (const name of [FILES.esm, FILES.iife, ...chunks]) {
     const text = texts[name];
     if (text === undefined) throw new BuildCheckError(`${name} was not built`);
     if (text.includes(SIMULATOR_MARKER)) {
@@ -271,9 +295,11 @@ export function checkBundles(texts: Record<string, string>): void {
       throw new BuildCheckError(`${name} contains secret-looking strings: ${secrets.join("; ")}`);
     }
   }
-  const bare = findBareImports(texts[FILES.esm]);
-  if (bare.length) {
-    throw new BuildCheckError(`${FILES.esm} still imports bare specifiers: ${bare.join(", ")}`);
+  for (const name of [FILES.esm, ...chunks]) {
+    const bare = findBareImports(texts[name]);
+    if (bare.length) {
+      throw new BuildCheckError(`${name} still imports bare specifiers: ${bare.join(", ")}`);
+    }
   }
   if (!texts[FILES.iife].includes("WebChatServiceDeskFactory")) {
     throw new BuildCheckError(`${FILES.iife} does not define WebChatServiceDeskFactory`);
@@ -520,10 +546,23 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     Object.values(configs).map((config) => esbuild.build(config)),
   );
   const texts: Record<string, string> = {};
+  const base = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+  /** The ESM desk's files, each with the files it imports statically and dynamically. */
+  const graph = new Map<string, { static: string[]; dynamic: string[] }>();
   for (const [i, key] of Object.keys(configs).entries()) {
     const file = FILES[key as keyof typeof FILES];
     texts[file] = await Deno.readTextFile(`${absOut}/${file}`);
     const meta = results[i].metafile!;
+    if (key === "esm") {
+      for (const [path, output] of Object.entries(meta.outputs)) {
+        if (!path.endsWith(".js")) continue;
+        const of = (kind: string) =>
+          output.imports.filter((i) => i.kind === kind && !i.external).map((i) => base(i.path));
+        graph.set(base(path), { static: of("import-statement"), dynamic: of("dynamic-import") });
+        texts[base(path)] ??= await Deno.readTextFile(`${absOut}/${base(path)}`);
+      }
+      await removeStaleChunks(absOut, new Set(graph.keys()));
+    }
     if (key === "esm" || key === "iife") {
       const inputs = Object.keys(meta.inputs);
       const sim = inputs.find((p) => /simulator/.test(p));
@@ -553,17 +592,77 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
       } gzipped`,
     );
   }
-  const desk = sizes.find((s) => s.file === FILES.esm)!;
-  let budget: { ok: boolean; message: string };
-  try {
-    budget = { ok: true, message: checkSizeBudget(desk, options.budget ?? DESK_BUDGET) };
-    log(`Size budget: ${budget.message}`);
-  } catch (error) {
-    budget = { ok: false, message: (error as Error).message };
-    log(`Size budget FAILED: ${budget.message}`);
-    if (options.enforceBudget ?? true) throw error;
+  const sizeOf = (file: string) => sizes.find((s) => s.file === file)!;
+  const pageLoad = reachable(graph, FILES.esm, false).map(sizeOf);
+  const lazy = reachable(graph, FILES.esm, true).map(sizeOf).filter((s) => !pageLoad.includes(s));
+  const sum = (files: readonly FileSize[], what: string): FileSize => ({
+    file: what,
+    bytes: files.reduce((n, s) => n + s.bytes, 0),
+    gzipBytes: files.reduce((n, s) => n + s.gzipBytes, 0),
+  });
+  const chunkCount = (n: number) => (n === 1 ? "1 chunk" : `${n} chunks`);
+  const total = options.totalBudget ?? DESK_TOTAL_BUDGET;
+  const verdicts: string[] = [];
+  let failure: unknown;
+  for (
+    const [size, budget] of [
+      [
+        sum(pageLoad, `page load (${FILES.esm} + ${chunkCount(pageLoad.length - 1)})`),
+        options.budget ?? DESK_BUDGET,
+      ],
+      [
+        sum([...pageLoad, ...lazy], `whole desk, ESM (${pageLoad.length + lazy.length} files)`),
+        total,
+      ],
+      [{ ...sizeOf(FILES.iife), file: `whole desk, classic script (${FILES.iife})` }, total],
+    ] as const
+  ) {
+    try {
+      verdicts.push(checkSizeBudget(size, budget));
+    } catch (error) {
+      failure ??= error;
+      verdicts.push(`FAILED: ${(error as Error).message}`);
+    }
   }
-  return { outDir: absOut, sizes, budget, ms };
+  for (const line of verdicts) log(`Size budget: ${line}`);
+  log(
+    `  (the engine, ${chunkCount(lazy.length)}, is fetched on first use: ${
+      lazy.map((s) => s.file).join(", ")
+    })`,
+  );
+  const budget = failure === undefined
+    ? { ok: true, message: verdicts.join("\n") }
+    : { ok: false, message: (failure as Error).message };
+  if (failure !== undefined && (options.enforceBudget ?? true)) throw failure;
+  return { outDir: absOut, sizes, budget, desk: { pageLoad, lazy }, ms };
+}
+
+/** The files `entry` needs: through static imports only, or through dynamic ones too. */
+function reachable(
+  graph: Map<string, { static: string[]; dynamic: string[] }>,
+  entry: string,
+  dynamic: boolean,
+): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const node = graph.get(file);
+    if (!node) throw new BuildCheckError(`the ESM build made no ${file}`);
+    for (const next of dynamic ? [...node.static, ...node.dynamic] : node.static) visit(next);
+  };
+  visit(entry);
+  return [...seen];
+}
+
+/** Deletes chunk files (and maps) of earlier builds, which hashed names would leave behind. */
+async function removeStaleChunks(dir: string, current: Set<string>): Promise<void> {
+  for await (const entry of Deno.readDir(dir)) {
+    const js = entry.name.replace(/\.map$/, "");
+    if (entry.name.startsWith(CHUNK_PREFIX) && js.endsWith(".js") && !current.has(js)) {
+      await Deno.remove(`${dir}/${entry.name}`);
+    }
+  }
 }
 
 function human(n: number): string {

@@ -49,7 +49,7 @@ export {
   type LoadChatHistoryOptions,
   toHistoryItems,
 } from "./src/history.ts";
-export { KustomerError, type KustomerErrorReason, type Scheduler } from "./src/kustomer.ts";
+export { KustomerError, type KustomerErrorReason, type Scheduler } from "./src/common.ts";
 export {
   IndexedDbLogStore,
   type IndexedDbLogStoreOptions,

@@ -7,7 +7,8 @@ import "fake-indexeddb/auto";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
 import { SessionLog } from "../src/session_log.ts";
 import type { EventInput } from "../src/events.ts";
-import { normalizeMessage, toMessageResponse } from "../src/messages.ts";
+import { normalizeMessage } from "../src/kustomer.ts";
+import { toMessageResponse } from "../src/messages.ts";
 
 let n = 0;
 const started: EventInput = {

@@ -5,6 +5,8 @@
  */
 
 /** The schema version written in every stored event. */
+import { describe } from "./common.ts";
+
 export const EVENT_VERSION = 1;
 
 /** An agent as the log remembers it. */
@@ -360,17 +362,4 @@ export function decodeEvent(record: unknown): StoredEvent {
     : undefined;
   if (bad) throw new EventDecodeError(bad);
   return record as StoredEvent;
-}
-
-/** A value in a message: strings quoted (and cut short), objects by kind, others with their type. */
-export function describe(value: unknown): string {
-  return typeof value === "string"
-    ? JSON.stringify(value.slice(0, 40))
-    : value === null
-    ? "null"
-    : typeof value === "object"
-    ? Array.isArray(value) ? "an array" : "an object"
-    : typeof value === "function"
-    ? "a function"
-    : `${typeof value} ${String(value)}`;
 }

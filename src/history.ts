@@ -10,7 +10,6 @@ import type { MessageRequest, MessageResponse } from "./host_types.ts";
 import type { LogStore } from "./log_store.ts";
 import { profile, toMessageResponse } from "./messages.ts";
 import { resolveStore, savedId } from "./options.ts";
-import { SessionLog } from "./session_log.ts";
 
 /** A message with its time, as Carbon's `customLoadHistory` returns them. */
 export interface HistoryItem {
@@ -67,6 +66,9 @@ export async function loadChatHistory(
 ): Promise<HistoryItem[]> {
   const id = options.escalationId ?? savedId();
   if (!id) return [];
+  // The log reader comes with the engine, loaded now rather than up front: the page needs it only
+  // when there is a chat to show, and then the desk needs the engine too.
+  const { SessionLog } = await import("./engine.ts");
   const log = await SessionLog.open(resolveStore(options.store), id);
   if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
   return toHistoryItems(log.state.transcript);

@@ -5,54 +5,19 @@
  * @module
  */
 
-import type { KustomerCore, KustomerInitOptions, KustomerInitResponse } from "./kustomer_types.ts";
-
-/** The Core script Kustomer documents. */
-export const KUSTOMER_CORE_URL = "https://cdn.kustomerapp.com/chat-web/core.js";
-
-/** Timers, injectable for tests. */
-export interface Scheduler {
-  /** Runs `fn` after `ms` milliseconds. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a pending run. */
-  clearTimeout(id: unknown): void;
-}
-
-/** The global timers. */
-export const realScheduler: Scheduler = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (id) => clearTimeout(id as number),
-};
-
-/** Why a Kustomer call failed. */
-export type KustomerErrorReason = "rejected" | "timeout" | "unavailable" | "load";
-
-/** A Kustomer Core call failed, timed out, or the Core could not be had. */
-export class KustomerError extends Error {
-  /** The Core method, such as `"sendMessage"`, or `"load"`. */
-  readonly method: string;
-  /** Why it failed. */
-  readonly reason: KustomerErrorReason;
-  /** The SDK's status, when it gave one. */
-  readonly status?: number;
-  /** The SDK's code, when it gave one. */
-  readonly code?: string | number;
-
-  /** Creates the error. */
-  constructor(
-    method: string,
-    reason: KustomerErrorReason,
-    message: string,
-    options: { cause?: unknown; status?: number; code?: string | number } = {},
-  ) {
-    super(message, { cause: options.cause });
-    this.name = "KustomerError";
-    this.method = method;
-    this.reason = reason;
-    this.status = options.status;
-    this.code = options.code;
-  }
-}
+import {
+  KUSTOMER_CORE_URL,
+  KustomerError,
+  type KustomerErrorReason,
+  type Scheduler,
+} from "./common.ts";
+import type { AgentMessage } from "./events.ts";
+import type {
+  KustomerCore,
+  KustomerInitOptions,
+  KustomerInitResponse,
+  KustomerMessage,
+} from "./kustomer_types.ts";
 
 /** Calls Core methods as promises with a timeout. */
 export class KustomerClient {
@@ -231,4 +196,44 @@ export function findCore(source: CoreSource): Promise<KustomerCore> {
     }
     script.addEventListener("error", onError);
   });
+}
+
+/** Kustomer's message in the log's shape. */
+export function normalizeMessage(message: KustomerMessage): AgentMessage {
+  const { messageId, body, createdAt, sentBy = { id: "kustomer-agent" } } = message;
+  const template = message.meta?.template;
+  const actions = template?.templateType === "quick_replies" && template.actions;
+  return {
+    messageId,
+    text: typeof body === "string" && body
+      ? body
+      : typeof template?.body === "string"
+      ? template.body
+      : "",
+    createdAt: typeof createdAt === "string" ? createdAt : new Date(0).toISOString(),
+    agent: {
+      id: String(sentBy.id),
+      nickname: sentBy.displayName || "Agent",
+      ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
+    },
+    attachments: (message.attachments ?? []).map((a) => {
+      const url = a.url ?? a.attributes?.url;
+      const contentType = a.contentType ?? a.attributes?.contentType;
+      return {
+        name: a.name ?? a.attributes?.name ?? "attachment",
+        ...(url ? { url } : {}),
+        ...(contentType ? { contentType } : {}),
+      };
+    }),
+    quickReplies: Array.isArray(actions)
+      ? actions.filter((a) => typeof a?.displayText === "string")
+        .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
+      : [],
+  };
+}
+
+/** Orders Kustomer messages by time, then id. */
+export function byTime(a: KustomerMessage, b: KustomerMessage): number {
+  return Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
+    (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 }

@@ -1,12 +1,11 @@
 /**
- * Kustomer messages and files as web chat shows them: message conversion, file limits, availability.
+ * Messages and files as web chat shows them: agent messages, file limits, availability.
  *
  * @module
  */
 
 import type { AgentMessage } from "./events.ts";
 import type { AgentProfile, GenericItem, MessageResponse } from "./host_types.ts";
-import type { KustomerMessage } from "./kustomer_types.ts";
 
 /** Kustomer's attachment limits. */
 export const FILE_LIMITS: {
@@ -88,40 +87,6 @@ export function profile(agent: AgentMessage["agent"]): AgentProfile {
   };
 }
 
-/** Kustomer's message in the log's shape. */
-export function normalizeMessage(message: KustomerMessage): AgentMessage {
-  const { messageId, body, createdAt, sentBy = { id: "kustomer-agent" } } = message;
-  const template = message.meta?.template;
-  const actions = template?.templateType === "quick_replies" && template.actions;
-  return {
-    messageId,
-    text: typeof body === "string" && body
-      ? body
-      : typeof template?.body === "string"
-      ? template.body
-      : "",
-    createdAt: typeof createdAt === "string" ? createdAt : new Date(0).toISOString(),
-    agent: {
-      id: String(sentBy.id),
-      nickname: sentBy.displayName || "Agent",
-      ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
-    },
-    attachments: (message.attachments ?? []).map((a) => {
-      const url = a.url ?? a.attributes?.url;
-      const contentType = a.contentType ?? a.attributes?.contentType;
-      return {
-        name: a.name ?? a.attributes?.name ?? "attachment",
-        ...(url ? { url } : {}),
-        ...(contentType ? { contentType } : {}),
-      };
-    }),
-    quickReplies: Array.isArray(actions)
-      ? actions.filter((a) => typeof a?.displayText === "string")
-        .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
-      : [],
-  };
-}
-
 /** An agent message as a web chat message: text, quick-reply options, images and file links. */
 export function toMessageResponse(message: AgentMessage): MessageResponse {
   const generic: GenericItem[] = [];
@@ -153,17 +118,6 @@ export function toMessageResponse(message: AgentMessage): MessageResponse {
   }
   if (generic.length === 0) generic.push({ response_type: "text", text: "" });
   return { id: message.messageId, output: { generic } };
-}
-
-/** The `connect_to_agent` item of a message. */
-export function connectItem(message: MessageResponse): GenericItem | undefined {
-  return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
-}
-
-/** Orders Kustomer messages by time, then id. */
-export function byTime(a: KustomerMessage, b: KustomerMessage): number {
-  return Date.parse(a.createdAt) - Date.parse(b.createdAt) ||
-    (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0);
 }
 
 /** Reads both `isChatAvailable` shapes: true online, false offline/hidden/disabled, null unknown. */

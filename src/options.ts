@@ -5,9 +5,8 @@
  */
 
 import type { KustomerCore, KustomerInitOptions } from "./kustomer_types.ts";
-import { KUSTOMER_CORE_URL, realScheduler, type Scheduler } from "./kustomer.ts";
+import { describe, KUSTOMER_CORE_URL, realScheduler, type Scheduler } from "./common.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
-import { describe } from "./events.ts";
 
 /** What the desk writes to the console (or a logger you pass). Never a token or a key. */
 export interface DeskLogger {

@@ -18,6 +18,7 @@ import {
   type StoredEvent,
 } from "./events.ts";
 import { type LoadedLog, LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
+import { errorText } from "./common.ts";
 
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
@@ -244,12 +245,4 @@ export async function sweepLogs(
     }
   }
   return removed;
-}
-
-/** A short description of an error for a warning. */
-export function errorText(error: unknown): string {
-  if (error instanceof Error) {
-    return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
-  }
-  return String(error);
 }

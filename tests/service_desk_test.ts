@@ -2,7 +2,7 @@ import "fake-indexeddb/auto";
 import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
 import { type KustomerServiceDeskOptions, resolveStore } from "../src/options.ts";
-import { KustomerError } from "../src/kustomer.ts";
+import { KustomerError } from "../src/common.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
 import type { AgentProfile, MessageResponse, ServiceDeskErrorInfo } from "../src/host_types.ts";
 import {
