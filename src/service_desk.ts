@@ -47,6 +47,8 @@ export class KustomerServiceDesk implements ServiceDesk {
   #c: DeskContext;
   #engine?: Promise<DeskEngine>;
   #loaded?: DeskEngine;
+  /** What to do once the engine loads, after a load failed (resume or end the chat). */
+  #afterLoad?: (engine: DeskEngine) => Promise<void>;
 
   /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
   constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
@@ -160,9 +162,18 @@ export class KustomerServiceDesk implements ServiceDesk {
     return this.#run((engine) => engine.sendMessageToAgent(message, messageID, additionalData));
   }
 
-  /** Ends the chat: ends the Kustomer conversation (unless the agent did) and clears the saved state. */
-  endChat(info: EndChatInfo = {}): Promise<void> {
-    return this.#run((engine) => engine.endChat(info));
+  /**
+   * Ends the chat: ends the Kustomer conversation (unless the agent did) and clears the saved state.
+   * If the engine cannot be loaded, rejects, and ends the chat as soon as it can be.
+   */
+  async endChat(info: EndChatInfo = {}): Promise<void> {
+    if (!this.#loaded && !this.#c.persistedId) return; // no chat: nothing to end
+    try {
+      await this.#run((engine) => engine.endChat(info));
+    } catch (error) {
+      if (engineError(error)) this.#whenLoaded((engine) => engine.endChat(info));
+      throw error;
+    }
   }
 
   /** Tells the agent whether the user is typing. */
@@ -239,18 +250,37 @@ export class KustomerServiceDesk implements ServiceDesk {
     try {
       return await (await this.#load()).reconnect();
     } catch (error) {
-      if (!(error instanceof KustomerError) || error.method !== "engine") throw error;
-      c.warn(`${error.message}; retrying every ${c.o.retryIntervalMs} ms`);
-      c.h.setErrorStatus({ type: 2, isDisconnected: true });
-      const retry = () =>
-        c.o.scheduler.setTimeout(() => {
-          this.#load().then(async (engine) => {
-            c.h.setErrorStatus({ type: 2, isDisconnected: false });
-            if (!await engine.reconnect()) c.h.agentEndedChat();
-          }, retry).catch((e) => c.warn(`could not resume the chat (${errorText(e)})`));
-        }, c.o.retryIntervalMs);
-      retry();
+      if (!engineError(error)) throw error;
+      this.#whenLoaded(async (engine) => {
+        if (!await engine.reconnect()) c.h.agentEndedChat();
+      });
       return true;
     }
   }
+
+  /**
+   * The engine could not be loaded: show DISCONNECTED, try again every `retryIntervalMs`, and once
+   * it loads, clear the banner and run `then` (the latest wish wins: resume, or end).
+   */
+  #whenLoaded(then: (engine: DeskEngine) => Promise<void>): void {
+    const c = this.#c;
+    const waiting = this.#afterLoad;
+    this.#afterLoad = then;
+    if (waiting) return;
+    c.warn(`could not load the desk's chat code; retrying every ${c.o.retryIntervalMs} ms`);
+    c.h.setErrorStatus({ type: 2, isDisconnected: true });
+    const retry = () =>
+      c.o.scheduler.setTimeout(() => {
+        this.#load().then((engine) => {
+          const run = this.#afterLoad!;
+          this.#afterLoad = undefined;
+          c.h.setErrorStatus({ type: 2, isDisconnected: false });
+          return run(engine);
+        }, retry).catch((e) => c.warn(`could not go on with the chat (${errorText(e)})`));
+      }, c.o.retryIntervalMs);
+    retry();
+  }
 }
+
+const engineError = (error: unknown): boolean =>
+  error instanceof KustomerError && error.method === "engine";

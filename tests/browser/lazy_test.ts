@@ -4,7 +4,7 @@
  * - the engine is fetched once, when a chat needs it;
  * - an engine that cannot be fetched is a clear error at startChat, and a chat resumed after a
  *   reload while it cannot be fetched shows as disconnected and carries on, nothing lost, once it
- *   can.
+ *   can; a chat ended meanwhile is ended in Kustomer once it can.
  *
  * @module
  */
@@ -176,6 +176,50 @@ Deno.test({
           // Missed while away, shown once; the one from before the reload not again.
           assertEquals(await named(tab, "sendMessageToUser"), ["Are you still there?"]);
           assertEquals(await named(tab, "agentEndedChat"), []);
+          await tab.evaluate(() => (globalThis as unknown as { saveSim(): void }).saveSim());
+        },
+      );
+
+      await t.step(
+        "ending while the engine cannot be had: rejected, then ended once it loads",
+        async () => {
+          blocked = true;
+          await tab.reload();
+          await tab.waitForFunction(() => "reconnected" in globalThis);
+          const error = await tab.evaluate(() =>
+            (globalThis as unknown as { desk: { endChat(): Promise<void> } }).desk.endChat()
+              .then(() => "resolved", (e: Error) => `${e.name}: ${e.message}`)
+          );
+          assertMatch(error, /^KustomerError: could not load the desk's chat code/);
+          const ended = () =>
+            tab.evaluate(() =>
+              (globalThis as unknown as { sim: { conversations: { ended: boolean }[] } }).sim
+                .conversations[0].ended
+            );
+          assertEquals(await ended(), false, "not ended yet: the engine is needed for that");
+          blocked = false;
+          await tab.waitForFunction(() =>
+            (globalThis as unknown as { sim: { conversations: { ended: boolean }[] } }).sim
+              .conversations[0].ended
+          );
+          // Ended by the user's wish, not resumed: the banner cleared, no agentEndedChat, the host's
+          // state cleared.
+          await tab.waitForFunction(() =>
+            (globalThis as unknown as { events: Ev[] }).events.some((e) =>
+              e.name === "updatePersistedState" &&
+              !(e.data as { escalationId?: string }).escalationId
+            )
+          );
+          assertEquals(await named(tab, "setErrorStatus"), [
+            { type: 2, isDisconnected: true },
+            { type: 2, isDisconnected: false },
+          ]);
+          assertEquals(await named(tab, "agentEndedChat"), []);
+          assertEquals(
+            await named(tab, "sendMessageToUser"),
+            [],
+            "nothing shown: it was not resumed",
+          );
         },
       );
       // The only console errors: Chromium reporting the engine fetches the test blocked.
