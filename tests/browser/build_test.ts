@@ -33,6 +33,12 @@ if (SKIP) console.error(`\n!!! BUILD TESTS SKIPPED: ${SKIP}\n`);
 const ignore = SKIP !== undefined && !REQUIRE_BROWSER;
 const options = { ignore, sanitizeOps: false, sanitizeResources: false };
 
+/** What classic scripts that ran here published for their engines. */
+const linked = () =>
+  Object.getOwnPropertySymbols(globalThis).filter((k) =>
+    k.description?.startsWith("kustomer-service-desk:")
+  );
+
 let built: Promise<BuildResult> | undefined;
 const buildAll = () =>
   built ??= Deno.makeTempDir({ prefix: "kustomer-desk-build-" }).then((outDir) =>
@@ -112,8 +118,24 @@ Deno.test({
       assert(!/\bidb-keyval\b/.test(findBareImports(esm).join()), "idb-keyval inlined");
       assertMatch(esm, /\/\/# sourceMappingURL=kustomer-service-desk\.js\.map\s*$/);
       // The checks really catch a simulator (or a key) inside the desk.
-      const texts = { [FILES.esm]: esm, [FILES.iife]: iife, [FILES.simulator]: sim };
+      const iifeEngine = await read(FILES.iifeEngine);
+      const texts = {
+        [FILES.esm]: esm,
+        [FILES.iife]: iife,
+        [FILES.iifeEngine]: iifeEngine,
+        [FILES.simulator]: sim,
+      };
       checkBundles(texts);
+      assertThrows(
+        () => checkBundles({ ...texts, [FILES.iifeEngine]: `${iifeEngine};import"idb-keyval"` }),
+        BuildCheckError,
+        "bare specifiers",
+      );
+      assertThrows(
+        () => checkBundles({ ...texts, [FILES.iife]: iife.replaceAll(FILES.iifeEngine, "x.js") }),
+        BuildCheckError,
+        `does not load ${FILES.iifeEngine}`,
+      );
       assertThrows(
         () => checkBundles({ ...texts, [FILES.esm]: `${esm}\n"${SIMULATOR_MARKER}"` }),
         BuildCheckError,
@@ -177,7 +199,43 @@ Deno.test({
         delete g.KustomerServiceDesk;
         delete g.WebChatServiceDeskFactory;
         delete g.kustomerServiceDeskOptions;
+        for (const key of linked()) delete (globalThis as Record<symbol, unknown>)[key];
       }
+    } finally {
+      await stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "the classic engine takes the script's shared modules, and refuses another build's script",
+  ...options,
+  async fn() {
+    try {
+      const { outDir } = await buildAll();
+      const iifeEngine = await read(FILES.iifeEngine);
+      // No copies: one KustomerError, one LogConflictError, one idb-keyval, in the script.
+      const copies = [
+        'this.name="KustomerError"',
+        'this.name="LogConflictError"',
+        "indexedDB.open",
+        "a positive number of milliseconds",
+      ];
+      const iife = await read(FILES.iife);
+      for (const marker of copies) {
+        assert(iife.includes(marker), `the script has ${marker}`);
+        assert(!iifeEngine.includes(marker), `the classic engine carries no ${marker}`);
+      }
+      // Without the script of its own build (another build's key, or none), importing it fails
+      // with a message that says what to do.
+      assertEquals(linked(), [], "no classic script ran in this process");
+      const error = await assertRejects(() =>
+        import(`file://${outDir}/${FILES.iifeEngine}?no-script`)
+      );
+      assertMatch(
+        String(error),
+        /is not from the same build as kustomer-service-desk\.iife\.js: deploy the files of one build/,
+      );
     } finally {
       await stop();
     }

@@ -143,6 +143,8 @@ Deno.test({
         const context = await browser.newContext();
         const page = await context.newPage();
         const errors = watchErrors(page);
+        const requests: string[] = [];
+        page.on("requestfinished", (r) => requests.push(r.url()));
         await page.goto(`${site.url}/starter-kit.html`);
         await page.waitForFunction(() => "result" in globalThis, undefined, { timeout: 20_000 });
         const result = await page.evaluate(() =>
@@ -173,6 +175,10 @@ Deno.test({
         }
         // The options were read from window.kustomerServiceDeskOptions when web chat called it.
         assertEquals(globals.title, "From the starter kit page");
+        // The engine came from beside the script (another origin, a plain <script src>), once.
+        const engines = requests.filter((u) => u.includes("kustomer-service-desk.iife-engine.js"));
+        assertEquals(engines.length, 1, `engine requests: ${engines}`);
+        assert(engines[0].startsWith(`${cdn.url}/dist/kustomer-service-desk.iife-engine.js?v=`));
         assertEquals(errors, []);
         await context.close();
       });
