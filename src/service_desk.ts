@@ -89,7 +89,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     const orphan = this.#c.persistedId;
     if (orphan && o.orphanTimeoutMs) {
       o.scheduler.setTimeout(
-        () => this.#run((engine) => engine.endOrphan(orphan)).catch(() => {}),
+        () =>
+          this.#run((engine) => engine.endOrphan(orphan)).catch((error) =>
+            warn(`could not end the chat left waiting by a reload (${errorText(error)})`)
+          ),
         o.orphanTimeoutMs,
       );
     }
