@@ -85,6 +85,27 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * Registers a browser test: ignored (loudly) when Chromium cannot run here, unless
+ * REQUIRE_BROWSER=1; otherwise it gets freshly built bundles. Playwright's pipes outlive a test's
+ * ops, so the op and resource sanitizers are off.
+ */
+export function browserTest(
+  name: string,
+  fn: (t: Deno.TestContext, built: BuildResult) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    ignore: IGNORE,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn(t) {
+      requireBrowser();
+      await fn(t, await buildOnce());
+    },
+  });
+}
+
 /** Builds every bundle into a fresh temporary directory (budget not enforced: a test checks it). */
 export async function buildOnce(): Promise<BuildResult> {
   const outDir = await Deno.makeTempDir({ prefix: "kustomer-desk-dist-" });

@@ -10,7 +10,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { stop } from "esbuild";
-import { buildOnce, IGNORE, launch, requireBrowser, serve, watchErrors } from "./_helpers.ts";
+import { browserTest, launch, serve, watchErrors } from "./_helpers.ts";
 
 /**
  * Plays the chat host against a factory: start a chat, wait for the agent, send a message, get
@@ -65,14 +65,9 @@ const FAST = "{ script: { joinDelayMs: 10, replyDelayMs: 10, typingMs: 10 } }";
 
 type Result = { ok: boolean; error?: string; name?: string; events: { name: string }[] };
 
-Deno.test({
-  name: "bundles: ESM from another origin, the classic script the starter kit's way, real mode",
-  ignore: IGNORE,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    requireBrowser();
-    const built = await buildOnce();
+browserTest(
+  "bundles: ESM from another origin, the classic script the starter kit's way, real mode",
+  async (t, built) => {
     // The "CDN": serves dist/ with CORS.
     const cdn = serve({ distDir: built.outDir, cors: true });
     // The site: another origin, with its own pages.
@@ -242,4 +237,4 @@ Deno.test({
       await stop();
     }
   },
-});
+);

@@ -12,13 +12,11 @@ import { stop } from "esbuild";
 import type { Page } from "playwright-core";
 import {
   ARTIFACTS,
-  buildOnce,
+  browserTest,
   countMessages,
-  IGNORE,
   INPUT,
   launch,
   message,
-  requireBrowser,
   send,
   serve,
   transcript,
@@ -60,14 +58,9 @@ const consoleMessage = (page: Page, text: string, direction: "in" | "out" = "in"
   page.locator(`[data-testid="console-message"][data-direction="${direction}"]`)
     .filter({ hasText: text });
 
-Deno.test({
-  name: "example page: escalate, chat, reload mid-chat, transfer, agent ends, escalate again",
-  ignore: IGNORE,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    requireBrowser();
-    const built = await buildOnce();
+browserTest(
+  "example page: escalate, chat, reload mid-chat, transfer, agent ends, escalate again",
+  async (t, built) => {
     const { url, server } = serve({ distDir: built.outDir });
     const browser = await launch();
     try {
@@ -267,4 +260,4 @@ Deno.test({
       await stop();
     }
   },
-});
+);

@@ -13,7 +13,7 @@ import { assert, assertEquals, assertMatch } from "@std/assert";
 import { stop } from "esbuild";
 import type { Page } from "playwright-core";
 import { CHUNK_PREFIX } from "../../build.ts";
-import { buildOnce, IGNORE, launch, requireBrowser, serve, watchErrors } from "./_helpers.ts";
+import { browserTest, launch, serve, watchErrors } from "./_helpers.ts";
 
 /**
  * The page: a desk made at load (as web chat does), its host callbacks recorded in
@@ -58,14 +58,9 @@ const events = (p: Page) => p.evaluate(() => (globalThis as unknown as { events:
 const named = async (p: Page, name: string) =>
   (await events(p)).filter((e) => e.name === name).map((e) => e.data);
 
-Deno.test({
-  name: "the engine chunk: not loaded until a chat needs it; a failed load loses nothing",
-  ignore: IGNORE,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn(t) {
-    requireBrowser();
-    const built = await buildOnce();
+browserTest(
+  "the engine chunk: not loaded until a chat needs it; a failed load loses nothing",
+  async (t, built) => {
     const engine = built.desk.lazy[0].file;
     const cdn = serve({ distDir: built.outDir, cors: true });
     const site = serve({ distDir: built.outDir, pages: { "/lazy.html": page(cdn.url) } });
@@ -233,4 +228,4 @@ Deno.test({
       await stop();
     }
   },
-});
+);
