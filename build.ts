@@ -7,14 +7,15 @@
  * ```
  *
  * Outputs (in `dist/`):
- * - `kustomer-service-desk.js` (+ `.map`): ESM, minified, no bare imports (idb-keyval inlined). It
- *   statically imports one shared chunk and loads the engine chunk on first use (an escalation, a
- *   reconnect after a reload); chunks are `kustomer-service-desk-<name>-<hash>.js`, beside it.
+ * - `kustomer-service-desk.js` (+ `.map`): ESM, minified, no bare imports (idb-keyval inlined):
+ *   everything `mod.ts` exports. What a page loads up front.
  * - `kustomer-service-desk.iife.js` (+ `.map`): a classic script defining `window.KustomerServiceDesk`
  *   (everything `mod.ts` exports) and `window.WebChatServiceDeskFactory` (reads its options from
- *   `window.kustomerServiceDeskOptions` when it is called). On first use it imports
- *   `kustomer-service-desk.iife-engine.js` (+ `.map`), an ES module found beside the script, which
- *   takes the modules it shares with the script from the script.
+ *   `window.kustomerServiceDeskOptions` when it is called).
+ * - `kustomer-service-desk-engine.js` (+ `.map`): the desk's engine (session log, Kustomer calls,
+ *   reload recovery), an ES module either entry imports from beside itself when a chat first needs
+ *   it (an escalation, a reconnect after a reload, an availability check). It takes the modules it
+ *   shares with the entry from the entry that loaded it, so there is one copy of each.
  * - `kustomer-service-desk.d.ts`: one self-contained declaration file for users of the ESM bundle;
  *   `kustomer-service-desk.iife.d.ts` declares the globals of the classic script.
  * - `simulator.js` (+ `.map`): the Kustomer simulator, never inside the desk bundles.
@@ -29,10 +30,10 @@ import { gzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 
 /**
- * What a page downloads up front to have the desk, gzipped: `kustomer-service-desk.js` and the
- * chunks it imports statically; or the classic script. Over `maxGzipBytes` the build fails;
- * `targetGzipBytes` is where we aim (past it the build only says so). The engine, fetched when a
- * chat needs it, is not counted here but in {@linkcode DESK_TOTAL_BUDGET}.
+ * What a page downloads up front to have the desk, gzipped: `kustomer-service-desk.js`, or the
+ * classic script. Over `maxGzipBytes` the build fails; `targetGzipBytes` is where we aim (past it
+ * the build only says so). The engine, fetched when a chat needs it, is not counted here but in
+ * {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
   maxGzipBytes: 8 * 1024,
@@ -40,21 +41,18 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 };
 
 /**
- * The whole desk, gzipped: every ESM file (page load and engine) summed, and likewise the classic
- * script with its engine. A ceiling that stops growth; the build fails past it.
+ * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
+ * growth; the build fails past it.
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
   maxGzipBytes: 15 * 1024,
 };
 
-/** The prefix of the ESM bundle's chunk files. */
-export const CHUNK_PREFIX = "kustomer-service-desk-";
-
 /** Bundle names, relative to the output directory. */
 export const FILES = {
   esm: "kustomer-service-desk.js",
   iife: "kustomer-service-desk.iife.js",
-  iifeEngine: "kustomer-service-desk.iife-engine.js",
+  engine: "kustomer-service-desk-engine.js",
   dts: "kustomer-service-desk.d.ts",
   iifeDts: "kustomer-service-desk.iife.d.ts",
   simulator: "simulator.js",
@@ -182,11 +180,8 @@ export interface BuildResult {
   readonly sizes: readonly FileSize[];
   /** The size verdicts (page load, whole desk), or the error when one is over budget. */
   readonly budget: { ok: boolean; message: string };
-  /**
-   * The desk's ESM files: `pageLoad` (the entry and its static imports) and `lazy` (loaded on
-   * first use), each with its size.
-   */
-  readonly desk: { readonly pageLoad: readonly FileSize[]; readonly lazy: readonly FileSize[] };
+  /** The desk's files: the two entries a page loads up front, and the engine it loads later. */
+  readonly desk: { readonly esm: FileSize; readonly iife: FileSize; readonly engine: FileSize };
   /** Wall time, ms. */
   readonly ms: number;
 }
@@ -195,17 +190,21 @@ const ROOT = new URL(".", import.meta.url);
 const rootPath = (p: string) => new URL(p, ROOT).pathname;
 
 /**
- * The modules the desk's entry and its engine share (the ESM build's shared chunk). The classic
- * script holds them, and its engine ({@linkcode FILES.iifeEngine}) takes them from it rather than
+ * The modules the desk's entry and its engine share. Each entry (the ESM bundle, the classic
+ * script) holds them and publishes them for the engine, which takes them from there rather than
  * carrying copies: one `KustomerError`, one `LogConflictError`, one set of options.
  */
 const SHARED = ["common", "messages", "options", "log_store"] as const;
 
+/** The two kinds of entry; each loads the engine under its own name (two on one page never mix). */
+type EntryKind = "esm" | "iife";
+
 /**
- * A key that ties the classic script to the engine of the same build: a hash of the sources. The
- * script publishes the shared modules under it, and imports the engine with it as a query (a new
- * build is never served a cached older engine); an engine of another build finds nothing under
- * its key and fails with a clear message.
+ * A key that ties an entry to the engine of the same build: a hash of the sources. An entry
+ * imports the engine as `kustomer-service-desk-engine.js?v=<key>&f=<kind>` (a new build is never
+ * served a cached older engine) and publishes the shared modules under that query; an engine of
+ * another build, or one loaded some other way, finds nothing under its own and fails with a clear
+ * message.
  */
 function linkKey(): string {
   const hash = createHash("sha256");
@@ -216,19 +215,41 @@ function linkKey(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
-/** The IIFE entry: the classic script's globals, and the shared modules for its engine. */
+/** Where an entry publishes what its engine needs. */
+const registry = (key: string, kind: EntryKind) =>
+  `globalThis[Symbol.for("kustomer-service-desk?v=${key}&f=${kind}")]`;
+
+/**
+ * What an entry runs first: publish the shared modules and the engine's absolute address (from
+ * the entry's own: `import.meta.url`, or the classic script's `src`, since a classic script loaded
+ * from another origin without the crossorigin attribute cannot import relative to itself).
+ */
+const publish = (key: string, kind: EntryKind, base: string) => `
+${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
+${registry(key, kind)} = {
+  ${SHARED.join(", ")},
+  engineUrl: new URL("./${FILES.engine}?v=${key}&f=${kind}", ${base}).href,
+};
+`;
+
+/** The ESM entry: everything `mod.ts` exports. */
+const esmEntry = (key: string) => `
+export * from "./mod.ts";
+${publish(key, "esm", "import.meta.url")}
+`;
+
+/** The IIFE entry: the classic script's globals. */
 const iifeEntry = (key: string) => `
 import * as desk from "./mod.ts";
-${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
 const g = globalThis;
-// The engine's address, from this script's own (a classic script loaded from another origin
-// without the crossorigin attribute cannot import relative to itself).
 const script = typeof document === "object" ? document.currentScript : null;
-const engineUrl = new URL(
-  "./${FILES.iifeEngine}?v=${key}",
-  (script && script.src) || (typeof location === "object" ? location.href : "file:///"),
-).href;
-g[Symbol.for("kustomer-service-desk:${key}")] = { ${SHARED.join(", ")}, engineUrl };
+${
+  publish(
+    key,
+    "iife",
+    '(script && script.src) || (typeof location === "object" ? location.href : "file:///")',
+  )
+}
 g.KustomerServiceDesk = desk;
 g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
   return desk.kustomerServiceDeskFactory(g.kustomerServiceDeskOptions || {})(parameters);
@@ -236,11 +257,11 @@ g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
 `;
 
 /**
- * The classic script's half of the split: `import("./engine.ts")` becomes an import of the classic
- * engine file by the absolute address the script worked out from its own when it ran.
+ * The entry's half of the split: `import("./engine.ts")` becomes an import of the engine file by
+ * the absolute address the entry published when it ran.
  */
-const classicEngineImport = (key: string): esbuild.Plugin => ({
-  name: "classic-engine-import",
+const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
+  name: "engine-import",
   setup(b) {
     b.onLoad({ filter: /\/src\/(service_desk|history)\.ts$/ }, async (args) => {
       const source = await Deno.readTextFile(args.path);
@@ -252,30 +273,40 @@ const classicEngineImport = (key: string): esbuild.Plugin => ({
       }
       return {
         loader: "ts",
-        contents: source.replace(
-          lazy,
-          `import(globalThis[Symbol.for("kustomer-service-desk:${key}")].engineUrl)`,
-        ),
+        contents: source.replace(lazy, `import(${registry(key, kind)}.engineUrl)`),
       };
     });
   },
 });
 
-/** The engine's half: the shared modules come from the classic script, not from copies. */
-const sharedFromScript = (key: string): esbuild.Plugin => ({
-  name: "shared-from-script",
+/** The engine's half: the shared modules come from the entry that loaded it, not from copies. */
+const sharedFromEntry = (key: string): esbuild.Plugin => ({
+  name: "shared-from-entry",
   setup(b) {
     const names = new RegExp(`^\\.\\/(${SHARED.join("|")})\\.ts$`);
     b.onResolve({ filter: names }, (args) => ({
       path: args.path.slice(2, -3),
       namespace: "desk-shared",
     }));
+    b.onResolve(
+      { filter: /^desk-registry$/ },
+      () => ({ path: "registry", namespace: "desk-shared" }),
+    );
     b.onLoad({ filter: /.*/, namespace: "desk-shared" }, async (args) => {
+      if (args.path === "registry") {
+        return {
+          loader: "js",
+          contents: `const query = new URL(import.meta.url).search;
+export const shared = globalThis[Symbol.for("kustomer-service-desk" + query)];
+if (!shared || new URLSearchParams(query).get("v") !== "${key}") {
+  throw new Error("${FILES.engine} is not from the same build as the desk that loaded it (${FILES.esm} or ${FILES.iife}): deploy the files of one build together");
+}`,
+        };
+      }
       const names = Object.keys(await import(rootPath(`src/${args.path}.ts`)));
       return {
         loader: "js",
-        contents: `const shared = globalThis[Symbol.for("kustomer-service-desk:${key}")];
-if (!shared) throw new Error("${FILES.iifeEngine} is not from the same build as ${FILES.iife}: deploy the files of one build together");
+        contents: `import { shared } from "desk-registry";
 export const { ${names.join(", ")} } = shared.${args.path};`,
       };
     });
@@ -321,25 +352,24 @@ export function bundleOptions(
   const configs: Record<string, esbuild.BuildOptions> = {
     esm: {
       ...common,
-      entryPoints: { [FILES.esm.replace(/\.js$/, "")]: "mod.ts" },
+      stdin: { contents: esmEntry(key), resolveDir: rootPath("."), sourcefile: "esm.js" },
       format: "esm",
-      splitting: true,
-      outdir: outDir,
-      chunkNames: `${CHUNK_PREFIX}[name]-[hash]`,
+      outfile: out(FILES.esm),
+      plugins: [engineImport(key, "esm")],
     },
     iife: {
       ...common,
       stdin: { contents: iifeEntry(key), resolveDir: rootPath("."), sourcefile: "iife.js" },
       format: "iife",
       outfile: out(FILES.iife),
-      plugins: [classicEngineImport(key)],
+      plugins: [engineImport(key, "iife")],
     },
-    iifeEngine: {
+    engine: {
       ...common,
       entryPoints: ["src/engine.ts"],
       format: "esm",
-      outfile: out(FILES.iifeEngine),
-      plugins: [sharedFromScript(key)],
+      outfile: out(FILES.engine),
+      plugins: [sharedFromEntry(key)],
     },
     simulator: {
       ...common,
@@ -374,8 +404,7 @@ export function bundleOptions(
  * @throws {BuildCheckError} On the first failed check.
  */
 export function checkBundles(texts: Record<string, string>): void {
-  const chunks = Object.keys(texts).filter((f) => f.startsWith(CHUNK_PREFIX) && f.endsWith(".js"));
-  for (const name of [FILES.esm, FILES.iife, FILES.iifeEngine, ...chunks]) {
+  for (const name of [FILES.esm, FILES.iife, FILES.engine]) {
     const text = texts[name];
     if (text === undefined) throw new BuildCheckError(`${name} was not built`);
     if (text.includes(SIMULATOR_MARKER)) {
@@ -386,7 +415,7 @@ export function checkBundles(texts: Record<string, string>): void {
       throw new BuildCheckError(`${name} contains secret-looking strings: ${secrets.join("; ")}`);
     }
   }
-  for (const name of [FILES.esm, FILES.iifeEngine, ...chunks]) {
+  for (const name of [FILES.esm, FILES.engine]) {
     const bare = findBareImports(texts[name]);
     if (bare.length) {
       throw new BuildCheckError(`${name} still imports bare specifiers: ${bare.join(", ")}`);
@@ -395,8 +424,10 @@ export function checkBundles(texts: Record<string, string>): void {
   if (!texts[FILES.iife].includes("WebChatServiceDeskFactory")) {
     throw new BuildCheckError(`${FILES.iife} does not define WebChatServiceDeskFactory`);
   }
-  if (!new RegExp(`"\\./${FILES.iifeEngine}\\?v=\\w+"`).test(texts[FILES.iife])) {
-    throw new BuildCheckError(`${FILES.iife} does not load ${FILES.iifeEngine}`);
+  for (const [name, kind] of [[FILES.esm, "esm"], [FILES.iife, "iife"]]) {
+    if (!new RegExp(`"\\./${FILES.engine}\\?v=\\w+&f=${kind}"`).test(texts[name])) {
+      throw new BuildCheckError(`${name} does not load ${FILES.engine}`);
+    }
   }
   if (texts[FILES.simulator] !== undefined && !texts[FILES.simulator].includes(SIMULATOR_MARKER)) {
     throw new BuildCheckError(`${FILES.simulator} does not look like the simulator`);
@@ -640,31 +671,23 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     Object.values(configs).map((config) => esbuild.build(config)),
   );
   const texts: Record<string, string> = {};
-  const base = (path: string) => path.slice(path.lastIndexOf("/") + 1);
-  /** The ESM desk's files, each with the files it imports statically and dynamically. */
-  const graph = new Map<string, { static: string[]; dynamic: string[] }>();
   for (const [i, key] of Object.keys(configs).entries()) {
     const file = FILES[key as keyof typeof FILES];
     texts[file] = await Deno.readTextFile(`${absOut}/${file}`);
     const meta = results[i].metafile!;
-    if (key === "esm") {
-      for (const [path, output] of Object.entries(meta.outputs)) {
-        if (!path.endsWith(".js")) continue;
-        const of = (kind: string) =>
-          output.imports.filter((i) => i.kind === kind && !i.external).map((i) => base(i.path));
-        graph.set(base(path), { static: of("import-statement"), dynamic: of("dynamic-import") });
-        texts[base(path)] ??= await Deno.readTextFile(`${absOut}/${base(path)}`);
-      }
-      await removeStaleChunks(absOut, new Set(graph.keys()));
-    }
-    if (key === "esm" || key === "iife" || key === "iifeEngine") {
-      const inputs = Object.keys(meta.inputs);
+    const inputs = Object.keys(meta.inputs);
+    if (key === "esm" || key === "iife" || key === "engine") {
       const sim = inputs.find((p) => /simulator/.test(p));
       if (sim) throw new BuildCheckError(`${file} includes the simulator source (${sim})`);
     }
-    if (key === "iifeEngine") {
-      // The classic engine must take the shared modules from the script, never carry copies.
-      const copies = Object.keys(meta.inputs).filter((p) =>
+    if (key === "esm" || key === "iife") {
+      // The entries must leave the engine out: it is what a page loads only when it needs it.
+      const engine = inputs.find((p) => /src\/(engine|session_log|events|kustomer)\.ts$/.test(p));
+      if (engine) throw new BuildCheckError(`${file} carries engine code (${engine})`);
+    }
+    if (key === "engine") {
+      // The engine must take the shared modules from its entry, never carry copies.
+      const copies = inputs.filter((p) =>
         SHARED.some((m) => p.endsWith(`src/${m}.ts`)) || p.includes("idb-keyval")
       );
       if (copies.length) {
@@ -696,35 +719,22 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     );
   }
   const sizeOf = (file: string) => sizes.find((s) => s.file === file)!;
-  const pageLoad = reachable(graph, FILES.esm, false).map(sizeOf);
-  const lazy = reachable(graph, FILES.esm, true).map(sizeOf).filter((s) => !pageLoad.includes(s));
-  const sum = (files: readonly FileSize[], what: string): FileSize => ({
-    file: what,
-    bytes: files.reduce((n, s) => n + s.bytes, 0),
-    gzipBytes: files.reduce((n, s) => n + s.gzipBytes, 0),
+  const desk = { esm: sizeOf(FILES.esm), iife: sizeOf(FILES.iife), engine: sizeOf(FILES.engine) };
+  const withEngine = (entry: FileSize, what: string): FileSize => ({
+    file: `whole desk, ${what} (${entry.file} + ${FILES.engine})`,
+    bytes: entry.bytes + desk.engine.bytes,
+    gzipBytes: entry.gzipBytes + desk.engine.gzipBytes,
   });
-  const chunkCount = (n: number) => (n === 1 ? "1 chunk" : `${n} chunks`);
+  const upFront = options.budget ?? DESK_BUDGET;
   const total = options.totalBudget ?? DESK_TOTAL_BUDGET;
   const verdicts: string[] = [];
   let failure: unknown;
   for (
     const [size, budget] of [
-      [
-        sum(pageLoad, `page load (${FILES.esm} + ${chunkCount(pageLoad.length - 1)})`),
-        options.budget ?? DESK_BUDGET,
-      ],
-      [
-        sum([...pageLoad, ...lazy], `whole desk, ESM (${pageLoad.length + lazy.length} files)`),
-        total,
-      ],
-      [
-        { ...sizeOf(FILES.iife), file: `page load, classic script (${FILES.iife})` },
-        options.budget ?? DESK_BUDGET,
-      ],
-      [
-        sum([sizeOf(FILES.iife), sizeOf(FILES.iifeEngine)], "whole desk, classic script (2 files)"),
-        total,
-      ],
+      [{ ...desk.esm, file: `page load, ESM (${FILES.esm})` }, upFront],
+      [{ ...desk.iife, file: `page load, classic script (${FILES.iife})` }, upFront],
+      [withEngine(desk.esm, "ESM"), total],
+      [withEngine(desk.iife, "classic script"), total],
     ] as const
   ) {
     try {
@@ -735,40 +745,12 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     }
   }
   for (const line of verdicts) log(`Size budget: ${line}`);
-  log(`  (fetched on first use: ${[...lazy.map((s) => s.file), FILES.iifeEngine].join(", ")})`);
+  log(`  (${FILES.engine} is fetched when a chat needs it)`);
   const budget = failure === undefined
     ? { ok: true, message: verdicts.join("\n") }
     : { ok: false, message: (failure as Error).message };
   if (failure !== undefined && (options.enforceBudget ?? true)) throw failure;
-  return { outDir: absOut, sizes, budget, desk: { pageLoad, lazy }, ms };
-}
-
-/** The files `entry` needs: through static imports only, or through dynamic ones too. */
-function reachable(
-  graph: Map<string, { static: string[]; dynamic: string[] }>,
-  entry: string,
-  dynamic: boolean,
-): string[] {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const node = graph.get(file);
-    if (!node) throw new BuildCheckError(`the ESM build made no ${file}`);
-    for (const next of dynamic ? [...node.static, ...node.dynamic] : node.static) visit(next);
-  };
-  visit(entry);
-  return [...seen];
-}
-
-/** Deletes chunk files (and maps) of earlier builds, which hashed names would leave behind. */
-async function removeStaleChunks(dir: string, current: Set<string>): Promise<void> {
-  for await (const entry of Deno.readDir(dir)) {
-    const js = entry.name.replace(/\.map$/, "");
-    if (entry.name.startsWith(CHUNK_PREFIX) && js.endsWith(".js") && !current.has(js)) {
-      await Deno.remove(`${dir}/${entry.name}`);
-    }
-  }
+  return { outDir: absOut, sizes, budget, desk, ms };
 }
 
 function human(n: number): string {

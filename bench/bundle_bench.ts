@@ -1,9 +1,9 @@
 /**
- * What the split bundle costs and saves, in headless Chromium on an emulated slow network:
+ * What the split desk costs and saves, in headless Chromium on an emulated slow network:
  * `deno task bench:bundle`.
  *
  * Builds the bundles, plus the desk as one ESM file (no splitting) to compare with, serves them
- * (compressed, as a CDN would), and for each, in a fresh browser context per round:
+ * gzipped (as a CDN would), and for each, in a fresh browser context per round:
  * - the time from navigation until the page has a desk (the factory called), and the desk's bytes
  *   on the wire by then;
  * - the first `startChat` against the simulator (instant), which for the split bundle includes
@@ -19,7 +19,6 @@
 
 import * as esbuild from "esbuild";
 import { build, FILES } from "../build.ts";
-import { serveFiles } from "../dev.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/browser/chromium.ts";
 
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 7);
@@ -66,9 +65,28 @@ if (import.meta.main) {
     logLevel: "warning",
   });
   await esbuild.stop();
-  const server = serveFiles({
-    distDir: outDir,
-    pages: { "/split.html": page(FILES.esm), "/one.html": page(ONE_FILE) },
+  // Gzipped, as a CDN serves them.
+  const pages: Record<string, string> = {
+    "/split.html": page(FILES.esm),
+    "/one.html": page(ONE_FILE),
+  };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+    const path = new URL(request.url).pathname;
+    const file = /^\/dist\/[\w.-]+\.js$/.test(path) ? `${outDir}/${path.slice(6)}` : undefined;
+    const body = pages[path] ??
+      (file ? await Deno.readFile(file).catch(() => undefined) : undefined);
+    if (body === undefined) return new Response("Not found", { status: 404 });
+    const gzip = request.headers.get("accept-encoding")?.includes("gzip");
+    return new Response(
+      gzip ? new Blob([body]).stream().pipeThrough(new CompressionStream("gzip")) : body,
+      {
+        headers: {
+          "content-type": path.endsWith(".js") ? "text/javascript" : "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          ...(gzip ? { "content-encoding": "gzip" } : {}),
+        },
+      },
+    );
   });
   const base = `http://127.0.0.1:${server.addr.port}`;
   const browser = await chromium.launch({
@@ -78,10 +96,13 @@ if (import.meta.main) {
   const rows: string[][] = [];
   try {
     for (
-      const [label, path] of [["split (entry + chunk, engine later)", "/split.html"], [
-        "one file",
-        "/one.html",
-      ]] as const
+      const [label, path] of [
+        ["split (entry up front, engine when a chat starts)", "/split.html"],
+        [
+          "one file",
+          "/one.html",
+        ],
+      ] as const
     ) {
       const ready: number[] = [];
       const upFront: number[] = [];

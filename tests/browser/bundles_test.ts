@@ -8,7 +8,7 @@
  * @module
  */
 
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertMatch } from "@std/assert";
 import { stop } from "esbuild";
 import { browserTest, launch, serve, watchErrors } from "./_helpers.ts";
 
@@ -171,9 +171,12 @@ browserTest(
         // The options were read from window.kustomerServiceDeskOptions when web chat called it.
         assertEquals(globals.title, "From the starter kit page");
         // The engine came from beside the script (another origin, a plain <script src>), once.
-        const engines = requests.filter((u) => u.includes("kustomer-service-desk.iife-engine.js"));
+        const engines = requests.filter((u) => u.includes("kustomer-service-desk-engine.js"));
         assertEquals(engines.length, 1, `engine requests: ${engines}`);
-        assert(engines[0].startsWith(`${cdn.url}/dist/kustomer-service-desk.iife-engine.js?v=`));
+        assertMatch(
+          engines[0],
+          new RegExp(`^${cdn.url}/dist/kustomer-service-desk-engine\\.js\\?v=\\w+&f=iife$`),
+        );
         assertEquals(errors, []);
         await context.close();
       });

@@ -1,5 +1,5 @@
 /**
- * The desk's engine chunk, in headless Chromium with the ESM bundle served from another origin:
+ * The desk's engine, in headless Chromium with the ESM bundle served from another origin:
  * - a page that never escalates downloads only the entry and its shared chunk;
  * - the engine is fetched once, when a chat needs it;
  * - an engine that cannot be fetched is a clear error at startChat, and a chat resumed after a
@@ -9,10 +9,10 @@
  * @module
  */
 
-import { assert, assertEquals, assertMatch } from "@std/assert";
+import { assertEquals, assertMatch } from "@std/assert";
 import { stop } from "esbuild";
 import type { Page } from "playwright-core";
-import { CHUNK_PREFIX } from "../../build.ts";
+import { FILES } from "../../build.ts";
 import { browserTest, launch, serve, watchErrors } from "./_helpers.ts";
 
 /**
@@ -59,9 +59,9 @@ const named = async (p: Page, name: string) =>
   (await events(p)).filter((e) => e.name === name).map((e) => e.data);
 
 browserTest(
-  "the engine chunk: not loaded until a chat needs it; a failed load loses nothing",
+  "the engine: not loaded until a chat needs it; a failed load loses nothing",
   async (t, built) => {
-    const engine = built.desk.lazy[0].file;
+    const engine = built.desk.engine.file;
     const cdn = serve({ distDir: built.outDir, cors: true });
     const site = serve({ distDir: built.outDir, pages: { "/lazy.html": page(cdn.url) } });
     const browser = await launch();
@@ -70,19 +70,19 @@ browserTest(
     const errors = watchErrors(tab);
     const fetched: string[] = [];
     tab.on("requestfinished", (r) => fetched.push(r.url().slice(r.url().lastIndexOf("/") + 1)));
-    const engineUrl = `${cdn.url}/dist/${engine}`;
     let blocked = false;
-    await context.route(engineUrl, (route) => blocked ? route.abort() : route.continue());
+    await context.route(
+      (url) => url.pathname === `/dist/${engine}`,
+      (route) => blocked ? route.abort() : route.continue(),
+    );
     const deskFiles = () => fetched.filter((f) => f.startsWith("kustomer-service-desk"));
     try {
-      await t.step("page load: the entry and one shared chunk, no engine", async () => {
+      await t.step("page load: the entry alone, no engine", async () => {
         await tab.goto(`${site.url}/lazy.html`);
         await tab.waitForFunction(() => "ready" in globalThis);
         await tab.evaluate(() => (globalThis as unknown as { ready: Promise<void> }).ready);
         const files = deskFiles();
-        assertEquals(files.length, 2, `fetched: ${files}`);
-        assertEquals(files[0], "kustomer-service-desk.js");
-        assert(files[1].startsWith(`${CHUNK_PREFIX}chunk-`), files[1]);
+        assertEquals(files, [FILES.esm]);
         // The synchronous methods worked without the engine.
         assertEquals(await named(tab, "updateAgentAvailability"), [{ message: "hello" }]);
         assertEquals((await named(tab, "setFileUploadStatus")).length, 1);
@@ -130,7 +130,9 @@ browserTest(
             e.name === "sendMessageToUser"
           )
         );
-        assertEquals(deskFiles().filter((f) => f === engine).length, 1, "fetched once");
+        const files = deskFiles();
+        assertEquals(files.length, 2, `fetched: ${files}`);
+        assertMatch(files[1], /^kustomer-service-desk-engine\.js\?v=\w{12}&f=esm$/, "once, by key");
         assertEquals(await named(tab, "sendMessageToUser"), ["Hello, I am the agent"]);
       });
 
