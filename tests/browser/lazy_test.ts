@@ -1,6 +1,6 @@
 /**
  * The desk's engine, in headless Chromium with the ESM bundle served from another origin:
- * - a page that never escalates downloads only the entry and its shared chunk;
+ * - a page that never escalates downloads only the entry;
  * - the engine is fetched once, when a chat needs it;
  * - an engine that cannot be fetched is a clear error at startChat, and a chat resumed after a
  *   reload while it cannot be fetched shows as disconnected and carries on, nothing lost, once it
