@@ -425,9 +425,7 @@ export class DeskEngine {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    if (!connectMessage || typeof connectMessage !== "object") {
-      throw new TypeError("startChat() needs the connect message (a MessageResponse object)");
-    }
+    // The desk checked the connect message.
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
     if (this.#live()) throw new Error("Cannot start chat: a chat is already active");
     try {
@@ -778,9 +776,8 @@ export class DeskEngine {
     );
   }
 
-  /** Tells the agent whether the user is typing. */
+  /** Tells the agent whether the user is typing (the desk checked `isTyping`). */
   async userTyping(isTyping: boolean): Promise<void> {
-    if (typeof isTyping !== "boolean") throw new TypeError("userTyping() needs a boolean");
     const conversationId = this.#log?.state.conversationId;
     if (conversationId && this.#live()) {
       await this.#fire("sendTypingActivity", { conversationId, typing: isTyping });
