@@ -92,3 +92,14 @@ Deno.test("an agent message with wrong-typed fields is shown once, well formed, 
   assertEquals(history.map((h) => (h.message as { id: string }).id), ["m-typed", "m-list"]);
   await desk.endChat();
 });
+
+Deno.test("agent messages with ids such as __proto__ and constructor are shown once each", async () => {
+  const { clock, hostile, host, desk, message } = await chat();
+  for (const id of ["__proto__", "constructor", "toString", "__proto__"]) {
+    hostile.emit("onMessageReceived", message({ messageId: id }));
+  }
+  await clock.settle();
+  assertEquals(host.shownIds(), ["__proto__", "constructor", "toString"]);
+  assertEquals(desk.state!.transcript.map((t) => t.id), ["__proto__", "constructor", "toString"]);
+  await desk.endChat();
+});
