@@ -74,7 +74,7 @@ function connectItem(message: MessageResponse): GenericItem | undefined {
 }
 
 const isAgentMessage = (m: KustomerMessage): boolean =>
-  m?.direction === "out" && typeof m.messageId === "string";
+  m?.direction === "out" && typeof m.messageId === "string" && m.messageId !== "";
 
 /** Ended or never started. */
 const over = (state: DeskState): boolean => state.status === "ended" || state.status === "idle";

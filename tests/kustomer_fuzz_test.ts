@@ -103,3 +103,13 @@ Deno.test("agent messages with ids such as __proto__ and constructor are shown o
   assertEquals(desk.state!.transcript.map((t) => t.id), ["__proto__", "constructor", "toString"]);
   await desk.endChat();
 });
+
+Deno.test("an agent message with an empty id is not shown (it could not be shown only once)", async () => {
+  const { clock, hostile, host, desk, message } = await chat();
+  hostile.emit("onMessageReceived", message({ messageId: "" }));
+  hostile.emit("onMessageReceived", message({ messageId: "m-1" }));
+  await clock.settle();
+  assertEquals(host.shownIds(), ["m-1"]);
+  assertEquals(host.violations, []);
+  await desk.endChat();
+});
