@@ -3,7 +3,7 @@
  * cases), and the bugs it found, each as a test of its own.
  */
 
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import {
   type KustomerServiceDesk,
   kustomerServiceDeskFactory,
@@ -11,9 +11,28 @@ import {
   MemoryLogStore,
 } from "../mod.ts";
 import { SimulatedKustomerCore } from "../simulator.ts";
+import { runKustomerCase } from "./fuzz/kustomer_fuzz.ts";
 import { CheckedHost, ManualClock } from "./fuzz/checked_host.ts";
 import { HostileCore } from "./fuzz/hostile_core.ts";
-import { Rng } from "./fuzz/rng.ts";
+import { caseSeed, Rng } from "./fuzz/rng.ts";
+
+const SAMPLE_SEED = 20261201;
+const SAMPLE_CASES = 150;
+
+Deno.test("fuzz: 150 seeded hostile Kustomer cases break no invariant", async () => {
+  const failures: string[] = [];
+  let chats = 0;
+  for (let i = 0; i < SAMPLE_CASES; i++) {
+    const result = await runKustomerCase(caseSeed(SAMPLE_SEED, i));
+    if (result.steps.includes("calm")) chats++;
+    for (const problem of [...result.crashes, ...result.violations]) {
+      failures.push(`case ${i} (deno task fuzz --case=${result.seed}): ${problem}`);
+    }
+  }
+  assertEquals(failures, []);
+  // The sample is worth something only if most cases got as far as a chat.
+  assert(chats > SAMPLE_CASES * 0.7, `only ${chats} of ${SAMPLE_CASES} cases reached a chat`);
+});
 
 /** A started chat through a hostile Core, a checking host and a manual clock. */
 async function chat() {
