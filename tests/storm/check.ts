@@ -84,7 +84,13 @@ export function checkTrial(outcome: TrialOutcome): Failure[] {
     else if (onKustomer === 1 && failedVisibly) {
       fail("other", `${what} was marked failed but reached Kustomer`);
     } else if (onKustomer === 0 && failedVisibly) fail("failed-visibly", `${what} failed`);
-    else if (onKustomer === 0) fail("lost", `${what} never reached Kustomer and never failed`);
+    else if (onKustomer === 0) {
+      const gone = log.find((e) => e.kind === "load" && e.page > handed.page);
+      const after = gone
+        ? ` (its page went away ${gone.at as number - (handed.at as number)} ms later)`
+        : "";
+      fail("lost", `${what} never reached Kustomer and never failed${after}`);
+    }
   }
 
   // --- agent messages ------------------------------------------------------------------------
