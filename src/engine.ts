@@ -6,16 +6,22 @@
  * @module
  */
 
-import type { AgentMessage, DeskState, EventInput, TranscriptEntry } from "./events.ts";
+import {
+  type AgentMessage,
+  type DeskState,
+  type EventInput,
+  isSeen,
+  type TranscriptEntry,
+} from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
   GenericItem,
   MessageRequest,
   MessageResponse,
-  ServiceDeskCallback,
   StartChatOptions,
 } from "./host_types.ts";
+import { type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError } from "./common.ts";
 import { byTime, findCore, initOnce, KustomerClient, normalizeMessage } from "./kustomer.ts";
 import type {
@@ -38,6 +44,7 @@ import { type ResolvedOptions, savedId } from "./options.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 
 export { SessionLog };
+export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
 export interface DeskContext {
@@ -47,6 +54,8 @@ export interface DeskContext {
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
+  /** Its Kustomer conversation, from the host's persisted state (to rebuild a lost log). */
+  persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   readonly warn: (message: string) => void;
@@ -55,20 +64,13 @@ export interface DeskContext {
   readonly updateQueue: (info: { message?: string }) => void;
 }
 
-/** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
-export type SafeHost = {
-  [K in keyof ServiceDeskCallback]-?: (
-    ...args: Parameters<NonNullable<ServiceDeskCallback[K]>>
-  ) => void;
-};
-
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
 }
 
 const isAgentMessage = (m: KustomerMessage): boolean =>
-  m?.direction === "out" && typeof m.messageId === "string";
+  m?.direction === "out" && typeof m.messageId === "string" && m.messageId !== "";
 
 /** Ended or never started. */
 const over = (state: DeskState): boolean => state.status === "ended" || state.status === "idle";
@@ -118,6 +120,11 @@ export class DeskEngine {
     await this.#giveUp(log, "left open by a page reload");
   }
 
+  /** The state of this tab's saved escalation (from before a reload), without resuming it. */
+  async savedState(): Promise<DeskState | undefined> {
+    return (await this.#loadPersisted())?.state;
+  }
+
   /** The state replayed from the current escalation's log (`idle` before any). */
   get state(): DeskState | undefined {
     return this.#log?.state;
@@ -130,22 +137,50 @@ export class DeskEngine {
 
   // --- persisted escalation id -------------------------------------------------------------
 
+  /** Points the host at an escalation (with its conversation once known), or clears it. */
   #persist(id?: string): void {
+    const conversationId = id && this.#log?.id === id ? this.#log.state.conversationId : undefined;
     this.#c.persistedId = id;
+    this.#c.persistedConversationId = conversationId;
     savedId(id ?? null);
-    this.#h.updatePersistedState({ escalationId: id }, true);
+    writePointer(
+      this.#h,
+      id ? { escalationId: id, ...(conversationId ? { conversationId } : {}) } : undefined,
+    );
   }
 
   #loadPersisted(): Promise<SessionLog | undefined> {
     const id = this.#c.persistedId;
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch(
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
+      (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
-        return undefined;
+        return this.#rebuild(id);
       },
     );
+  }
+
+  /**
+   * The log is gone (storage evicted, a private window, the host's state restored elsewhere) but the
+   * host still names the Kustomer conversation: a new log that knows the conversation, filled from
+   * Kustomer (`getMessages`) when the chat resumes.
+   */
+  async #rebuild(id: string): Promise<SessionLog | undefined> {
+    const conversationId = this.#c.persistedConversationId;
+    if (!conversationId) return undefined;
+    this.#warn("the chat log is gone; rebuilding the chat from Kustomer");
+    const log = SessionLog.create(this.#store, id, this.#logOptions());
+    await log.append(
+      {
+        type: "escalation_started",
+        data: { title: this.#o.title, context: "", attribute: this.#o.sessionHistoryAttribute },
+      },
+      { type: "conversation_created", data: { conversationId } },
+      { type: "conversation_opened", data: { messageId: "" } },
+    );
+    return log;
   }
 
   #logOptions() {
@@ -282,7 +317,7 @@ export class DeskEngine {
       if (!log || !this.#live()) return;
       const fresh = new Map<string, AgentMessage>();
       for (const m of [...messages].sort(byTime)) {
-        if (!log.state.seen[m.messageId] && !fresh.has(m.messageId)) {
+        if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
           fresh.set(m.messageId, normalizeMessage(m));
         }
       }
@@ -389,7 +424,7 @@ export class DeskEngine {
     this.#setDisconnected(false);
     // User messages that reached Kustomer before a reload but were never confirmed: match by text.
     const unmatched = messages
-      .filter((m) => m?.direction === "in" && !log.state.seen[m.messageId])
+      .filter((m) => m?.direction === "in" && !isSeen(log.state, m.messageId))
       .sort(byTime);
     const events: EventInput[] = [];
     for (const { id, text } of log.state.pending) {
@@ -529,6 +564,7 @@ export class DeskEngine {
         type: "conversation_created",
         data: { conversationId: created.conversationId },
       });
+      if (this.#c.persistedId === log.id) this.#persist(log.id);
     }
     if (log.state.status === "ended") return this.#abandon(log);
     const opening = !log.state.opened;

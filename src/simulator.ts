@@ -1059,7 +1059,8 @@ export class SimulatedKustomerCore implements KustomerCore {
 
   /**
    * Replaces the server side with a saved state (see {@linkcode exportState}). Scripted replies
-   * that were still pending when the state was saved are not restored.
+   * that were still pending when the state was saved are not restored, but the scripted agent
+   * answers (again) the customer messages that came after its last message.
    *
    * @param state A state from `exportState`.
    * @throws {TypeError} When `state` is not a state of this format.
@@ -1098,6 +1099,17 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#customer = this.#customers.get(copy.currentCustomerId) ?? this.#newAnonymous();
     this.#counters = { ...this.#counters, ...copy.counters };
     this.#lastStamp = copy.lastStamp;
+    // The scripted agent answers what the customer said while its replies were lost with the page.
+    if (this.#script) {
+      for (const conv of this.#conversations.values()) {
+        if (conv.ended) continue;
+        const lastOut = conv.messages.findLastIndex((m) => m.direction === "out");
+        if (lastOut < 0) conv.scriptGreeted = false;
+        for (const m of conv.messages.slice(lastOut + 1)) {
+          if (m.direction === "in") this.#scriptOnCustomerMessage(conv, m, undefined);
+        }
+      }
+    }
   }
 
   /**

@@ -1225,6 +1225,29 @@ Deno.test("SimulatedKustomerCore exportState/importState keep the server across 
     next.dispose();
   });
 
+  await t.step(
+    "the scripted agent answers a customer message that was pending at the reload",
+    async () => {
+      const script = { joinDelayMs: 10, replyDelayMs: 10, typingMs: 10 };
+      const { core, timers } = await ready({ script });
+      const conversationId = await newConversation(core);
+      await send(core, conversationId, "context for the agent");
+      await timers.advance(100); // the greeting
+      await send(core, conversationId, "are you there?");
+      const saved = JSON.parse(JSON.stringify(core.exportState())); // the reply was still pending
+      core.dispose();
+
+      const { core: next, timers: nextTimers } = await ready({ script });
+      next.importState(saved);
+      await nextTimers.advance(100);
+      assertEquals(
+        next.messagesOf(conversationId).map((m) => m.body).slice(-2),
+        ["are you there?", "You said: are you there?"],
+      );
+      next.dispose();
+    },
+  );
+
   await t.step("anything else is refused with a TypeError", () => {
     const { core } = setup();
     assertThrows(() => core.importState({ v: 2 } as never), TypeError, "exportState()");
