@@ -16,6 +16,7 @@ import {
   browserTest,
   launch,
   message,
+  MESSAGES,
   send,
   serve,
   transcript,
@@ -69,7 +70,7 @@ document.getElementById("chat").append(chat);
 </script></body></html>`;
 
 /** Deletes the desk's IndexedDB (the log), as an evicted storage or a private window would. */
-const FORGET = `<!doctype html><html><body><script>
+const FORGET = `<!doctype html><html><head><link rel="icon" href="data:,"></head><body><script>
 const request = indexedDB.deleteDatabase("kustomer-service-desk");
 request.onsuccess = request.onerror = () => { document.title = "forgotten"; };
 </script></body></html>`;
@@ -77,7 +78,7 @@ request.onsuccess = request.onerror = () => { document.title = "forgotten"; };
 /** The page's globals, as the test sees them. */
 type Globals = {
   sim: {
-    conversations: { conversationId: string; ended: boolean }[];
+    conversations: { conversationId: string; ended: boolean; isDraft: boolean }[];
     messagesOf(id: string): { body?: string; direction: string; messageId: string }[];
     readReceipts: { messageIds?: string[] }[];
     agentSend(id: string, text: string, options?: unknown): { messageId: string };
@@ -116,6 +117,7 @@ async function positions(page: Page, texts: string[]): Promise<number[]> {
 
 const shot = async (page: Page, name: string) => {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
+  await page.locator(MESSAGES).last().scrollIntoViewIfNeeded();
   await page.screenshot({ path: `${ARTIFACTS}host-${name}.png` });
 };
 
@@ -127,7 +129,7 @@ async function escalated(browser: Browser, url: string, join = true) {
   await page.goto(`${url}/host.html`);
   await waitForMessage(page, "Welcome! I am the bot.");
   await send(page, "an agent please");
-  await page.waitForFunction(() => globalThis.conversationId() !== undefined);
+  await page.waitForFunction(() => globalThis.sim.conversations.at(-1)?.isDraft === false);
   if (join) {
     await agentSays(page, "Hi, I'm Ada.");
     await waitForMessage(page, "Hi, I'm Ada.");
@@ -141,8 +143,11 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
     pages: { "/host.html": PAGE, "/forget.html": FORGET },
   });
   const browser = await launch();
+  /** Each scenario in its own context, two at a time; reported as steps in order. */
+  const scenarios: [string, () => Promise<void>][] = [];
+  const scenario = (name: string, fn: () => Promise<void>) => scenarios.push([name, fn]);
   try {
-    await t.step("an agent's quick reply, clicked, reaches the agent (not the bot)", async () => {
+    scenario("an agent's quick reply, clicked, reaches the agent (not the bot)", async () => {
       const { context, page, errors } = await escalated(browser, url);
       await agentSays(page, "How would you like to continue?", {
         quickReplies: [
@@ -169,7 +174,7 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       await context.close();
     });
 
-    await t.step(
+    scenario(
       "a transfer renders in order: last words, transferred, new agent connected, new agent",
       async () => {
         const { context, page, errors } = await escalated(browser, url);
@@ -199,14 +204,18 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       },
     );
 
-    await t.step("a reload while queued: still waiting, and the agent is seen", async () => {
+    scenario("a reload while queued: still waiting, and the agent is seen", async () => {
       const { context, page, errors } = await escalated(browser, url, false);
+      await shot(page, "queued-before-reload");
       await page.reload();
-      await waitForMessage(page, "You are still waiting for an agent.");
+      // The hand-off is back (Carbon keeps no transcript here: only the desk can have put it
+      // there), and Carbon is connecting again.
+      await page.locator(".cds-aichat--connect-to-human-agent").waitFor();
+      await page.getByRole("button", { name: "Connecting..." }).waitFor();
       await shot(page, "queued-after-reload");
       await agentSays(page, "Hi, I'm Ada, sorry for the wait.");
       await waitForMessage(page, "sorry for the wait");
-      await positions(page, ["You are still waiting", "Ada connected.", "sorry for the wait"]);
+      await positions(page, ["Ada connected.", "sorry for the wait"]);
       await send(page, "no problem");
       await page.waitForFunction(() =>
         globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) => m.body === "no problem")
@@ -218,7 +227,7 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
     });
 
     for (const by of ["agent", "user"] as const) {
-      await t.step(
+      scenario(
         `after the ${by} ends the chat, a reload: welcome back, nothing reconnects`,
         async () => {
           const { context, page, errors } = await escalated(browser, url);
@@ -242,7 +251,7 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       );
     }
 
-    await t.step("read receipts reach the agent with no page code", async () => {
+    scenario("read receipts reach the agent with no page code", async () => {
       const { context, page, errors } = await escalated(browser, url);
       const { messageId } = await agentSays(page, "Did you read this?");
       await waitForMessage(page, "Did you read this?");
@@ -258,7 +267,7 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       await context.close();
     });
 
-    await t.step(
+    scenario(
       "a slow core.js: Carbon never shows 'no agents'; the chat starts once it loads",
       async () => {
         const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
@@ -284,7 +293,7 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
         await shot(page, "slow-core-card");
         release();
         await start.click();
-        await page.waitForFunction(() => globalThis.conversationId() !== undefined);
+        await page.waitForFunction(() => globalThis.sim.conversations.at(-1)?.isDraft === false);
         await agentSays(page, "Hi, I'm Ada.");
         await waitForMessage(page, "Hi, I'm Ada.");
         await shot(page, "slow-core-connected");
@@ -293,12 +302,12 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       },
     );
 
-    await t.step("the log is gone: the chat is rebuilt from Kustomer and goes on", async () => {
+    scenario("the log is gone: the chat is rebuilt from Kustomer and goes on", async () => {
       const { context, page, errors } = await escalated(browser, url);
       await page.goto(`${url}/forget.html`);
       await page.waitForFunction(() => document.title === "forgotten");
       await page.goto(`${url}/host.html`);
-      await page.waitForFunction(() => globalThis.conversationId() !== undefined);
+      await page.waitForFunction(() => globalThis.sim.conversations.at(-1)?.isDraft === false);
       await agentSays(page, "Still there after all that?");
       await waitForMessage(page, "Still there after all that?");
       await send(page, "yes, still here");
@@ -312,6 +321,16 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       assertEquals(errors, []);
       await context.close();
     });
+    const results: PromiseSettledResult<void>[] = [];
+    for (let i = 0; i < scenarios.length; i += 2) {
+      results.push(...await Promise.allSettled(scenarios.slice(i, i + 2).map(([, fn]) => fn())));
+    }
+    for (const [i, [name]] of scenarios.entries()) {
+      await t.step(name, () => {
+        const result = results[i];
+        if (result.status === "rejected") throw result.reason;
+      });
+    }
   } finally {
     await browser.close();
     await server.shutdown();
