@@ -216,12 +216,12 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       await agentSays(page, "Hi, I'm Ada, sorry for the wait.");
       await waitForMessage(page, "sorry for the wait");
       await positions(page, ["Ada connected.", "sorry for the wait"]);
+      await shot(page, "queued-agent-came");
       await send(page, "no problem");
       await page.waitForFunction(() =>
         globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) => m.body === "no problem")
       );
       assertEquals(await page.evaluate(() => globalThis.sim.conversations.length), 1);
-      await shot(page, "queued-agent-came");
       assertEquals(errors, []);
       await context.close();
     });
@@ -310,6 +310,10 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
       await page.waitForFunction(() => globalThis.sim.conversations.at(-1)?.isDraft === false);
       await agentSays(page, "Still there after all that?");
       await waitForMessage(page, "Still there after all that?");
+      // Carbon kept no transcript and the log is gone: what is shown comes back from Kustomer.
+      const order = await positions(page, ["Hi, I'm Ada.", "Still there after all that?"]);
+      assert(order[0] < order[1], `in order: ${order}`);
+      await shot(page, "rebuilt");
       await send(page, "yes, still here");
       await page.waitForFunction(() =>
         globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) =>
@@ -317,7 +321,6 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
         )
       );
       assertEquals(await page.evaluate(() => globalThis.sim.conversations.length), 1);
-      await shot(page, "rebuilt");
       assertEquals(errors, []);
       await context.close();
     });
