@@ -6,7 +6,13 @@
  * @module
  */
 
-import type { AgentMessage, DeskState, EventInput, TranscriptEntry } from "./events.ts";
+import {
+  type AgentMessage,
+  type DeskState,
+  type EventInput,
+  isSeen,
+  type TranscriptEntry,
+} from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -64,7 +70,7 @@ function connectItem(message: MessageResponse): GenericItem | undefined {
 }
 
 const isAgentMessage = (m: KustomerMessage): boolean =>
-  m?.direction === "out" && typeof m.messageId === "string";
+  m?.direction === "out" && typeof m.messageId === "string" && m.messageId !== "";
 
 /** Ended or never started. */
 const over = (state: DeskState): boolean => state.status === "ended" || state.status === "idle";
@@ -311,7 +317,7 @@ export class DeskEngine {
       if (!log || !this.#live()) return;
       const fresh = new Map<string, AgentMessage>();
       for (const m of [...messages].sort(byTime)) {
-        if (!log.state.seen[m.messageId] && !fresh.has(m.messageId)) {
+        if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
           fresh.set(m.messageId, normalizeMessage(m));
         }
       }
@@ -418,7 +424,7 @@ export class DeskEngine {
     this.#setDisconnected(false);
     // User messages that reached Kustomer before a reload but were never confirmed: match by text.
     const unmatched = messages
-      .filter((m) => m?.direction === "in" && !log.state.seen[m.messageId])
+      .filter((m) => m?.direction === "in" && !isSeen(log.state, m.messageId))
       .sort(byTime);
     const events: EventInput[] = [];
     for (const { id, text } of log.state.pending) {

@@ -62,6 +62,11 @@ export interface EventDataMap {
   };
   /** Kustomer created the conversation. */
   conversation_created: { readonly conversationId: string };
+  /**
+   * The opening message is about to be sent (intent): after a reload, a resume looks for it on
+   * Kustomer before sending it again.
+   */
+  opening_requested: Record<string, never>;
   /** The first message went out: the conversation is no longer a draft. */
   conversation_opened: { readonly messageId: string };
   /** The session-history key is on the conversation. */
@@ -78,6 +83,11 @@ export interface EventDataMap {
       readonly type: string;
     }[];
   };
+  /**
+   * The user message is about to be sent (intent): after a reload, a resume looks for it on
+   * Kustomer before sending it again.
+   */
+  user_message_requested: { readonly id: string };
   /** Kustomer accepted the user message. */
   user_message_sent: { readonly id: string; readonly messageId: string };
   /** The user message could not be sent. */
@@ -90,6 +100,13 @@ export interface EventDataMap {
   satisfaction_received: { readonly satisfactionId: string };
   /** The chat ended. */
   chat_ended: { readonly by: EndedBy; readonly reason?: string };
+  /**
+   * The Kustomer conversation is to be ended (intent, recorded with or after `chat_ended`): until
+   * `end_confirmed`, a later page ends it in Kustomer.
+   */
+  end_requested: Record<string, never>;
+  /** Kustomer ended the conversation (or it was found ended): nothing is left to do there. */
+  end_confirmed: Record<string, never>;
   /** Something went wrong; kept for diagnosis. */
   error_recorded: { readonly where: string; readonly message: string };
 }
@@ -139,6 +156,8 @@ export interface PendingUserMessage {
   readonly files: readonly string[];
   /** When it was queued. */
   readonly at: number;
+  /** Whether sending it was requested (it may be on Kustomer already, unconfirmed). */
+  readonly requested?: boolean;
 }
 
 /** The desk's state: always `replay(events)`. */
@@ -161,6 +180,8 @@ export interface DeskState {
   readonly conversationId?: string;
   /** Whether the first message went out (agents cannot see a draft). */
   readonly opened: boolean;
+  /** Whether sending the first message was requested (it may be on Kustomer, unconfirmed). */
+  readonly openingRequested?: boolean;
   /** The agent now in the chat. */
   readonly agent?: AgentInfo;
   /** How many agents took part. */
@@ -177,6 +198,8 @@ export interface DeskState {
   readonly satisfactionIds: readonly string[];
   /** Who ended the chat. */
   readonly endedBy?: EndedBy;
+  /** Ending the Kustomer conversation was requested and not yet confirmed. */
+  readonly endRequested?: boolean;
   /** The last recorded error. */
   readonly lastError?: string;
 }
@@ -222,6 +245,8 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
         conversationId: data.conversationId,
         status: state.status === "starting" ? "waiting" : state.status,
       };
+    case "opening_requested":
+      return state.opened ? state : { ...state, openingRequested: true };
     case "conversation_opened":
       return { ...state, opened: true, seen: seen(data.messageId) };
     case "history_key_attached":
@@ -235,6 +260,13 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
       const pending = { id, text, files: files.map((f) => f.name), at };
       return { ...state, pending: [...state.pending, pending] };
     }
+    case "user_message_requested":
+      return state.pending.some((p) => p.id === data.id && !p.requested)
+        ? {
+          ...state,
+          pending: state.pending.map((p) => p.id === data.id ? { ...p, requested: true } : p),
+        }
+        : state;
     case "user_message_sent": {
       const sent = state.pending.find((p) => p.id === data.id);
       if (!sent) return { ...state, seen: seen(data.messageId) };
@@ -250,7 +282,7 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
     case "agent_message_received": {
       const { message } = data;
       const { messageId: id, agent } = message;
-      if (state.seen[id]) return state;
+      if (isSeen(state, id)) return state;
       return {
         ...state,
         status: state.status === "waiting" || state.status === "starting"
@@ -274,9 +306,21 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
       return state.status === "ended"
         ? state
         : { ...state, status: "ended", endedBy: data.by, historyKey: undefined };
+    case "end_requested":
+      return { ...state, endRequested: true };
+    case "end_confirmed":
+      return state.endRequested ? { ...state, endRequested: false } : state;
     case "error_recorded":
       return { ...state, lastError: `${data.where}: ${data.message}` };
   }
+}
+
+/**
+ * Whether a Kustomer message id is already recorded. An own-property check: an id such as
+ * `"__proto__"` or `"constructor"` is not seen just because every object has it.
+ */
+export function isSeen(state: DeskState, messageId: string): boolean {
+  return Object.hasOwn(state.seen, messageId);
 }
 
 /** Replays events from the initial state (or from a snapshot). */
@@ -307,10 +351,12 @@ export class EventDecodeError extends Error {
 const FIELDS: Record<EventType, string> = {
   escalation_started: "title context attribute historyKey?",
   conversation_created: "conversationId",
+  opening_requested: "",
   conversation_opened: "messageId",
   history_key_attached: "",
   history_key_failed: "reason",
   user_message_queued: "id text files[]",
+  user_message_requested: "id",
   user_message_sent: "id messageId",
   user_message_failed: "id reason",
   agent_message_received:
@@ -318,6 +364,8 @@ const FIELDS: Record<EventType, string> = {
   messages_read: "messageId",
   satisfaction_received: "satisfactionId",
   chat_ended: "by",
+  end_requested: "",
+  end_confirmed: "",
   error_recorded: "where message",
 };
 

@@ -128,3 +128,54 @@ Deno.test("decodeEvent() accepts good records and names what is wrong with bad o
     });
   }
 });
+
+Deno.test("evolve() keeps intents until their completion", async (t) => {
+  const open = replay([
+    started,
+    ev({ type: "conversation_created", data: { conversationId: "c1" } }),
+  ]);
+  await t.step("opening: requested, then opened", () => {
+    const requested = evolve(open, ev({ type: "opening_requested", data: {} }));
+    assertEquals([requested.openingRequested, requested.opened], [true, false]);
+    const opened = evolve(requested, ev({ type: "conversation_opened", data: { messageId: "m" } }));
+    assertEquals(opened.opened, true);
+    assertStrictEquals(evolve(opened, ev({ type: "opening_requested", data: {} })), opened);
+  });
+  await t.step("a user message: queued, requested, then sent", () => {
+    const queued = evolve(
+      open,
+      ev({ type: "user_message_queued", data: { id: "u1", text: "hi", files: [] } }),
+    );
+    assertEquals(queued.pending[0].requested, undefined);
+    const requested = evolve(queued, ev({ type: "user_message_requested", data: { id: "u1" } }));
+    assertEquals(requested.pending[0].requested, true);
+    assertStrictEquals(
+      evolve(requested, ev({ type: "user_message_requested", data: { id: "u1" } })),
+      requested,
+    );
+    const sent = evolve(
+      requested,
+      ev({ type: "user_message_sent", data: { id: "u1", messageId: "k1" } }),
+    );
+    assertEquals(sent.pending, []);
+  });
+  await t.step("ending: requested with the end, confirmed once Kustomer ended it", () => {
+    const ended = replay([
+      ev({ type: "chat_ended", data: { by: "user" } }),
+      ev({ type: "end_requested", data: {} }),
+    ], open);
+    assertEquals([ended.status, ended.endRequested], ["ended", true]);
+    const confirmed = evolve(ended, ev({ type: "end_confirmed", data: {} }));
+    assertEquals(confirmed.endRequested, false);
+  });
+  await t.step("the new events decode", () => {
+    for (const type of ["opening_requested", "end_requested", "end_confirmed"]) {
+      assertEquals(decodeEvent({ v: 1, seq: 1, at: 1, type, data: {} }).type, type);
+    }
+    assertThrows(
+      () => decodeEvent({ v: 1, seq: 1, at: 1, type: "user_message_requested", data: {} }),
+      EventDecodeError,
+      "id",
+    );
+  });
+});
