@@ -85,7 +85,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       o,
       warn,
       guard,
-      store: resolveStore(o.store, o.logger),
+      store: resolveStore(o.store, o.logger, o.durability),
       h: serialHost(callback, warn),
       persistedId: pointer
         ? pointer.escalationId
@@ -238,7 +238,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     return this.#loaded?.state;
   }
 
-  /** The agent chat so far (for the host's transcript after a reload). */
+  /**
+   * The agent chat as this page recorded it; after a reload, the part since the log's last
+   * snapshot (the whole chat comes from `loadChatHistory()`, read when asked).
+   */
   get transcript(): readonly TranscriptEntry[] {
     return this.#loaded?.transcript ?? [];
   }
