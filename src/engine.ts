@@ -538,7 +538,8 @@ export class DeskEngine {
       lines.push(
         "The conversation with the assistant is in the Watson Assistant Chat History card.",
       );
-    } else if (this.#o.conversationSummary) {
+    }
+    if (this.#o.conversationSummary) {
       try {
         const transcript = await this.#o.conversationSummary();
         if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);

@@ -65,8 +65,8 @@ export interface KustomerServiceDeskOptions {
    */
   transferMessage?: string;
   /**
-   * Returns a readable transcript of the bot conversation, added to the agent's first message when
-   * the host gives no session-history key (Carbon AI Chat).
+   * Returns a readable transcript of the bot conversation, added to the agent's first message
+   * (essential when the host gives no session-history key, as Carbon AI Chat does).
    */
   conversationSummary?: () => string | Promise<string>;
   /**

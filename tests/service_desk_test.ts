@@ -903,6 +903,10 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(await desk.reconnect(), true);
         await until(() => host.texts().length === 2, "the chat rebuilt");
         assertEquals(host.texts(), ["first", "while you were away"]);
+        // Carbon reconnected, so its chat:ready must not bring the hand-off back.
+        await host.instance.fire({ type: "chat:ready" });
+        await settle();
+        assertEquals(host.instance.added, []);
         assert(w.logger.lines.some((l) => l.includes("rebuilding the chat from Kustomer")));
         await desk.sendMessageToAgent({ id: "after", input: { text: "still here" } }, "after");
         assertEquals(customerTexts(w.sim, conversationId).at(-1), "still here");
