@@ -76,6 +76,7 @@ function record(entry: { kind: string; [key: string]: unknown }): void {
   localStorage.setItem(LOG_KEY, JSON.stringify(log));
 }
 
+addEventListener("pagehide", () => record({ kind: "unload" }));
 addEventListener("error", (event) => record({ kind: "pageerror", text: String(event.message) }));
 addEventListener(
   "unhandledrejection",
