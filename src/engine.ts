@@ -132,7 +132,7 @@ export class DeskEngine {
 
   /** The agent chat so far (for the host's transcript after a reload). */
   get transcript(): readonly TranscriptEntry[] {
-    return this.#log?.state.transcript ?? [];
+    return this.#log?.transcript ?? [];
   }
 
   // --- persisted escalation id -------------------------------------------------------------
@@ -310,26 +310,34 @@ export class DeskEngine {
     },
   };
 
-  /** Records and shows agent messages, in time order, each once. */
+  /**
+   * Records agent messages at once, in time order, each once (messages arriving while a write is
+   * in flight share the next write), and shows them once stored: a reload never shows one twice.
+   */
   #receive(messages: KustomerMessage[]): Promise<void> {
-    return this.#receiving = this.#receiving.then(async () => {
-      const log = this.#log;
-      if (!log || !this.#live()) return;
-      const fresh = new Map<string, AgentMessage>();
+    const log = this.#log;
+    const fresh = new Map<string, AgentMessage>();
+    let agent = log?.state.agent;
+    let stored: Promise<void>;
+    try {
+      if (!log || !this.#live()) return this.#receiving;
       for (const m of [...messages].sort(byTime)) {
         if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
           fresh.set(m.messageId, normalizeMessage(m));
         }
       }
-      if (!fresh.size) return;
-      // Recorded together (one transaction), then shown: a reload never shows one twice.
-      let agent = log.state.agent;
-      await log.append(
+      if (!fresh.size) return this.#receiving;
+      stored = log.append(
         ...[...fresh.values()].map((message): EventInput => ({
           type: "agent_message_received",
           data: { message },
         })),
       );
+    } catch (error) {
+      this.#warn(`could not show an agent message (${errorText(error)})`);
+      return this.#receiving;
+    }
+    return this.#receiving = this.#receiving.then(() => stored).then(() => {
       if (this.#log !== log) return;
       for (const message of fresh.values()) {
         const p = profile(message.agent);
@@ -530,7 +538,8 @@ export class DeskEngine {
       lines.push(
         "The conversation with the assistant is in the Watson Assistant Chat History card.",
       );
-    } else if (this.#o.conversationSummary) {
+    }
+    if (this.#o.conversationSummary) {
       try {
         const transcript = await this.#o.conversationSummary();
         if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);
@@ -823,12 +832,11 @@ export class DeskEngine {
   /** Tells Kustomer the user has read the agent's messages. */
   async userReadMessages(): Promise<void> {
     const log = this.#log;
-    const { conversationId, transcript, lastReadId } = log?.state ?? {};
-    if (!conversationId || !transcript) return;
-    const unread = transcript.slice(transcript.findIndex((t) => t.id === lastReadId) + 1)
-      .filter((t) => t.from === "agent").map((t) => t.id);
-    if (unread.length && await this.#fire("markRead", { conversationId, messageIds: unread })) {
-      await log!.append({ type: "messages_read", data: { messageId: unread.at(-1)! } });
+    const { conversationId, unread = [] } = log?.state ?? {};
+    const ids = [...unread];
+    if (!conversationId) return;
+    if (ids.length && await this.#fire("markRead", { conversationId, messageIds: ids })) {
+      await log!.append({ type: "messages_read", data: { messageId: ids.at(-1)! } });
     }
   }
 

@@ -43,7 +43,7 @@ export const AVAILABILITY_WINDOW_MS = 4_000;
 /** The part of the host's instance the desk uses (Carbon AI Chat's `ChatInstance`). */
 interface HostInstance {
   on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
-  getState?(): { viewState?: { mainWindow?: boolean } } | undefined;
+  getState?(): { viewState?: { mainWindow?: boolean }; humanAgent?: unknown } | undefined;
   messaging?: { addMessage?(message: MessageResponse): unknown };
 }
 
@@ -61,6 +61,8 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** What to do once the engine loads, after a load failed (resume or end the chat). */
   #afterLoad?: (engine: DeskEngine) => Promise<void>;
   #instance?: HostInstance;
+  /** The host called `reconnect()`: it has the chat, nothing to put back. */
+  #reconnecting = false;
 
   /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
   constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
@@ -83,7 +85,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       o,
       warn,
       guard,
-      store: resolveStore(o.store, o.logger),
+      store: resolveStore(o.store, o.logger, o.durability),
       h: serialHost(callback, warn),
       persistedId: pointer
         ? pointer.escalationId
@@ -139,6 +141,18 @@ export class KustomerServiceDesk implements ServiceDesk {
     on("chat:ready", () => this.#requeue());
   }
 
+  /** Whether the host already has an agent chat (connected, connecting or reconnecting). */
+  #hostHasChat(): boolean {
+    try {
+      const agent = (this.#instance?.getState?.() as {
+        humanAgent?: { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean };
+      })?.humanAgent;
+      return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
+    } catch {
+      return false;
+    }
+  }
+
   /** Whether the user can see the chat (its main window is open). */
   #chatOpen(): boolean {
     try {
@@ -174,7 +188,10 @@ export class KustomerServiceDesk implements ServiceDesk {
    */
   async #requeue(): Promise<void> {
     const addMessage = this.#instance?.messaging?.addMessage;
-    if (!this.#c.persistedId || this.#loaded?.state || typeof addMessage !== "function") return;
+    if (
+      !this.#c.persistedId || this.#reconnecting || this.#loaded?.state || this.#hostHasChat() ||
+      typeof addMessage !== "function"
+    ) return;
     const state = await this.#run((engine) => engine.savedState());
     if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
       return;
@@ -221,7 +238,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     return this.#loaded?.state;
   }
 
-  /** The agent chat so far (for the host's transcript after a reload). */
+  /**
+   * The agent chat as this page recorded it; after a reload, the part since the log's last
+   * snapshot (the whole chat comes from `loadChatHistory()`, read when asked).
+   */
   get transcript(): readonly TranscriptEntry[] {
     return this.#loaded?.transcript ?? [];
   }
@@ -354,6 +374,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * load is retried every `retryIntervalMs` until it works.
    */
   async reconnect(): Promise<boolean> {
+    this.#reconnecting = true;
     const c = this.#c;
     if (!c.persistedId) return false;
     try {
