@@ -35,7 +35,6 @@ import {
   _ALLOWED_MIME_TYPES,
   _checkCustomAttributes,
   _checkDelay,
-  _checkTimes,
   _clone,
   _DAY_MS,
   _isObject,
@@ -44,6 +43,7 @@ import {
   _sdkError,
 } from "./simulator/checks.ts";
 import { _Network } from "./simulator/network.ts";
+import { type _FaultRule, _makeFaults } from "./simulator/faults.ts";
 import {
   DEFAULT_AGENTS,
   MAX_AGENT_REPLY_LENGTH,
@@ -51,7 +51,6 @@ import {
   MAX_JWT_AGE_SECONDS,
   MAX_MESSAGE_ATTACHMENT_BYTES,
   MAX_TITLE_LENGTH,
-  SIM_METHODS,
   type SimAgent,
   type SimAgentSendOptions,
   type SimAvailability,
@@ -61,10 +60,7 @@ import {
   type SimConversationState,
   type SimCustomer,
   type SimDeliveryMode,
-  type SimFailOptions,
-  type SimFaultError,
   type SimFaults,
-  type SimHangOptions,
   type SimInitResponse,
   type SimLogin,
   type SimMethod,
@@ -89,13 +85,6 @@ interface _Timer {
 interface _Step {
   delayMs: number;
   run: () => void;
-}
-
-interface _FaultRule {
-  kind: "fail" | "hang";
-  times: number;
-  error?: SimFaultError;
-  applied?: boolean;
 }
 
 interface _Satisfaction {
@@ -219,7 +208,7 @@ export class SimulatedKustomerCore implements KustomerCore {
   #state: SimState = "idle";
   #connection: SimConnection = "connected";
   #initBrandId: string | undefined;
-  #faultRules = new Map<SimMethod, _FaultRule[]>();
+  #takeFault: (method: SimMethod) => _FaultRule | undefined;
   #timers = new Set<_Timer>();
   #listeners = new Map<string, KustomerListener[]>();
   #outbox: { name: string; payload: unknown }[] = [];
@@ -270,7 +259,7 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#rateLimit = options.rateLimitPerMinute ?? 120;
     this.#network = options.network === undefined ? undefined : new _Network(options.network);
     this.#customer = this.#newAnonymous();
-    this.faults = this.#makeFaults();
+    ({ faults: this.faults, take: this.#takeFault } = _makeFaults());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1314,53 +1303,6 @@ export class SimulatedKustomerCore implements KustomerCore {
   // -------------------------------------------------------------------------------------------
   // Private machinery
   // -------------------------------------------------------------------------------------------
-
-  #makeFaults(): SimFaults {
-    const rules = this.#faultRules;
-    const check = (method: unknown, what: string): SimMethod => {
-      if (!SIM_METHODS.includes(method as SimMethod)) {
-        throw new TypeError(`Cannot ${what}: unknown SDK method ${String(method)}`);
-      }
-      return method as SimMethod;
-    };
-    const add = (method: SimMethod, rule: _FaultRule) => {
-      const list = rules.get(method) ?? [];
-      list.push(rule);
-      rules.set(method, list);
-    };
-    return {
-      fail(method: SimMethod, options: SimFailOptions = {}): void {
-        const m = check(method, "fail");
-        const times = options.times ?? 1;
-        _checkTimes(times, `fail ${m}`);
-        add(m, { kind: "fail", times, ...(options.error ? { error: { ...options.error } } : {}) });
-      },
-      hang(method: SimMethod, options: SimHangOptions = {}): void {
-        const m = check(method, "hang");
-        const times = options.times ?? Infinity;
-        _checkTimes(times, `hang ${m}`);
-        add(m, { kind: "hang", times, applied: options.applied ?? false });
-      },
-      clear(method?: SimMethod): void {
-        if (method === undefined) rules.clear();
-        else rules.delete(check(method, "clear faults"));
-      },
-      remaining(method?: SimMethod): number {
-        const lists = method === undefined ? [...rules.values()] : [rules.get(method) ?? []];
-        return lists.flat().reduce((sum, r) => sum + r.times, 0);
-      },
-    };
-  }
-
-  #takeFault(method: SimMethod): _FaultRule | undefined {
-    const list = this.#faultRules.get(method);
-    const rule = list?.[0];
-    if (!list || !rule) return undefined;
-    rule.times -= 1;
-    if (rule.times <= 0) list.shift();
-    if (list.length === 0) this.#faultRules.delete(method);
-    return rule;
-  }
 
   /** The single path of every asynchronous SDK call. */
   #call<T>(
