@@ -299,6 +299,75 @@ function userText({ text, files }: PendingUserMessage): string {
   return [text, ...files.map((name) => `📎 ${name}`)].filter(Boolean).join("\n");
 }
 
+/** The type of each field of a stored state (`?` for a string that may be absent). */
+const STATE_FIELDS: Record<string, string> = {
+  startedAt: "number",
+  title: "string",
+  context: "string",
+  historyKey: "string",
+  attribute: "string",
+  historyKeyAttached: "boolean",
+  conversationId: "string",
+  opened: "boolean",
+  agentCount: "number",
+  lastReadId: "string",
+  lastError: "string",
+};
+
+/**
+ * A stored snapshot's state, checked: each field of the wrong type is dropped (lists and maps
+ * start empty, entries that do not read are left out) and named in `dropped`. Undefined when it
+ * is not a state at all (not an object, or an unknown status).
+ */
+export function repairState(value: unknown): { state: DeskState; dropped: string[] } | undefined {
+  const v = (value ?? 0) as Record<string, unknown>;
+  const statuses = ["idle", "starting", "waiting", "connected", "ended"];
+  if (typeof value !== "object" || !statuses.includes(v.status as string)) return undefined;
+  const dropped: string[] = [];
+  const state: Record<string, unknown> = { ...initialState(), status: v.status };
+  const keep = (key: string, ok: boolean) => {
+    if (ok) state[key] = v[key];
+    else if (v[key] !== undefined) dropped.push(key);
+  };
+  for (const [key, type] of Object.entries(STATE_FIELDS)) keep(key, typeof v[key] === type);
+  const agent = v.agent as AgentInfo | undefined;
+  keep("agent", typeof agent?.id === "string" && typeof agent.nickname === "string");
+  keep("endedBy", ["user", "agent", "system"].includes(v.endedBy as string));
+  const list = <T>(key: string, ok: (item: T) => boolean) => {
+    const stored = Array.isArray(v[key]) ? v[key] as T[] : [];
+    const items = stored.filter((item) => ok(item));
+    if (v[key] !== undefined && (stored !== v[key] || items.length !== stored.length)) {
+      dropped.push(key);
+    }
+    state[key] = items;
+  };
+  list<PendingUserMessage>(
+    "pending",
+    (p) => typeof p?.id === "string" && typeof p.text === "string" && Array.isArray(p.files),
+  );
+  list<TranscriptEntry>(
+    "transcript",
+    (t) =>
+      typeof t?.id === "string" && typeof t.at === "number" &&
+      (t.from === "user" ||
+        t.from === "agent" && !problem("agent_message_received", { message: t.message })),
+  );
+  list<string>("satisfactionIds", (id) => typeof id === "string");
+  // What was recorded is seen: the map, or rebuilt from the transcript when it does not read (or
+  // the transcript did not: then messages missing from it come back from Kustomer).
+  const seen = v.seen as Record<string, unknown>;
+  const ok = typeof seen === "object" && seen !== null && !Array.isArray(seen) &&
+    !dropped.includes("transcript");
+  if (!ok && seen !== undefined) dropped.push("seen");
+  state.seen = Object.fromEntries(
+    [
+      ...(ok ? Object.keys(seen).filter((id) => seen[id] === true) : []),
+      ...(state.transcript as TranscriptEntry[]).filter((t) => t.from === "agent").map((t) => t.id),
+    ].map((id) => [id, true]),
+  );
+  return { state: state as unknown as DeskState, dropped };
+}
+
 /** Thrown by {@linkcode decodeEvent} for a record that is not a valid event of a known version. */
 export class EventDecodeError extends Error {
   /** Creates the error. */

@@ -92,9 +92,15 @@ export class LogConflictError extends Error {
   }
 }
 
-/** The stored snapshot, if it is the one the head names. */
+/**
+ * The stored snapshot, if it is the one the head names, within the head's events, and holds a
+ * state (with a status); otherwise none, and the log is read from its first event.
+ */
 const named = (head: LogHead, stored?: LogSnapshot): LogSnapshot | undefined =>
-  stored?.seq === head.snapshotSeq ? stored : undefined;
+  stored?.seq !== undefined && stored.seq === head.snapshotSeq && stored.seq <= head.seq &&
+    typeof stored.state?.status === "string"
+    ? stored
+    : undefined;
 
 const clone = structuredClone;
 

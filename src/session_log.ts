@@ -12,9 +12,11 @@ import {
   decodeEvent,
   type DeskState,
   EVENT_VERSION,
+  EventDecodeError,
   type EventInput,
   evolve,
   initialState,
+  repairState,
   type StoredEvent,
 } from "./events.ts";
 import { type LoadedLog, LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
@@ -82,20 +84,61 @@ export class SessionLog {
     return loaded.head && new SessionLog(store, id, options, loaded);
   }
 
-  /** Takes the stored state: the snapshot, then the records after it. */
+  /**
+   * Takes the stored state: the snapshot, then the records after it. What does not read is left
+   * out — records that do not decode or are out of sequence, a snapshot that is not a state (or
+   * its fields of the wrong type), events the head counts but the log lacks — and said in one
+   * warning: the chat goes on with the rest.
+   */
   #load({ head, snapshot, records }: LoadedLog): void {
-    let state = snapshot?.state ?? initialState();
-    for (const record of records) {
-      try {
-        state = evolve(state, decodeEvent(record));
-      } catch (error) {
-        this.#warn(
-          `Chat log ${this.id}: skipped a record that cannot be read (${errorText(error)}).`,
-        );
+    const problems: string[] = [];
+    const headSeq = head?.seq ?? 0;
+    let state = initialState();
+    let last = 0;
+    if (head?.snapshotSeq && !snapshot) {
+      problems.push(`its snapshot (event ${head.snapshotSeq}) cannot be read`);
+    }
+    if (snapshot) {
+      const repaired = snapshot.seq <= headSeq ? repairState(snapshot.state) : undefined;
+      if (!repaired) problems.push(`its snapshot (event ${snapshot.seq}) cannot be read`);
+      else {
+        if (repaired.dropped.length) {
+          problems.push(`its snapshot had unreadable ${repaired.dropped.join(", ")}`);
+        }
+        state = repaired.state;
+        last = snapshot.seq;
       }
     }
+    const skipped: string[] = [];
+    for (const record of records) {
+      try {
+        const event = decodeEvent(record);
+        if (event.seq <= last || event.seq > headSeq) {
+          throw new EventDecodeError(`event ${event.seq} is out of sequence`);
+        }
+        state = evolve(state, event);
+        last = event.seq;
+      } catch (error) {
+        skipped.push(errorText(error));
+      }
+    }
+    if (skipped.length) {
+      problems.push(
+        `skipped ${
+          skipped.length === 1 ? "a record" : `${skipped.length} records`
+        } that cannot be read (${skipped.slice(0, 3).join("; ")}${
+          skipped.length > 3 ? "; …" : ""
+        })`,
+      );
+    }
+    if (last < headSeq && !skipped.length) {
+      problems.push(`events ${last + 1}–${headSeq} are missing`);
+    }
+    if (problems.length) {
+      this.#warn(`Chat log ${this.id}: ${problems.join("; ")}. The chat goes on without them.`);
+    }
     this.#state = state;
-    this.#seq = this.#durableSeq = head?.seq ?? 0;
+    this.#seq = this.#durableSeq = headSeq;
     this.#snapshotSeq = snapshot?.seq ?? 0;
   }
 
