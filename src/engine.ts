@@ -19,9 +19,9 @@ import type {
   GenericItem,
   MessageRequest,
   MessageResponse,
-  ServiceDeskCallback,
   StartChatOptions,
 } from "./host_types.ts";
+import { type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError } from "./common.ts";
 import { byTime, findCore, initOnce, KustomerClient, normalizeMessage } from "./kustomer.ts";
 import type {
@@ -44,6 +44,7 @@ import { type ResolvedOptions, savedId } from "./options.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 
 export { SessionLog };
+export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
 export interface DeskContext {
@@ -53,6 +54,8 @@ export interface DeskContext {
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
+  /** Its Kustomer conversation, from the host's persisted state (to rebuild a lost log). */
+  persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   readonly warn: (message: string) => void;
@@ -60,13 +63,6 @@ export interface DeskContext {
   readonly guard: (what: string, fn: () => unknown) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
-
-/** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
-export type SafeHost = {
-  [K in keyof ServiceDeskCallback]-?: (
-    ...args: Parameters<NonNullable<ServiceDeskCallback[K]>>
-  ) => void;
-};
 
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
@@ -124,6 +120,11 @@ export class DeskEngine {
     await this.#giveUp(log, "left open by a page reload");
   }
 
+  /** The state of this tab's saved escalation (from before a reload), without resuming it. */
+  async savedState(): Promise<DeskState | undefined> {
+    return (await this.#loadPersisted())?.state;
+  }
+
   /** The state replayed from the current escalation's log (`idle` before any). */
   get state(): DeskState | undefined {
     return this.#log?.state;
@@ -131,27 +132,55 @@ export class DeskEngine {
 
   /** The agent chat so far (for the host's transcript after a reload). */
   get transcript(): readonly TranscriptEntry[] {
-    return this.#log?.state.transcript ?? [];
+    return this.#log?.transcript ?? [];
   }
 
   // --- persisted escalation id -------------------------------------------------------------
 
+  /** Points the host at an escalation (with its conversation once known), or clears it. */
   #persist(id?: string): void {
+    const conversationId = id && this.#log?.id === id ? this.#log.state.conversationId : undefined;
     this.#c.persistedId = id;
+    this.#c.persistedConversationId = conversationId;
     savedId(id ?? null);
-    this.#h.updatePersistedState({ escalationId: id }, true);
+    writePointer(
+      this.#h,
+      id ? { escalationId: id, ...(conversationId ? { conversationId } : {}) } : undefined,
+    );
   }
 
   #loadPersisted(): Promise<SessionLog | undefined> {
     const id = this.#c.persistedId;
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch(
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
+      (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
-        return undefined;
+        return this.#rebuild(id);
       },
     );
+  }
+
+  /**
+   * The log is gone (storage evicted, a private window, the host's state restored elsewhere) but the
+   * host still names the Kustomer conversation: a new log that knows the conversation, filled from
+   * Kustomer (`getMessages`) when the chat resumes.
+   */
+  async #rebuild(id: string): Promise<SessionLog | undefined> {
+    const conversationId = this.#c.persistedConversationId;
+    if (!conversationId) return undefined;
+    this.#warn("the chat log is gone; rebuilding the chat from Kustomer");
+    const log = SessionLog.create(this.#store, id, this.#logOptions());
+    await log.append(
+      {
+        type: "escalation_started",
+        data: { title: this.#o.title, context: "", attribute: this.#o.sessionHistoryAttribute },
+      },
+      { type: "conversation_created", data: { conversationId } },
+      { type: "conversation_opened", data: { messageId: "" } },
+    );
+    return log;
   }
 
   #logOptions() {
@@ -281,26 +310,34 @@ export class DeskEngine {
     },
   };
 
-  /** Records and shows agent messages, in time order, each once. */
+  /**
+   * Records agent messages at once, in time order, each once (messages arriving while a write is
+   * in flight share the next write), and shows them once stored: a reload never shows one twice.
+   */
   #receive(messages: KustomerMessage[]): Promise<void> {
-    return this.#receiving = this.#receiving.then(async () => {
-      const log = this.#log;
-      if (!log || !this.#live()) return;
-      const fresh = new Map<string, AgentMessage>();
+    const log = this.#log;
+    const fresh = new Map<string, AgentMessage>();
+    let agent = log?.state.agent;
+    let stored: Promise<void>;
+    try {
+      if (!log || !this.#live()) return this.#receiving;
       for (const m of [...messages].sort(byTime)) {
         if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
           fresh.set(m.messageId, normalizeMessage(m));
         }
       }
-      if (!fresh.size) return;
-      // Recorded together (one transaction), then shown: a reload never shows one twice.
-      let agent = log.state.agent;
-      await log.append(
+      if (!fresh.size) return this.#receiving;
+      stored = log.append(
         ...[...fresh.values()].map((message): EventInput => ({
           type: "agent_message_received",
           data: { message },
         })),
       );
+    } catch (error) {
+      this.#warn(`could not show an agent message (${errorText(error)})`);
+      return this.#receiving;
+    }
+    return this.#receiving = this.#receiving.then(() => stored).then(() => {
       if (this.#log !== log) return;
       for (const message of fresh.values()) {
         const p = profile(message.agent);
@@ -501,7 +538,8 @@ export class DeskEngine {
       lines.push(
         "The conversation with the assistant is in the Watson Assistant Chat History card.",
       );
-    } else if (this.#o.conversationSummary) {
+    }
+    if (this.#o.conversationSummary) {
       try {
         const transcript = await this.#o.conversationSummary();
         if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);
@@ -535,6 +573,7 @@ export class DeskEngine {
         type: "conversation_created",
         data: { conversationId: created.conversationId },
       });
+      if (this.#c.persistedId === log.id) this.#persist(log.id);
     }
     if (log.state.status === "ended") return this.#abandon(log);
     const opening = !log.state.opened;
@@ -793,12 +832,11 @@ export class DeskEngine {
   /** Tells Kustomer the user has read the agent's messages. */
   async userReadMessages(): Promise<void> {
     const log = this.#log;
-    const { conversationId, transcript, lastReadId } = log?.state ?? {};
-    if (!conversationId || !transcript) return;
-    const unread = transcript.slice(transcript.findIndex((t) => t.id === lastReadId) + 1)
-      .filter((t) => t.from === "agent").map((t) => t.id);
-    if (unread.length && await this.#fire("markRead", { conversationId, messageIds: unread })) {
-      await log!.append({ type: "messages_read", data: { messageId: unread.at(-1)! } });
+    const { conversationId, unread = [] } = log?.state ?? {};
+    const ids = [...unread];
+    if (!conversationId) return;
+    if (ids.length && await this.#fire("markRead", { conversationId, messageIds: ids })) {
+      await log!.append({ type: "messages_read", data: { messageId: ids.at(-1)! } });
     }
   }
 

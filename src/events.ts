@@ -62,6 +62,11 @@ export interface EventDataMap {
   };
   /** Kustomer created the conversation. */
   conversation_created: { readonly conversationId: string };
+  /**
+   * The opening message is about to be sent (intent): after a reload, a resume looks for it on
+   * Kustomer before sending it again.
+   */
+  opening_requested: Record<string, never>;
   /** The first message went out: the conversation is no longer a draft. */
   conversation_opened: { readonly messageId: string };
   /** The session-history key is on the conversation. */
@@ -78,6 +83,11 @@ export interface EventDataMap {
       readonly type: string;
     }[];
   };
+  /**
+   * The user message is about to be sent (intent): after a reload, a resume looks for it on
+   * Kustomer before sending it again.
+   */
+  user_message_requested: { readonly id: string };
   /** Kustomer accepted the user message. */
   user_message_sent: { readonly id: string; readonly messageId: string };
   /** The user message could not be sent. */
@@ -90,6 +100,13 @@ export interface EventDataMap {
   satisfaction_received: { readonly satisfactionId: string };
   /** The chat ended. */
   chat_ended: { readonly by: EndedBy; readonly reason?: string };
+  /**
+   * The Kustomer conversation is to be ended (intent, recorded with or after `chat_ended`): until
+   * `end_confirmed`, a later page ends it in Kustomer.
+   */
+  end_requested: Record<string, never>;
+  /** Kustomer ended the conversation (or it was found ended): nothing is left to do there. */
+  end_confirmed: Record<string, never>;
   /** Something went wrong; kept for diagnosis. */
   error_recorded: { readonly where: string; readonly message: string };
 }
@@ -139,6 +156,8 @@ export interface PendingUserMessage {
   readonly files: readonly string[];
   /** When it was queued. */
   readonly at: number;
+  /** Whether sending it was requested (it may be on Kustomer already, unconfirmed). */
+  readonly requested?: boolean;
 }
 
 /** The desk's state: always `replay(events)`. */
@@ -161,22 +180,29 @@ export interface DeskState {
   readonly conversationId?: string;
   /** Whether the first message went out (agents cannot see a draft). */
   readonly opened: boolean;
+  /** Whether sending the first message was requested (it may be on Kustomer, unconfirmed). */
+  readonly openingRequested?: boolean;
   /** The agent now in the chat. */
   readonly agent?: AgentInfo;
   /** How many agents took part. */
   readonly agentCount: number;
   /** User messages queued and not yet sent or failed, oldest first. */
   readonly pending: readonly PendingUserMessage[];
-  /** Kustomer message ids already recorded (agent messages and sent user messages). */
-  readonly seen: Readonly<Record<string, true>>;
-  /** The agent chat so far. */
-  readonly transcript: readonly TranscriptEntry[];
+  /**
+   * Kustomer message ids already recorded (agent messages and sent user messages). Append-only and
+   * shared by the states that follow: `evolve` adds to it in place, so an event costs O(1).
+   */
+  readonly seen: ReadonlySet<string>;
+  /** Agent messages not yet read by the user, oldest first (shared and appended to like `seen`). */
+  readonly unread: readonly string[];
   /** The last agent message the user read. */
   readonly lastReadId?: string;
   /** Satisfaction surveys received. */
   readonly satisfactionIds: readonly string[];
   /** Who ended the chat. */
   readonly endedBy?: EndedBy;
+  /** Ending the Kustomer conversation was requested and not yet confirmed. */
+  readonly endRequested?: boolean;
   /** The last recorded error. */
   readonly lastError?: string;
 }
@@ -189,19 +215,23 @@ export function initialState(): DeskState {
     opened: false,
     agentCount: 0,
     pending: [],
-    seen: {},
-    transcript: [],
+    seen: new Set(),
+    unread: [],
     satisfactionIds: [],
   };
 }
 
 /**
- * Advances the state by one event. Pure, and tolerant of repeats: an agent message already seen or a
- * user message already settled changes nothing, so a log written twice replays the same.
+ * Advances the state by one event, in O(1): the state's fields are copied, never the chat.
+ * Tolerant of repeats: an agent message already seen or a user message already settled changes
+ * nothing, so a log written twice replays the same.
+ *
+ * `seen` and `unread` grow in place and are shared with the state before (a replay starts from a
+ * fresh {@linkcode initialState}); every other field of a state, once returned, never changes.
  */
 export function evolve(state: DeskState, event: StoredEvent): DeskState {
   const { type, data, at } = event;
-  const seen = (id: string) => ({ ...state.seen, [id]: true as const });
+  const seen = (id: string) => (state.seen as Set<string>).add(id);
   const without = (id: string) => state.pending.filter((p) => p.id !== id);
   switch (type) {
     case "escalation_started": {
@@ -222,8 +252,11 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
         conversationId: data.conversationId,
         status: state.status === "starting" ? "waiting" : state.status,
       };
+    case "opening_requested":
+      return state.opened ? state : { ...state, openingRequested: true };
     case "conversation_opened":
-      return { ...state, opened: true, seen: seen(data.messageId) };
+      seen(data.messageId);
+      return { ...state, opened: true };
     case "history_key_attached":
       // Once on the conversation, the key (a secret) is not needed again: drop it from the state.
       return { ...state, historyKeyAttached: true, historyKey: undefined };
@@ -235,22 +268,23 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
       const pending = { id, text, files: files.map((f) => f.name), at };
       return { ...state, pending: [...state.pending, pending] };
     }
-    case "user_message_sent": {
-      const sent = state.pending.find((p) => p.id === data.id);
-      if (!sent) return { ...state, seen: seen(data.messageId) };
-      return {
-        ...state,
-        pending: without(sent.id),
-        seen: seen(data.messageId),
-        transcript: [...state.transcript, { from: "user", at, id: sent.id, text: userText(sent) }],
-      };
-    }
+    case "user_message_requested":
+      return state.pending.some((p) => p.id === data.id && !p.requested)
+        ? {
+          ...state,
+          pending: state.pending.map((p) => p.id === data.id ? { ...p, requested: true } : p),
+        }
+        : state;
+    case "user_message_sent":
+      seen(data.messageId);
+      return { ...state, pending: without(data.id) };
     case "user_message_failed":
       return { ...state, pending: without(data.id), lastError: data.reason };
     case "agent_message_received": {
-      const { message } = data;
-      const { messageId: id, agent } = message;
+      const { messageId: id, agent } = data.message;
       if (isSeen(state, id)) return state;
+      seen(id);
+      (state.unread as string[]).push(id);
       return {
         ...state,
         status: state.status === "waiting" || state.status === "starting"
@@ -258,12 +292,16 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
           : state.status,
         agent,
         agentCount: state.agentCount + (state.agent?.id !== agent.id ? 1 : 0),
-        seen: seen(id),
-        transcript: [...state.transcript, { from: "agent", at, id, message }],
       };
     }
-    case "messages_read":
-      return { ...state, lastReadId: data.messageId };
+    case "messages_read": {
+      const { unread } = state;
+      return {
+        ...state,
+        lastReadId: data.messageId,
+        unread: unread.slice(unread.indexOf(data.messageId) + 1),
+      };
+    }
     case "satisfaction_received": {
       const ids = state.satisfactionIds;
       return ids.includes(data.satisfactionId)
@@ -274,17 +312,21 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
       return state.status === "ended"
         ? state
         : { ...state, status: "ended", endedBy: data.by, historyKey: undefined };
+    case "end_requested":
+      return { ...state, endRequested: true };
+    case "end_confirmed":
+      return state.endRequested ? { ...state, endRequested: false } : state;
     case "error_recorded":
       return { ...state, lastError: `${data.where}: ${data.message}` };
   }
 }
 
 /**
- * Whether a Kustomer message id is already recorded. An own-property check: an id such as
- * `"__proto__"` or `"constructor"` is not seen just because every object has it.
+ * Whether a Kustomer message id is already recorded (any string, `"__proto__"` included: `seen` is
+ * a `Set`).
  */
 export function isSeen(state: DeskState, messageId: string): boolean {
-  return Object.hasOwn(state.seen, messageId);
+  return state.seen.has(messageId);
 }
 
 /** Replays events from the initial state (or from a snapshot). */
@@ -294,78 +336,106 @@ export function replay(events: Iterable<StoredEvent>, from: DeskState = initialS
   return state;
 }
 
+/**
+ * The line an event adds to the agent chat, given the state before it (read it before `evolve`):
+ * a user message when Kustomer accepted it, an agent message the first time it arrives.
+ */
+export function transcriptEntry(
+  before: DeskState,
+  event: StoredEvent,
+): TranscriptEntry | undefined {
+  const { at } = event;
+  if (event.type === "agent_message_received") {
+    const { message } = event.data;
+    if (!isSeen(before, message.messageId)) {
+      return { from: "agent", at, id: message.messageId, message };
+    }
+  } else if (event.type === "user_message_sent") {
+    const sent = before.pending.find((p) => p.id === event.data.id);
+    if (sent) return { from: "user", at, id: sent.id, text: userText(sent) };
+  }
+}
+
+/** A state as a snapshot stores it: plain data (arrays for sets), copied now. */
+export type StoredState = Omit<DeskState, "seen"> & { readonly seen: readonly string[] };
+
+/** Copies a state for a snapshot (the shared, growing parts included). */
+export function toStored(state: DeskState): StoredState {
+  return { ...state, seen: [...state.seen], unread: [...state.unread] };
+}
+
+/** The state a snapshot holds. */
+export function fromStored(stored: StoredState): DeskState {
+  return {
+    ...initialState(),
+    ...stored,
+    seen: new Set(stored.seen),
+    unread: [...(stored.unread ?? [])],
+  };
+}
+
+/** The type of each field of a stored state: `?` when it may be absent, `[]` a list of strings. */
+const STATE_FIELDS = Object.entries({
+  status: "string",
+  startedAt: "number?",
+  title: "string?",
+  context: "string?",
+  historyKey: "string?",
+  attribute: "string?",
+  historyKeyAttached: "boolean",
+  conversationId: "string?",
+  opened: "boolean",
+  openingRequested: "boolean?",
+  agentCount: "number",
+  seen: "[]",
+  unread: "[]?",
+  lastReadId: "string?",
+  satisfactionIds: "[]",
+  endedBy: "string?",
+  endRequested: "boolean?",
+  lastError: "string?",
+});
+
+/** The `typeof` of a value, as a string to compare with a spec. */
+const typeOf = (value: unknown): string => typeof value;
+
+/**
+ * What is wrong with a snapshot's state, said after "it" ("has number 5 for \"opened\""): a field
+ * of the wrong type, an unknown status, a pending message that does not read. Undefined when the
+ * state can be used.
+ */
+export function storedStateProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return `holds ${describe(value)}`;
+  const state = value as Record<string, unknown>;
+  for (const [key, spec] of STATE_FIELDS) {
+    const v = state[key];
+    if (v === undefined && spec.endsWith("?")) continue;
+    const ok = spec.startsWith("[]")
+      ? Array.isArray(v) && v.every((item) => typeof item === "string")
+      : typeOf(v) === spec.replace("?", "");
+    if (!ok) return `has ${describe(v)} for "${key}"`;
+  }
+  if (!["idle", "starting", "waiting", "connected", "ended"].includes(state.status as string)) {
+    return `has an unknown status, ${describe(state.status)}`;
+  }
+  const agent = state.agent as Record<string, unknown> | undefined;
+  if (
+    agent !== undefined && (typeof agent?.id !== "string" || typeof agent.nickname !== "string")
+  ) {
+    return 'has an "agent" that does not read';
+  }
+  const pending = state.pending as Record<string, unknown>[];
+  if (
+    !Array.isArray(pending) ||
+    !pending.every((p) =>
+      typeof p?.id === "string" && typeof p.text === "string" && Array.isArray(p.files)
+    )
+  ) return 'has a "pending" that does not read';
+}
+
 /** The text a user message shows in the transcript, naming files sent with it. */
 function userText({ text, files }: PendingUserMessage): string {
   return [text, ...files.map((name) => `📎 ${name}`)].filter(Boolean).join("\n");
-}
-
-/** The type of each field of a stored state (`?` for a string that may be absent). */
-const STATE_FIELDS: Record<string, string> = {
-  startedAt: "number",
-  title: "string",
-  context: "string",
-  historyKey: "string",
-  attribute: "string",
-  historyKeyAttached: "boolean",
-  conversationId: "string",
-  opened: "boolean",
-  agentCount: "number",
-  lastReadId: "string",
-  lastError: "string",
-};
-
-/**
- * A stored snapshot's state, checked: each field of the wrong type is dropped (lists and maps
- * start empty, entries that do not read are left out) and named in `dropped`. Undefined when it
- * is not a state at all (not an object, or an unknown status).
- */
-export function repairState(value: unknown): { state: DeskState; dropped: string[] } | undefined {
-  const v = (value ?? 0) as Record<string, unknown>;
-  const statuses = ["idle", "starting", "waiting", "connected", "ended"];
-  if (typeof value !== "object" || !statuses.includes(v.status as string)) return undefined;
-  const dropped: string[] = [];
-  const state: Record<string, unknown> = { ...initialState(), status: v.status };
-  const keep = (key: string, ok: boolean) => {
-    if (ok) state[key] = v[key];
-    else if (v[key] !== undefined) dropped.push(key);
-  };
-  for (const [key, type] of Object.entries(STATE_FIELDS)) keep(key, typeof v[key] === type);
-  const agent = v.agent as AgentInfo | undefined;
-  keep("agent", typeof agent?.id === "string" && typeof agent.nickname === "string");
-  keep("endedBy", ["user", "agent", "system"].includes(v.endedBy as string));
-  const list = <T>(key: string, ok: (item: T) => boolean) => {
-    const stored = Array.isArray(v[key]) ? v[key] as T[] : [];
-    const items = stored.filter((item) => ok(item));
-    if (v[key] !== undefined && (stored !== v[key] || items.length !== stored.length)) {
-      dropped.push(key);
-    }
-    state[key] = items;
-  };
-  list<PendingUserMessage>(
-    "pending",
-    (p) => typeof p?.id === "string" && typeof p.text === "string" && Array.isArray(p.files),
-  );
-  list<TranscriptEntry>(
-    "transcript",
-    (t) =>
-      typeof t?.id === "string" && typeof t.at === "number" &&
-      (t.from === "user" ||
-        t.from === "agent" && !problem("agent_message_received", { message: t.message })),
-  );
-  list<string>("satisfactionIds", (id) => typeof id === "string");
-  // What was recorded is seen: the map, or rebuilt from the transcript when it does not read (or
-  // the transcript did not: then messages missing from it come back from Kustomer).
-  const seen = v.seen as Record<string, unknown>;
-  const ok = typeof seen === "object" && seen !== null && !Array.isArray(seen) &&
-    !dropped.includes("transcript");
-  if (!ok && seen !== undefined) dropped.push("seen");
-  state.seen = Object.fromEntries(
-    [
-      ...(ok ? Object.keys(seen).filter((id) => seen[id] === true) : []),
-      ...(state.transcript as TranscriptEntry[]).filter((t) => t.from === "agent").map((t) => t.id),
-    ].map((id) => [id, true]),
-  );
-  return { state: state as unknown as DeskState, dropped };
 }
 
 /** Thrown by {@linkcode decodeEvent} for a record that is not a valid event of a known version. */
@@ -384,10 +454,12 @@ export class EventDecodeError extends Error {
 const FIELDS: Record<EventType, string> = {
   escalation_started: "title context attribute historyKey?",
   conversation_created: "conversationId",
+  opening_requested: "",
   conversation_opened: "messageId",
   history_key_attached: "",
   history_key_failed: "reason",
   user_message_queued: "id text files[]",
+  user_message_requested: "id",
   user_message_sent: "id messageId",
   user_message_failed: "id reason",
   agent_message_received:
@@ -395,6 +467,8 @@ const FIELDS: Record<EventType, string> = {
   messages_read: "messageId",
   satisfaction_received: "satisfactionId",
   chat_ended: "by",
+  end_requested: "",
+  end_confirmed: "",
   error_recorded: "where message",
 };
 

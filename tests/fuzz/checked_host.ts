@@ -106,7 +106,9 @@ const CHECKS: Record<string, (args: readonly unknown[]) => string | undefined> =
       ? "bad file upload status"
       : undefined,
   updatePersistedState: ([state, merge, ...rest]) =>
-    rest.length || !isObject(state) || !optional(merge, (v) => typeof v === "boolean")
+    // `false` is how the desk clears its state (Carbon cannot store undefined or null).
+    rest.length || !(isObject(state) || state === false) ||
+      !optional(merge, (v) => typeof v === "boolean")
       ? "bad persisted state"
       : undefined,
 };

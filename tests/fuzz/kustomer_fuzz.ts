@@ -197,15 +197,15 @@ function hostileEvent(rng: Rng, conversationId: string): unknown {
 /** A copy of one log in a fresh memory store (the replay check must not touch the original). */
 async function copyLog(store: MemoryLogStore, id: string): Promise<MemoryLogStore> {
   const copy = new MemoryLogStore();
-  const { head, snapshot, records } = await store.load(id);
+  const { head, snapshot } = await store.load(id);
   if (head) {
-    await copy.append(
-      id,
-      0,
-      records as { seq: number }[],
-      head as LogHead,
-      snapshot as LogSnapshot | undefined,
-    );
+    const records = (await store.events(id)) as { seq: number }[];
+    await copy.write(id, {
+      expectedSeq: 0,
+      records,
+      head: head as LogHead,
+      snapshot: snapshot as LogSnapshot | undefined,
+    });
   }
   return copy;
 }
@@ -435,7 +435,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
       ) {
         violations.push("still shown as disconnected after the connection came back");
       }
-      checkShown(desk.state!.transcript);
+      checkShown(desk.transcript);
       checkUserMessages(conversationId);
       await checkReplay();
     }
@@ -489,7 +489,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
     }
     const copy = await copyLog(store, id);
     const history = await loadChatHistory({ store: copy, escalationId: id });
-    const transcriptIds = desk.state!.transcript.map((t) => t.id);
+    const transcriptIds = desk.transcript.map((t) => t.id);
     const historyIds = history.map((h) => (h.message as { id?: string }).id);
     if (JSON.stringify(historyIds) !== JSON.stringify(transcriptIds)) {
       violations.push(
@@ -525,7 +525,8 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
         conversationId: s.conversationId,
         opened: s.opened,
         agent: s.agent?.id,
-        transcript: s.transcript.map((t) => [t.from, t.id]),
+        seen: [...s.seen],
+        unread: s.unread,
         pending: s.pending.map((p) => p.id),
       });
     if (summary(a) !== summary(b)) {

@@ -8,11 +8,13 @@
 import {
   type KustomerServiceDesk,
   kustomerServiceDeskFactory,
+  loadChatHistory,
   type LoadedLog,
   LogConflictError,
   type LogHead,
   type LogSnapshot,
   type LogStore,
+  type LogWrite,
   MemoryLogStore,
 } from "../../mod.ts";
 import { SimulatedKustomerCore } from "../../simulator.ts";
@@ -53,22 +55,24 @@ export class RawLogStore implements LogStore {
     });
   }
 
-  append(
-    logId: string,
-    expectedSeq: number,
-    records: readonly { readonly seq: number }[],
-    head: LogHead,
-    snapshot?: LogSnapshot,
-  ): Promise<void> {
+  write(logId: string, write: LogWrite): Promise<void> {
+    const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
     const log = this.#logs.get(logId);
     const actual = log?.head.seq ?? 0;
     if (actual !== expectedSeq) {
       return Promise.reject(new LogConflictError(logId, expectedSeq, actual));
     }
+    const seqOf = (r: unknown) => (r as { seq?: unknown })?.seq;
+    const replaced = new Set(replace.map((r) => r.seq));
+    let kept = [
+      ...(log?.records ?? []).filter((r) => !replaced.has(seqOf(r) as number)),
+      ...structuredClone([...replace, ...records]),
+    ];
+    if (prune && snapshot) kept = kept.filter((r) => !((seqOf(r) as number) <= snapshot.seq));
     this.#logs.set(logId, {
       head: structuredClone(head),
       snapshot: structuredClone(snapshot) ?? log?.snapshot,
-      records: [...(log?.records ?? []), ...structuredClone(records)],
+      records: kept,
     });
     return Promise.resolve();
   }
@@ -76,12 +80,8 @@ export class RawLogStore implements LogStore {
   load(logId: string): Promise<LoadedLog> {
     const log = this.#logs.get(logId);
     if (!log) return Promise.resolve({ records: [] });
-    // As the real stores: the snapshot the head names, within its events, holding a state.
-    const stored = log.snapshot;
-    const snapshot = stored?.seq !== undefined && stored.seq === log.head.snapshotSeq &&
-        stored.seq <= log.head.seq && typeof stored.state?.status === "string"
-      ? stored
-      : undefined;
+    // As the real stores: the snapshot the head names, and the records after it.
+    const snapshot = log.snapshot?.seq === log.head.snapshotSeq ? log.snapshot : undefined;
     const from = snapshot?.seq ?? 0;
     const after = (r: unknown) => !(((r as { seq?: unknown })?.seq as number) <= from);
     return Promise.resolve(
@@ -89,16 +89,11 @@ export class RawLogStore implements LogStore {
     );
   }
 
-  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
-    const log = this.#logs.get(logId);
-    if (log) {
-      log.records = log.records.filter((r) =>
-        !(((r as { seq?: unknown })?.seq as number) <= snapshot.seq)
-      );
-      log.head = structuredClone(head);
-      log.snapshot = structuredClone(snapshot);
-    }
-    return Promise.resolve();
+  events(logId: string, toSeq = Infinity): Promise<unknown[]> {
+    const records = this.#logs.get(logId)?.records ?? [];
+    return Promise.resolve(
+      structuredClone(records.filter((r) => !(((r as { seq?: unknown })?.seq as number) > toSeq))),
+    );
   }
 
   remove(logId: string): Promise<void> {
@@ -184,29 +179,32 @@ export function damage(
       };
     }
     case "snapshot disagrees": {
-      // A snapshot that is not the state of these events: not a state at all (the events are all
-      // still there), a state with fields of the wrong type, or one ahead of the head.
+      // A snapshot that is not the state of these events (not a state at all, a state with
+      // fields of the wrong type, or one from ahead of the head), over events that are all there.
       const head = loaded.head!;
+      const state = { ...(liveState ?? {}), seen: [] } as Record<string, unknown>;
       const variant = rng.int(3);
       if (variant === 0) {
-        const state = rng.pick([null, {}, "state", 7, [], { status: 5 }]);
-        return { head: { ...head, snapshotSeq: 3 }, snapshot: { seq: 3, state } as never, records };
+        const garbage = rng.pick([null, {}, "state", 7, [], { status: 5 }, { status: "warp" }]);
+        const seq = rng.range(1, head.seq);
+        return {
+          head: { ...head, snapshotSeq: seq },
+          snapshot: { seq, state: garbage } as never,
+          records,
+        };
       }
       if (variant === 1) {
-        const state = { ...liveState } as Record<string, unknown>;
-        for (const key of ["pending", "seen", "transcript", "agent", "opened", "satisfactionIds"]) {
-          if (rng.chance(0.5)) state[key] = rng.pick([null, 5, "none", {}, [null, 3]]);
+        for (const key of ["pending", "seen", "agent", "opened", "satisfactionIds", "status"]) {
+          if (rng.chance(0.4)) state[key] = rng.pick([null, 5, "none", {}, [null, 3]]);
         }
-        return {
-          head: { ...head, snapshotSeq: head.seq },
-          snapshot: { seq: head.seq, state } as never,
-          records: [],
-        };
+        state.conversationId = rng.pick([5, {}, state.conversationId]);
+        const seq = rng.range(1, head.seq);
+        return { head: { ...head, snapshotSeq: seq }, snapshot: { seq, state } as never, records };
       }
       const seq = head.seq + rng.range(1, 4);
       return {
         head: { ...head, snapshotSeq: seq },
-        snapshot: { seq, state: { ...liveState, status: "ended" } } as never,
+        snapshot: { seq, state: { ...state, status: "ended" } } as never,
         records,
       };
     }
@@ -312,7 +310,14 @@ async function logCase(seed: number, kind: Damage): Promise<LogCaseResult> {
       if (shown.filter((s) => s === id).length > 1) problems.push(`${id} shown twice`);
     }
     // Every agent message is in the chat's transcript once (lost records come back from Kustomer).
-    const transcript = desk2.state!.transcript.map((t) => t.id);
+    await clock.settle();
+    // loadChatHistory warns on the console about the damage (said once already by the desk).
+    const warn = console.warn;
+    console.warn = () => {};
+    const history = await loadChatHistory({ store, escalationId }).finally(() => {
+      console.warn = warn;
+    });
+    const transcript = history.map((h) => (h.message as { id?: string }).id);
     for (const id of [...agentIds, after]) {
       const times = transcript.filter((t) => t === id).length;
       if (times !== 1) problems.push(`agent message ${id} is ${times} times in the transcript`);
