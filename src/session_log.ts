@@ -322,9 +322,20 @@ export class SessionLog {
     } catch (error) {
       this.#compact ||= compact;
       if (error instanceof LogConflictError && !retried) {
+        const { loaded, problem } = await read(this.#store, this.id);
+        if (!loaded.head) {
+          // The log was deleted under this page (site data cleared in another tab): write it
+          // again from memory, as a snapshot of the state and the events not yet stored.
+          this.#warn(
+            `Chat log ${this.id} was deleted (site data cleared?); writing it again from memory.`,
+          );
+          this.#pending = [...batch, ...this.#pending];
+          this.#durableSeq = this.#snapshotSeq = 0;
+          this.#compact = true;
+          return this.#flush(true);
+        }
         // Another writer appended: take its events, then put ours after them.
         this.#warn(`Chat log ${this.id}: ${error.message}. Merging and writing again.`);
-        const { loaded, problem } = await read(this.#store, this.id);
         const mine = [...batch, ...this.#pending];
         this.#pending = [];
         this.#load(loaded, problem);
