@@ -132,7 +132,7 @@ export class DeskEngine {
 
   /** The agent chat so far (for the host's transcript after a reload). */
   get transcript(): readonly TranscriptEntry[] {
-    return this.#log?.state.transcript ?? [];
+    return this.#log?.transcript ?? [];
   }
 
   // --- persisted escalation id -------------------------------------------------------------
@@ -310,26 +310,34 @@ export class DeskEngine {
     },
   };
 
-  /** Records and shows agent messages, in time order, each once. */
+  /**
+   * Records agent messages at once, in time order, each once (messages arriving while a write is
+   * in flight share the next write), and shows them once stored: a reload never shows one twice.
+   */
   #receive(messages: KustomerMessage[]): Promise<void> {
-    return this.#receiving = this.#receiving.then(async () => {
-      const log = this.#log;
-      if (!log || !this.#live()) return;
-      const fresh = new Map<string, AgentMessage>();
+    const log = this.#log;
+    const fresh = new Map<string, AgentMessage>();
+    let agent = log?.state.agent;
+    let stored: Promise<void>;
+    try {
+      if (!log || !this.#live()) return this.#receiving;
       for (const m of [...messages].sort(byTime)) {
         if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
           fresh.set(m.messageId, normalizeMessage(m));
         }
       }
-      if (!fresh.size) return;
-      // Recorded together (one transaction), then shown: a reload never shows one twice.
-      let agent = log.state.agent;
-      await log.append(
+      if (!fresh.size) return this.#receiving;
+      stored = log.append(
         ...[...fresh.values()].map((message): EventInput => ({
           type: "agent_message_received",
           data: { message },
         })),
       );
+    } catch (error) {
+      this.#warn(`could not show an agent message (${errorText(error)})`);
+      return this.#receiving;
+    }
+    return this.#receiving = this.#receiving.then(() => stored).then(() => {
       if (this.#log !== log) return;
       for (const message of fresh.values()) {
         const p = profile(message.agent);
@@ -501,9 +509,8 @@ export class DeskEngine {
         ...(typeof historyKey === "string" && historyKey ? { historyKey } : {}),
       },
     });
-    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch((error) =>
-      this.#warn(`could not sweep old chat logs (${errorText(error)})`)
-    );
+    // Storage trouble is said once, by the log; the next chat sweeps again.
+    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch(() => {});
     try {
       await this.#open(log);
       void this.#sendPending();
@@ -824,12 +831,11 @@ export class DeskEngine {
   /** Tells Kustomer the user has read the agent's messages. */
   async userReadMessages(): Promise<void> {
     const log = this.#log;
-    const { conversationId, transcript, lastReadId } = log?.state ?? {};
-    if (!conversationId || !transcript) return;
-    const unread = transcript.slice(transcript.findIndex((t) => t.id === lastReadId) + 1)
-      .filter((t) => t.from === "agent").map((t) => t.id);
-    if (unread.length && await this.#fire("markRead", { conversationId, messageIds: unread })) {
-      await log!.append({ type: "messages_read", data: { messageId: unread.at(-1)! } });
+    const { conversationId, unread = [] } = log?.state ?? {};
+    const ids = [...unread];
+    if (!conversationId) return;
+    if (ids.length && await this.#fire("markRead", { conversationId, messageIds: ids })) {
+      await log!.append({ type: "messages_read", data: { messageId: ids.at(-1)! } });
     }
   }
 

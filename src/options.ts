@@ -75,6 +75,13 @@ export interface KustomerServiceDeskOptions {
    */
   store?: LogStore | "indexeddb" | "memory";
   /**
+   * The durability of the log's IndexedDB writes. `"strict"` has each write flushed to disk before
+   * it counts as stored, so a browser or OS crash loses no event already shown (a page reload
+   * loses none either way); each write then costs a disk flush.
+   * @default {"default"}
+   */
+  durability?: "default" | "strict";
+  /**
    * How long a Kustomer call may take before it counts as lost (ms).
    * @default {15000}
    */
@@ -192,10 +199,11 @@ let memoryWarned = false;
 export function resolveStore(
   store: KustomerServiceDeskOptions["store"],
   logger: DeskLogger = console,
+  durability?: KustomerServiceDeskOptions["durability"],
 ): LogStore {
   if (typeof store === "object") return store;
   if (store === "memory") return new MemoryLogStore();
-  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore();
+  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore({ durability });
   if (!memoryWarned) {
     memoryWarned = true;
     logger.warn(
@@ -257,9 +265,10 @@ const RULES: { readonly [K in keyof Required<KustomerServiceDeskOptions>]: reado
   transferMessage: [TEXT],
   conversationSummary: [FUNCTION],
   store: [[
-    (v) => v === "indexeddb" || v === "memory" || isFunction(v?.append),
+    (v) => v === "indexeddb" || v === "memory" || isFunction(v?.write),
     '"indexeddb", "memory" or a LogStore',
   ]],
+  durability: [[(v) => v === "default" || v === "strict", '"default" or "strict"']],
   timeoutMs: POSITIVE_MILLISECONDS,
   retryIntervalMs: POSITIVE_MILLISECONDS,
   heartbeatMs: MILLISECONDS,

@@ -40,7 +40,7 @@ type Handle = {
     dropConnection(): void;
     agentSend(id: string, text: string): unknown;
   };
-  desk?: { state?: { status: string; pending: unknown[]; transcript: { text?: string }[] } };
+  desk?: { state?: { status: string; pending: unknown[] }; transcript: { text?: string }[] };
   factoryCalls: unknown[];
   conversationId(): string | undefined;
 };
@@ -229,7 +229,7 @@ browserTest(
           return {
             id,
             bodies: example.sim.messagesOf(id).map((m) => m.body ?? ""),
-            transcript: example.desk!.state!.transcript.map((e) => e.text ?? ""),
+            transcript: example.desk!.transcript.map((e) => e.text ?? ""),
           };
         });
         assert(second.id !== firstConversation);
