@@ -140,6 +140,9 @@ export class KustomerServiceDesk implements ServiceDesk {
       if (reply) return this.#sendQuickReply(reply);
     });
     on("chat:ready", () => this.#requeue());
+    globalThis.document?.addEventListener?.("visibilitychange", () => {
+      if (this.#chatOpen()) void this.#markRead();
+    });
   }
 
   /** Whether the host already has an agent chat (connected, connecting or reconnecting). */
@@ -154,10 +157,11 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  /** Whether the user can see the chat (its main window is open). */
+  /** Whether the user can see the chat (its main window is open, in a visible page). */
   #chatOpen(): boolean {
     try {
-      return this.#instance?.getState?.()?.viewState?.mainWindow === true;
+      return globalThis.document?.visibilityState !== "hidden" &&
+        this.#instance?.getState?.()?.viewState?.mainWindow === true;
     } catch {
       return false;
     }

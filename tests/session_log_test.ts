@@ -122,6 +122,12 @@ for (const [kind, makeStore] of STORES) {
       await store.write("d", write);
       const error = await assertRejects(() => store.write("d", write), LogConflictError);
       assertEquals([error.expectedSeq, error.actualSeq], [0, 1]);
+      // A stale writer whose events would not collide is refused too, and writes nothing: the
+      // head check travels with the writes and aborts them all.
+      const stale = { expectedSeq: 0, records: [{ seq: 2 }, { seq: 3 }], head: head(3) };
+      await assertRejects(() => store.write("d", stale), LogConflictError);
+      assertEquals(await store.events("d"), [{ seq: 1 }]);
+      assertEquals((await store.load("d")).head?.seq, 1);
     });
 
     await t.step("a second writer is caught and its events merged, not interleaved", async () => {
