@@ -5,6 +5,9 @@
 
 import { setImmediate } from "node:timers";
 import type { ServiceDeskCallback } from "../../mod.ts";
+// The desk loads its engine with a dynamic import on first use; loaded here, that import resolves
+// from the module cache, so `drive()` never races file reads on a loaded machine.
+import "../../src/engine.ts";
 
 /** One callback call. */
 export interface CheckedCall {
