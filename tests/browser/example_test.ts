@@ -46,6 +46,12 @@ type Handle = {
 };
 declare const example: Handle;
 
+/**
+ * How long a page load (Carbon is 5 MB of script) may take on a shared 2-core machine: a limit,
+ * not a wait.
+ */
+const LOAD_MS = 90_000;
+
 const customerMessages = (page: Page, body: string) =>
   page.evaluate((body) => {
     const id = example.conversationId()!;
@@ -70,7 +76,7 @@ browserTest(
       await page.goto(`${url}/?agentDelay=30`);
 
       await t.step("the bot answers and escalates; the agent joins", async () => {
-        await waitForMessage(page, "example assistant");
+        await waitForMessage(page, "example assistant", LOAD_MS);
         await send(page, "I want an agent");
         await waitForMessage(page, "Hi, I'm Ada");
         const first = await page.evaluate(() =>
@@ -112,6 +118,29 @@ browserTest(
       });
 
       await t.step(
+        "the agent console: the key attribute, quick replies, typing off on send",
+        async () => {
+          // The session-history key the Insight Card reads, on the conversation.
+          await page.locator('[data-testid="console-attributes"]').filter({
+            hasText: "watsonAssistantSessionHistoryStr",
+          }).waitFor();
+          const typing = page.locator('[data-testid="console-typing"]');
+          await typing.click();
+          assertEquals(await typing.textContent(), "Stop typing");
+          await page.locator('[data-testid="console-input"]').fill("Pick one, please");
+          await page.locator('[data-testid="console-quick"]').click();
+          assertEquals(await typing.textContent(), "Type…", "sending ends the agent's typing");
+          await page.locator('[data-testid="console-choices"]').filter({
+            hasText: "Keep chatting",
+          }).waitFor();
+          // The user clicks a choice in Carbon: it reaches the agent, not the bot.
+          await page.getByRole("button", { name: "That's all, thanks" }).click();
+          await consoleMessage(page, "That's all, thanks").waitFor();
+          await page.screenshot({ path: `${ARTIFACTS}example-console.png` });
+        },
+      );
+
+      await t.step(
         "reload mid-chat: reconnects, transcript back, nothing lost or doubled",
         async () => {
           // A user message whose answer is lost: Kustomer stored it, the page never heard back.
@@ -132,7 +161,7 @@ browserTest(
           });
           await page.reload();
 
-          await waitForMessage(page, "sent while you were away");
+          await waitForMessage(page, "sent while you were away", LOAD_MS);
           await page.waitForFunction(() =>
             example.desk?.state?.status === "connected" && example.desk.state.pending.length === 0
           );
@@ -233,12 +262,28 @@ browserTest(
       assertEquals(errors, []);
       await context.close();
 
+      await t.step("real mode that cannot load says so on the page", async () => {
+        const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+        const page = await context.newPage();
+        await page.addInitScript(() => {
+          (globalThis as { exampleWebChatUrl?: string }).exampleWebChatUrl = "/dist/missing.js";
+        });
+        await page.goto(`${url}/?integrationID=i&region=r&serviceInstanceID=s&apiKey=k`);
+        const mode = page.locator("#mode.failed");
+        await mode.filter({ hasText: "could not be loaded" }).waitFor();
+        assertEquals(await mode.getAttribute("role"), "alert");
+        assert(await page.locator(".real-only").isVisible(), "real-mode help shown");
+        assert(!(await page.locator(".sim-only").isVisible()), "no agent-console steps");
+        await page.screenshot({ path: `${ARTIFACTS}example-real-failed.png` });
+        await context.close();
+      });
+
       await t.step("the scripted agent: the user says transfer, then bye", async () => {
         const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
         const page = await context.newPage();
         const errors = watchErrors(page);
         await page.goto(`${url}/?agentDelay=30`);
-        await waitForMessage(page, "example assistant");
+        await waitForMessage(page, "example assistant", LOAD_MS);
         await send(page, "talk to a human");
         await waitForMessage(page, "Hi, I'm Ada");
         await send(page, "please transfer me");

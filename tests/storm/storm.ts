@@ -137,6 +137,7 @@ type Snapshot = {
   tokens: string[];
   chatStarted: boolean;
   isConnected: boolean;
+  deskPointer: boolean;
 };
 
 type StormApi = {
@@ -308,6 +309,17 @@ export async function runTrial(
       if (kind === "queued") {
         await pause(between(0, 300));
         await reload();
+        if (random() < 1 / 3) {
+          // The agent ends the waiting chat while the new page is resuming it (defect 5's race).
+          const s = await snapshot();
+          if (!s?.chatStarted && !s?.deskPointer) await requestAgent();
+          await until((x) => x.chatStarted, 2_500);
+          await pause(between(0, 300));
+          await page.evaluate(() =>
+            (globalThis as unknown as { storm: StormApi }).storm.agentEnd()
+          );
+          ended = true;
+        }
       } else {
         await agentJoins();
         await userSendAndWait();
@@ -325,7 +337,8 @@ export async function runTrial(
             await reload();
             break;
           case "agent message in flight":
-            await agentSend();
+            // One to three at once: each event has its own delay, so they may arrive out of order.
+            for (let i = 1 + Math.floor(random() * 3); i > 0; i--) await agentSend();
             await pause(between(0, 300));
             await reload();
             break;
@@ -338,6 +351,8 @@ export async function runTrial(
             ended = true;
             break;
           case "during the agent's end":
+            // Sometimes a user message is still on its way (defect 4: dropped without a failure).
+            if (random() < 0.5) await userSend();
             await agentSend();
             await page.evaluate(() =>
               (globalThis as unknown as { storm: StormApi }).storm.agentEnd()
@@ -367,9 +382,12 @@ export async function runTrial(
       // Carry on: ask again if the host is not in a chat, chat both ways, end from a side.
       const s = await snapshot();
       if (!s?.chatStarted) {
-        await requestAgent();
-        await until(started);
+        // A desk may put a user whom the reload left waiting back in the queue itself (on
+        // `chat:ready`, through `messaging.addMessage`); give it the time of a few calls.
+        const requeued = s?.deskPointer && await until((x) => x.chatStarted, 2_500);
+        if (!requeued) await requestAgent();
       }
+      if (!s?.isConnected) await until(started);
       await agentJoins();
       await userSendAndWait();
       if (random() < 0.5) {
