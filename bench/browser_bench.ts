@@ -583,11 +583,18 @@ async function main(): Promise<void> {
     }; took ${((performance.now() - started) / 1000).toFixed(0)} s`;
   console.log(`\n${heading}\n\n${table}\n`);
   if (Deno.env.get("NO_WRITE") !== "1") {
+    // Only this bench's section of BENCHMARKS.md; the build writes the sizes section.
+    const file = new URL("../BENCHMARKS.md", import.meta.url);
+    const section = `Written by \`deno task bench:browser\` (bench/browser_bench.ts): the built ` +
+      `desk in Chromium beside the IndexedDB floor, the least IndexedDB work that does the same ` +
+      `job.\n\n${heading}.\n\n${table}\n`;
+    const text = await Deno.readTextFile(file).catch(() => "");
+    const markers = /(<!-- browser-bench:begin -->\n)[\s\S]*?(<!-- browser-bench:end -->)/;
     await Deno.writeTextFile(
-      new URL("../BENCHMARKS.md", import.meta.url),
-      `# Benchmarks\n\nWritten by \`deno task bench:browser\` (bench/browser_bench.ts): the built desk ` +
-        `in Chromium beside the IndexedDB floor, the least IndexedDB work that does the same job.\n\n` +
-        `${heading}.\n\n${table}\n`,
+      file,
+      markers.test(text)
+        ? text.replace(markers, (_, begin, end) => `${begin}\n${section}\n${end}`)
+        : `# Benchmarks\n\n${section}`,
     );
   }
   Deno.exit(0);
