@@ -42,10 +42,11 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it.
+ * growth; the build fails past it. (16 KB since the engine became a mailbox with intent and
+ * completion events and a connection object: about 15.1 KB then.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 15 * 1024,
+  maxGzipBytes: 16 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
@@ -682,7 +683,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     }
     if (key === "esm" || key === "iife") {
       // The entries must leave the engine out: it is what a page loads only when it needs it.
-      const engine = inputs.find((p) => /src\/(engine|session_log|events|kustomer)\.ts$/.test(p));
+      const engine = inputs.find((p) =>
+        /src\/(engine|engine\/\w+|connection|session_log|events|kustomer)\.ts$/.test(p)
+      );
       if (engine) throw new BuildCheckError(`${file} carries engine code (${engine})`);
     }
     if (key === "engine") {
