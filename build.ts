@@ -42,11 +42,11 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it. (16 KB since the engine became a mailbox with intent and
- * completion events and a connection object: about 15.1 KB then.)
+ * growth; the build fails past it. (17 KB since the engine became a mailbox with intent and
+ * completion events and a connection object, on top of the host layer: about 16.9 KB then.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 16 * 1024,
+  maxGzipBytes: 17 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
@@ -252,7 +252,15 @@ ${
   )
 }
 g.KustomerServiceDesk = desk;
+const checked = () =>
+  options.resolveOptions(g.kustomerServiceDeskOptions || {}, "window.kustomerServiceDeskOptions.");
+// Options set before this script are checked now, so a typo shows on page load, not at the
+// first escalation (when the host calls the factory, which throws).
+if (g.kustomerServiceDeskOptions !== undefined) {
+  try { checked(); } catch (error) { console.error("Kustomer service desk: " + error.message); }
+}
 g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
+  checked();
   return desk.kustomerServiceDeskFactory(g.kustomerServiceDeskOptions || {})(parameters);
 };
 `;

@@ -78,10 +78,42 @@ export function serveFiles(options: ServeFilesOptions = {}): Deno.HttpServer<Den
   });
 }
 
+/**
+ * Serves the example on `port`, or explains in one line why it cannot (the port is taken, or is
+ * not a port), naming the port and the flag that picks another.
+ *
+ * @throws {Error} With that line.
+ */
+export function listen(port: number, from: string): Deno.HttpServer<Deno.NetAddr> {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${from} is not a port number: use --port=N with N from 1 to 65535`);
+  }
+  try {
+    return serveFiles({ port });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Port ${port} is already in use (another deno task dev?): pick another with --port=N, ` +
+          `e.g. deno task dev --port=${port === 8000 ? 8001 : port + 1}`,
+      );
+    }
+    throw error;
+  }
+}
+
 if (import.meta.main) {
   const portArg = Deno.args.find((a) => a.startsWith("--port="));
+  const from = portArg ?? (Deno.env.get("PORT") ? `PORT=${Deno.env.get("PORT")}` : "8000");
   const port = Number(portArg?.slice("--port=".length) ?? Deno.env.get("PORT") ?? 8000);
-  // A full build first: sizes, checks and types (over budget only warns here).
+  // The port first: a taken port is said at once, not after a build.
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = listen(port, from);
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(1);
+  }
+  // A full build: sizes, checks and types (over budget only warns here).
   await build({ enforceBudget: false });
   const contexts = await Promise.all(
     Object.entries(bundleOptions(`${ROOT}dist`)).map(async ([name, options]) => {
@@ -111,7 +143,6 @@ if (import.meta.main) {
       return ctx;
     }),
   );
-  const server = serveFiles({ port });
   console.log(`\nExample page: http://127.0.0.1:${server.addr.port}/`);
   console.log("Watching for changes; Ctrl-C to stop.");
   const shutdown = async () => {

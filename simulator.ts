@@ -76,6 +76,7 @@ export type {
   SimInitResponse,
   SimLogin,
   SimMethod,
+  SimNetworkOptions,
   SimReadReceipt,
   SimScheduler,
   SimScriptOptions,

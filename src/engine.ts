@@ -18,9 +18,9 @@ import type {
   GenericItem,
   MessageRequest,
   MessageResponse,
-  ServiceDeskCallback,
   StartChatOptions,
 } from "./host_types.ts";
+import { type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
@@ -56,6 +56,7 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
+export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
 export interface DeskContext {
@@ -65,6 +66,8 @@ export interface DeskContext {
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
+  /** Its Kustomer conversation, from the host's persisted state (to rebuild a lost log). */
+  persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   readonly warn: (message: string) => void;
@@ -73,19 +76,14 @@ export interface DeskContext {
   readonly updateQueue: (info: { message?: string }) => void;
 }
 
-/** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
-export type SafeHost = {
-  [K in keyof ServiceDeskCallback]-?: (
-    ...args: Parameters<NonNullable<ServiceDeskCallback[K]>>
-  ) => void;
-};
-
 /** Where this tab keeps the id of its open escalation (the host's persisted state, sessionStorage). */
 interface EscalationPointer {
   /** The id, if this tab has an open escalation. */
   read(): string | undefined;
-  /** Points at `id`. */
-  write(id: string): void;
+  /** The conversation it names, if any. */
+  conversationId(): string | undefined;
+  /** Points at `id` (and its conversation, once known). */
+  write(id: string, conversationId?: string): void;
   /** Forgets the escalation. */
   clear(): void;
 }
@@ -146,15 +144,18 @@ export class DeskEngine {
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
-      write: (id) => {
+      conversationId: () => context.persistedConversationId,
+      write: (id, conversationId) => {
         context.persistedId = id;
+        context.persistedConversationId = conversationId;
         savedId(id);
-        host.updatePersistedState({ escalationId: id }, true);
+        writePointer(host, { escalationId: id, ...(conversationId ? { conversationId } : {}) });
       },
       clear: () => {
         context.persistedId = undefined;
+        context.persistedConversationId = undefined;
         savedId(null);
-        host.updatePersistedState({ escalationId: undefined }, true);
+        writePointer(host, undefined);
       },
     };
     this.#connection = new Connection({
@@ -167,6 +168,11 @@ export class DeskEngine {
       },
       onTimeout: (error) => this.#lost(error),
     });
+  }
+
+  /** The state of this tab's saved escalation (from before a reload), without resuming it. */
+  async savedState(): Promise<DeskState | undefined> {
+    return (await this.#loadPersisted())?.state;
   }
 
   /** The state replayed from the current escalation's log (`idle` before any). */
@@ -211,12 +217,38 @@ export class DeskEngine {
     const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).catch(
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
+      (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
-        return undefined;
+        return this.#rebuild(id);
       },
     );
+  }
+
+  /**
+   * The log is gone (storage evicted, a private window, the host's state restored elsewhere) but the
+   * host still names the Kustomer conversation: a new log that knows the conversation, filled from
+   * Kustomer (`getMessages`) when the chat resumes.
+   */
+  async #rebuild(id: string): Promise<SessionLog | undefined> {
+    const conversationId = this.#pointer.conversationId();
+    if (!conversationId) return undefined;
+    this.#warn("the chat log is gone; rebuilding the chat from Kustomer");
+    const log = SessionLog.create(this.#store, id, this.#logOptions());
+    await log.append(
+      {
+        type: "escalation_started",
+        data: {
+          title: this.#options.title,
+          context: "",
+          attribute: this.#options.sessionHistoryAttribute,
+        },
+      },
+      { type: "conversation_created", data: { conversationId } },
+      { type: "conversation_opened", data: { messageId: "" } },
+    );
+    return log;
   }
 
   #logOptions() {
@@ -634,6 +666,7 @@ export class DeskEngine {
         type: "conversation_created",
         data: { conversationId: created.conversationId },
       });
+      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, created.conversationId);
       if ((log.state.status as string) === "ended") {
         // Ended while Kustomer created it: end it there too.
         await log.append({ type: "end_requested", data: {} });

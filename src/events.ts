@@ -282,7 +282,7 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
     case "agent_message_received": {
       const { message } = data;
       const { messageId: id, agent } = message;
-      if (state.seen[id]) return state;
+      if (isSeen(state, id)) return state;
       return {
         ...state,
         status: state.status === "waiting" || state.status === "starting"
@@ -313,6 +313,14 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
     case "error_recorded":
       return { ...state, lastError: `${data.where}: ${data.message}` };
   }
+}
+
+/**
+ * Whether a Kustomer message id is already recorded. An own-property check: an id such as
+ * `"__proto__"` or `"constructor"` is not seen just because every object has it.
+ */
+export function isSeen(state: DeskState, messageId: string): boolean {
+  return Object.hasOwn(state.seen, messageId);
 }
 
 /** Replays events from the initial state (or from a snapshot). */

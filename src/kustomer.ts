@@ -224,37 +224,55 @@ export function findCore(source: CoreSource): Promise<KustomerCore> {
   });
 }
 
-/** Kustomer's message in the log's shape. */
+/** A non-empty string, or undefined: what the SDK sends is not trusted to have its types. */
+const text = (value: unknown): string | undefined =>
+  typeof value === "string" && value ? value : undefined;
+
+/** The fields of an object, or none (for `null`, strings, numbers and other non-objects). */
+const fields = (value: unknown): Record<string, unknown> =>
+  typeof value === "object" && value !== null ? value as Record<string, unknown> : {};
+
+/**
+ * Kustomer's message in the log's shape. Total over whatever the SDK delivers: a field of the wrong
+ * type is treated as missing, so what the log stores always decodes and what the host gets is well
+ * formed (the caller has checked `messageId`).
+ */
 export function normalizeMessage(message: KustomerMessage): AgentMessage {
-  const { messageId, body, createdAt, sentBy = { id: "kustomer-agent" } } = message;
-  const template = message.meta?.template;
-  const actions = template?.templateType === "quick_replies" && template.actions;
+  const { messageId, body, createdAt, sentBy } = fields(message);
+  const template = fields(fields(fields(message).meta).template);
+  const actions = template.templateType === "quick_replies" ? template.actions : undefined;
+  const agent = fields(sentBy);
+  const agentId = typeof agent.id === "number" ? String(agent.id) : text(agent.id);
+  const avatarUrl = text(agent.avatarUrl);
+  const attachments = fields(message).attachments;
   return {
-    messageId,
-    text: typeof body === "string" && body
-      ? body
-      : typeof template?.body === "string"
-      ? template.body
-      : "",
-    createdAt: typeof createdAt === "string" ? createdAt : new Date(0).toISOString(),
+    messageId: messageId as string,
+    text: text(body) ?? text(template.body) ?? "",
+    createdAt: text(createdAt) ?? new Date(0).toISOString(),
     agent: {
-      id: String(sentBy.id),
-      nickname: sentBy.displayName || "Agent",
-      ...(sentBy.avatarUrl ? { avatarUrl: sentBy.avatarUrl } : {}),
+      id: agentId ?? "kustomer-agent",
+      nickname: text(agent.displayName) ?? "Agent",
+      ...(avatarUrl ? { avatarUrl } : {}),
     },
-    attachments: (message.attachments ?? []).map((a) => {
-      const url = a.url ?? a.attributes?.url;
-      const contentType = a.contentType ?? a.attributes?.contentType;
+    attachments: (Array.isArray(attachments) ? attachments : []).map((a) => {
+      const file = fields(a);
+      const nested = fields(file.attributes);
+      const url = text(file.url) ?? text(nested.url);
+      const contentType = text(file.contentType) ?? text(nested.contentType);
       return {
-        name: a.name ?? a.attributes?.name ?? "attachment",
+        name: text(file.name) ?? text(nested.name) ?? "attachment",
         ...(url ? { url } : {}),
         ...(contentType ? { contentType } : {}),
       };
     }),
-    quickReplies: Array.isArray(actions)
-      ? actions.filter((a) => typeof a?.displayText === "string")
-        .map((a) => ({ label: a.displayText, value: String(a.value ?? a.displayText) }))
-      : [],
+    quickReplies: (Array.isArray(actions) ? actions : []).map(fields)
+      .filter((a) => typeof a.displayText === "string")
+      .map((a) => ({
+        label: a.displayText as string,
+        value: typeof a.value === "string" || typeof a.value === "number"
+          ? String(a.value)
+          : a.displayText as string,
+      })),
   };
 }
 

@@ -87,18 +87,32 @@ export function profile(agent: AgentMessage["agent"]): AgentProfile {
   };
 }
 
-/** An agent message as a web chat message: text, quick-reply options, images and file links. */
+/** The custom event of an agent's quick-reply button (Carbon fires `messageItemCustom`). */
+export const QUICK_REPLY_EVENT = "kustomer_quick_reply";
+
+/** The quick reply a clicked button stands for, or undefined when the button is not the desk's. */
+export function quickReplyOf(item: unknown): { label: string; value: string } | undefined {
+  const reply = (item as { user_defined?: Record<string, unknown> } | undefined)?.user_defined
+    ?.[QUICK_REPLY_EVENT] as { label?: unknown; value?: unknown } | undefined;
+  return typeof reply?.value === "string" && typeof reply.label === "string"
+    ? { label: reply.label, value: reply.value }
+    : undefined;
+}
+
+/** An agent message as a web chat message: text, quick-reply buttons, images and file links. */
 export function toMessageResponse(message: AgentMessage): MessageResponse {
   const generic: GenericItem[] = [];
   if (message.text) generic.push({ response_type: "text", text: message.text });
-  if (message.quickReplies.length > 0) {
+  // Buttons whose click the desk handles (QUICK_REPLY_EVENT): Carbon sends an `option` click to
+  // the assistant, never to the agent.
+  for (const q of message.quickReplies) {
     generic.push({
-      response_type: "option",
-      title: message.text ? "" : "Choose one",
-      options: message.quickReplies.map((q) => ({
-        label: q.label,
-        value: { input: { text: q.value } },
-      })),
+      response_type: "button",
+      button_type: "custom_event",
+      kind: "secondary",
+      label: q.label,
+      custom_event_name: QUICK_REPLY_EVENT,
+      user_defined: { [QUICK_REPLY_EVENT]: { label: q.label, value: q.value } },
     });
   }
   for (const file of message.attachments) {

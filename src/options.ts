@@ -211,61 +211,144 @@ export const badNumber = (v: unknown, positive?: boolean): boolean =>
   !Number.isFinite(v) || (positive ? (v as number) <= 0 : (v as number) < 0);
 
 const isText = (v: unknown) => typeof v === "string" && !!v.trim();
-const positiveMs = (v: unknown) => !badNumber(v, true);
-const ms = (v: unknown) => !badNumber(v);
+const isFunction = (v: unknown) => typeof v === "function";
+const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/**
- * Option checks: the options, a test, what the option must be, and whether a failure is a
- * RangeError (else a TypeError).
- */
+/** A check: a test, what the option must be, and whether a failure is a RangeError. */
 // deno-lint-ignore no-explicit-any
-const RULES: [string, (v: any) => boolean, string, boolean?][] = [
-  ["apiKey", isText, "a non-empty string (the Kustomer chat API key)"],
-  [
-    "core",
-    (v) => typeof v === "object" && typeof v?.init === "function",
-    "a Kustomer Core object with an init() method",
-  ],
-  ["getJwt", (v) => typeof v === "function", "a function returning a Promise of a JWT string"],
-  ["title", isText, "a non-empty string"],
-  ["title", (v) => v.length <= 256, "at most 256 characters (Kustomer's limit)", true],
-  [
-    "sessionHistoryAttribute",
-    (v) => /^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(v),
-    "a Kustomer text attribute system name ending in Str or Txt",
-  ],
-  ["timeoutMs retryIntervalMs", positiveMs, "a positive number of milliseconds", true],
-  [
-    "heartbeatMs retentionMs abandonedMs orphanTimeoutMs",
-    ms,
-    "zero or a positive number of milliseconds",
-    true,
-  ],
-  ["orphanedChat", (v) => v === "resume" || v === "end", '"resume" or "end"'],
-  [
-    "store",
-    (v) => v === "indexeddb" || v === "memory" || typeof v?.append === "function",
-    '"indexeddb", "memory" or a LogStore',
-  ],
-  [
-    "name",
-    (v) => typeof v === "string" && v.length > 0 && v.length <= 40,
-    "a string of 1 to 40 characters",
-    true,
-  ],
+type Rule = readonly [test: (v: any) => boolean, what: string, range?: true];
+
+const TEXT: Rule = [isText, "a non-empty string"];
+const FUNCTION: Rule = [isFunction, "a function"];
+const MILLISECONDS: Rule[] = [
+  [(v) => typeof v === "number", "a number of milliseconds"],
+  [(v) => !badNumber(v), "zero or a positive number of milliseconds", true],
+];
+const POSITIVE_MILLISECONDS: Rule[] = [
+  MILLISECONDS[0],
+  [(v) => !badNumber(v, true), "a positive number of milliseconds", true],
 ];
 
-/** Checks options and fills in the defaults. */
-export function resolveOptions(options: KustomerServiceDeskOptions = {}): ResolvedOptions {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError("Kustomer service desk options must be an object");
+/**
+ * Every option and its checks, in order (a TypeError for the type comes before a RangeError for
+ * the range). An option missing here is a type error; a key not here is an unknown option.
+ */
+const RULES: { readonly [K in keyof Required<KustomerServiceDeskOptions>]: readonly Rule[] } = {
+  apiKey: [TEXT],
+  core: [[
+    (v) => isObject(v) && isFunction(v.init),
+    "a Kustomer Core object",
+  ]],
+  scriptUrl: [TEXT],
+  init: [[
+    (v) =>
+      isObject(v) &&
+      ["brandId", "assistantId", "scheduleId", "lang"].every((k) =>
+        v[k] === undefined || isText(v[k])
+      ),
+    "an object whose brandId, assistantId, scheduleId and lang are strings",
+  ]],
+  getJwt: [FUNCTION],
+  title: [TEXT, [(v) => v.length <= 256, "at most 256 characters", true]],
+  sessionHistoryAttribute: [[
+    (v) => /^[A-Za-z][A-Za-z0-9]*(Str|Txt)$/.test(v),
+    "a Kustomer text attribute system name ending in Str or Txt",
+  ]],
+  transferMessage: [TEXT],
+  conversationSummary: [FUNCTION],
+  store: [[
+    (v) => v === "indexeddb" || v === "memory" || isFunction(v?.append),
+    '"indexeddb", "memory" or a LogStore',
+  ]],
+  timeoutMs: POSITIVE_MILLISECONDS,
+  retryIntervalMs: POSITIVE_MILLISECONDS,
+  heartbeatMs: MILLISECONDS,
+  retentionMs: MILLISECONDS,
+  abandonedMs: MILLISECONDS,
+  orphanedChat: [[(v) => v === "resume" || v === "end", '"resume" or "end"']],
+  orphanTimeoutMs: MILLISECONDS,
+  allowFileUploads: [[(v) => typeof v === "boolean", "true or false"]],
+  waitingMessage: [TEXT],
+  onSatisfaction: [FUNCTION],
+  logger: [[(v) => isFunction(v?.warn), "an object with a warn method"]],
+  name: [
+    [(v) => typeof v === "string", "a string"],
+    [(v) => v.length > 0 && v.length <= 40, "a string of 1 to 40 characters", true],
+  ],
+  now: [FUNCTION],
+  scheduler: [[
+    (v) => isFunction(v?.setTimeout) && isFunction(v?.clearTimeout),
+    "an object with setTimeout and clearTimeout",
+  ]],
+};
+
+/** How many single-character edits turn `a` into `b` (Levenshtein distance, case-insensitive). */
+export function editDistance(a: string, b: string): number {
+  a = a.toLowerCase();
+  b = b.toLowerCase();
+  let row = [...Array(b.length + 1).keys()];
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/** The known option closest to `key`, when it is close enough to be a typo. */
+function closest(key: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(key.length / 3)) + 1;
+  for (const known of Object.keys(RULES)) {
+    const distance = editDistance(key, known);
+    if (distance < bestDistance) [best, bestDistance] = [known, distance];
+  }
+  return best;
+}
+
+/** The name of every option, in the order of the options table. */
+export const OPTION_NAMES: readonly string[] = Object.keys(RULES);
+
+/**
+ * Checks options and fills in the defaults.
+ *
+ * @param options The options.
+ * @param prefix Put before option names in messages, e.g. `window.kustomerServiceDeskOptions.`.
+ * @throws {TypeError} For options that are not an object, an unknown key (with the option it is
+ *   probably a typo of), or a value of the wrong type.
+ * @throws {RangeError} For a value of the right type out of range.
+ */
+export function resolveOptions(
+  options: KustomerServiceDeskOptions = {},
+  prefix = "",
+): ResolvedOptions {
+  if (!isObject(options)) {
+    throw new TypeError(
+      `${prefix.slice(0, -1) || "Kustomer service desk options"} must be an object, got ${
+        describe(options)
+      }`,
+    );
   }
   const o = options as Record<string, unknown>;
-  for (const [keys, ok, what, range] of RULES) {
-    for (const key of keys.split(" ")) {
-      if (o[key] !== undefined && !ok(o[key])) {
+  for (const key of Object.keys(o)) {
+    const rules: readonly Rule[] | undefined = Object.hasOwn(RULES, key)
+      ? RULES[key as keyof typeof RULES]
+      : undefined;
+    if (!rules) {
+      const near = closest(key);
+      throw new TypeError(
+        `${prefix}${key} is not an option of the Kustomer service desk${
+          near ? `; did you mean ${prefix}${near}?` : ""
+        }`,
+      );
+    }
+    if (o[key] === undefined) continue;
+    for (const [ok, what, range] of rules) {
+      if (!ok(o[key])) {
         throw new (range ? RangeError : TypeError)(
-          `${key} must be ${what}, got ${describe(o[key])}`,
+          `${prefix}${key} must be ${what}, got ${describe(o[key])}`,
         );
       }
     }

@@ -11,7 +11,8 @@
  */
 
 import type { DeskState, TranscriptEntry } from "./events.ts";
-import type { DeskContext, DeskEngine, SafeHost } from "./engine.ts";
+import type { DeskContext, DeskEngine } from "./engine.ts";
+import { readPointer, serialHost } from "./host.ts";
 import type {
   AgentAvailability,
   EndChatInfo,
@@ -24,7 +25,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { errorText, KustomerError } from "./common.ts";
-import { fileProblems } from "./messages.ts";
+import { fileProblems, quickReplyOf } from "./messages.ts";
 import {
   badNumber,
   type KustomerServiceDeskOptions,
@@ -33,8 +34,18 @@ import {
   savedId,
 } from "./options.ts";
 
-/** The host callbacks a host may leave out; calling a missing other one is a warning. */
-const OPTIONAL = ["setFileUploadStatus", "updateCapabilities", "updatePersistedState"];
+/**
+ * How long `areAnyAgentsOnline()` may take before it answers `null` (unknown): Carbon waits 5 s and
+ * counts a timeout as "no agents online".
+ */
+export const AVAILABILITY_WINDOW_MS = 4_000;
+
+/** The part of the host's instance the desk uses (Carbon AI Chat's `ChatInstance`). */
+interface HostInstance {
+  on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
+  getState?(): { viewState?: { mainWindow?: boolean } } | undefined;
+  messaging?: { addMessage?(message: MessageResponse): unknown };
+}
 
 /** Loads the engine (a separate chunk in the browser bundle). */
 const loadEngine = (): Promise<typeof import("./engine.ts")> => import("./engine.ts");
@@ -49,10 +60,11 @@ export class KustomerServiceDesk implements ServiceDesk {
   #loaded?: DeskEngine;
   /** What to do once the engine loads, after a load failed (resume or end the chat). */
   #afterLoad?: (engine: DeskEngine) => Promise<void>;
+  #instance?: HostInstance;
 
   /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
   constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
-    const callback = parameters?.callback as unknown as Record<string, (...a: unknown[]) => void>;
+    const callback = parameters?.callback;
     if (typeof parameters !== "object" || !callback) {
       throw new TypeError("Service desk parameters must have the chat host's callback");
     }
@@ -66,26 +78,23 @@ export class KustomerServiceDesk implements ServiceDesk {
         fail(error);
       }
     };
-    const persisted = (parameters.persistedState as { escalationId?: unknown })?.escalationId;
+    const pointer = readPointer(parameters.persistedState);
     this.#c = {
       o,
       warn,
       guard,
       store: resolveStore(o.store, o.logger),
-      h: new Proxy({}, {
-        get: (_, name: string) => (...args: unknown[]) => {
-          if (callback[name] || !OPTIONAL.includes(name)) {
-            guard(name, () => callback[name](...args));
-          }
-        },
-      }) as SafeHost,
-      persistedId: typeof persisted === "string"
-        ? persisted
+      h: serialHost(callback, warn),
+      persistedId: pointer
+        ? pointer.escalationId
         : typeof callback.updatePersistedState === "function"
         ? undefined
         : savedId(),
+      persistedConversationId: pointer?.conversationId,
       updateQueue: (info) => this.updateQueue(info),
     };
+    this.#instance = parameters.instance as HostInstance | undefined;
+    this.#listen();
     const orphan = this.#c.persistedId;
     if (orphan && o.orphanTimeoutMs) {
       o.scheduler.setTimeout(
@@ -96,6 +105,90 @@ export class KustomerServiceDesk implements ServiceDesk {
         o.orphanTimeoutMs,
       );
     }
+  }
+
+  /**
+   * What the host's instance lets the desk do itself (Carbon AI Chat's `instance.on`): mark agent
+   * messages read when they are shown in an open chat (Carbon never calls `userReadMessages`),
+   * send a clicked quick reply to the agent, and put a user whom a reload left waiting in the queue
+   * back in it (Carbon calls `reconnect` only once an agent had joined).
+   */
+  #listen(): void {
+    const instance = this.#instance;
+    if (typeof instance?.on !== "function") return;
+    const warn = this.#c.warn;
+    const on = (type: string, handler: (event: Record<string, unknown>) => unknown) =>
+      instance.on!({
+        type,
+        // Never awaited by the host: its events run one at a time, and our work may call it back.
+        handler: (event) => {
+          Promise.resolve().then(() => handler((event ?? {}) as Record<string, unknown>)).catch(
+            (error) => warn(`could not handle the host's ${type} event (${errorText(error)})`),
+          );
+          return Promise.resolve();
+        },
+      });
+    on("human_agent:receive", () => this.#chatOpen() && this.#markRead());
+    on("view:change", (event) => {
+      if ((event.newViewState as { mainWindow?: boolean })?.mainWindow) return this.#markRead();
+    });
+    on("messageItemCustom", (event) => {
+      const reply = quickReplyOf(event.messageItem);
+      if (reply) return this.#sendQuickReply(reply);
+    });
+    on("chat:ready", () => this.#requeue());
+  }
+
+  /** Whether the user can see the chat (its main window is open). */
+  #chatOpen(): boolean {
+    try {
+      return this.#instance?.getState?.()?.viewState?.mainWindow === true;
+    } catch {
+      return false;
+    }
+  }
+
+  #reading: Promise<void> = Promise.resolve();
+
+  /** Marks the agent's messages read, one marking at a time (so each message is marked once). */
+  #markRead(): Promise<void> {
+    return this.#reading = this.#reading.then(() => this.#loaded?.userReadMessages()).catch(
+      (error) => this.#c.warn(`could not mark messages read (${errorText(error)})`),
+    );
+  }
+
+  /** Sends a clicked quick reply to the agent (as the text the user saw). */
+  async #sendQuickReply(reply: { label: string; value: string }): Promise<void> {
+    const id = `quick-reply-${globalThis.crypto?.randomUUID?.() ?? Date.now()}`;
+    try {
+      await this.sendMessageToAgent({ id, input: { text: reply.label || reply.value } }, id);
+    } catch (error) {
+      this.#c.warn(`could not send the quick reply to the agent (${errorText(error)})`);
+    }
+  }
+
+  /**
+   * After a reload while still waiting for an agent, the host knows of no chat: show the hand-off
+   * again (a `connect_to_agent` message the desk marks as its own), so that the host starts the
+   * chat and the desk resumes the waiting conversation.
+   */
+  async #requeue(): Promise<void> {
+    const addMessage = this.#instance?.messaging?.addMessage;
+    if (!this.#c.persistedId || this.#loaded?.state || typeof addMessage !== "function") return;
+    const state = await this.#run((engine) => engine.savedState());
+    if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
+      return;
+    }
+    await addMessage.call(this.#instance!.messaging, {
+      output: {
+        generic: [{
+          response_type: "connect_to_agent",
+          message_to_human_agent: "",
+          agent_available: { message: "You are still waiting for an agent." },
+          [REQUEUE]: true,
+        }],
+      },
+    });
   }
 
   /** The engine, loaded once; a failed load is retried by the next call. */
@@ -190,14 +283,27 @@ export class KustomerServiceDesk implements ServiceDesk {
     await this.#loaded?.userReadMessages();
   }
 
-  /** Whether agents are online: true, false, or null when Kustomer does not say. */
-  async areAnyAgentsOnline(_connectMessage?: MessageResponse): Promise<boolean | null> {
-    try {
-      return await this.#run((engine) => engine.areAnyAgentsOnline());
-    } catch (error) {
-      this.#c.warn(`could not check agent availability (${errorText(error)})`);
-      return null;
-    }
+  /**
+   * Whether agents are online: true, false, or null when Kustomer does not say, or cannot say
+   * within {@linkcode AVAILABILITY_WINDOW_MS} (the Core is still loading). True for the hand-off
+   * the desk showed again to a user a reload left waiting.
+   */
+  areAnyAgentsOnline(connectMessage?: MessageResponse): Promise<boolean | null> {
+    const item = connectMessage?.output?.generic?.find((g) =>
+      g?.response_type === "connect_to_agent"
+    );
+    if (item?.[REQUEUE] === true) return Promise.resolve(true);
+    const { scheduler } = this.#c.o;
+    return new Promise((resolve) => {
+      const timer = scheduler.setTimeout(() => resolve(null), AVAILABILITY_WINDOW_MS);
+      this.#run((engine) => engine.areAnyAgentsOnline()).catch((error) => {
+        this.#c.warn(`could not check agent availability (${errorText(error)})`);
+        return null;
+      }).then((online) => {
+        scheduler.clearTimeout(timer);
+        resolve(online);
+      });
+    });
   }
 
   /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
@@ -284,6 +390,9 @@ export class KustomerServiceDesk implements ServiceDesk {
     retry();
   }
 }
+
+/** Marks the `connect_to_agent` item of a hand-off shown again after a reload. */
+const REQUEUE = "kustomer_requeue";
 
 const engineError = (error: unknown): boolean =>
   error instanceof KustomerError && error.method === "engine";

@@ -232,6 +232,31 @@ export interface SimulatedKustomerCoreOptions {
    * @default {120}
    */
   rateLimitPerMinute?: number;
+  /**
+   * A seeded, jittery network (see {@linkcode SimNetworkOptions}): every call and every event
+   * takes its own random delay, and a call takes effect part-way, so a page that goes away in
+   * between has changed the server but never hears the answer. Overrides `latencyMs` and
+   * `deliveryMode: "reverse"` (events already arrive in any order).
+   *
+   * @default {undefined}
+   */
+  network?: SimNetworkOptions;
+}
+
+/**
+ * A seeded network between the page and the simulated server. Each call draws a latency in
+ * `[minMs, maxMs]` and a point within it where the request reaches the server: the call takes
+ * effect (fault rules are applied and `callLog` holds it from the start) after the first part,
+ * and its answer arrives after the rest. Each event draws its own delay in `[minMs, maxMs]`, so
+ * events may overtake each other. The same seed and the same calls give the same delays.
+ */
+export interface SimNetworkOptions {
+  /** The seed of the delays (an integer). */
+  seed: number;
+  /** The shortest delay, in ms. @default {0} */
+  minMs?: number;
+  /** The longest delay, in ms. @default {300} */
+  maxMs?: number;
 }
 
 /** The error a failing call calls back with: any `KustomerSdkError` field may be set. */
@@ -531,6 +556,48 @@ interface _Timer {
   done: boolean;
 }
 
+/** The seeded delays of {@linkcode SimNetworkOptions}. */
+class _Network {
+  #state: number;
+  #min: number;
+  #span: number;
+
+  constructor(options: SimNetworkOptions) {
+    if (!_isObject(options) || !Number.isInteger(options.seed)) {
+      throw new TypeError(`Invalid network.seed: expected an integer, got ${options?.seed}`);
+    }
+    const min = _checkDelay(options.minMs ?? 0, "network.minMs");
+    const max = _checkDelay(options.maxMs ?? 300, "network.maxMs");
+    if (max < min) {
+      throw new RangeError(`Invalid network: maxMs (${max}) is below minMs (${min})`);
+    }
+    this.#state = options.seed >>> 0;
+    this.#min = min;
+    this.#span = max - min;
+  }
+
+  /** mulberry32: a small seeded generator of numbers in [0, 1). */
+  #next(): number {
+    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
+    let t = this.#state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** A delay for one event. */
+  event(): number {
+    return Math.round(this.#min + this.#next() * this.#span);
+  }
+
+  /** A call's delays: until it reaches the server, then until its answer arrives. */
+  call(): { requestMs: number; answerMs: number } {
+    const total = this.#min + this.#next() * this.#span;
+    const requestMs = Math.round(total * this.#next());
+    return { requestMs, answerMs: Math.max(0, Math.round(total) - requestMs) };
+  }
+}
+
 /** A conversation as {@linkcode SimulatedKustomerCore.exportState} saves it (JSON-safe). */
 export interface SimConversationState {
   /** The conversation id. */
@@ -657,6 +724,8 @@ interface _CallHooks {
   requiresInit?: boolean;
   /** Runs when a successful answer is delivered, before the callback. */
   onDelivered?: () => void;
+  /** With a network: how long the answer takes (set once the request has reached the server). */
+  answerMs?: number;
 }
 
 const _SATISFACTION_FORM = Object.freeze({
@@ -685,7 +754,8 @@ const _QUICK_REPLIES: readonly KustomerAction[] = [
  * - Callbacks are always asynchronous: `queueMicrotask` when `latencyMs` is 0, else the
  *   injected scheduler. Events are delivered the same way, after the call's callback.
  * - The server-side effect of a call (and `callLog`, `messagesOf`, ...) happens synchronously
- *   when the call is made; only the answer and the events are delayed.
+ *   when the call is made; only the answer and the events are delayed. With `network`, the
+ *   effect comes part-way through the call's seeded latency (see {@linkcode SimNetworkOptions}).
  * - Ids are counters (`conv-1`, `msg-1`, `att-1`, `sat-1`, `anon-1`, `cust-1`). `createdAt` is
  *   `now()`, bumped to 1 ms after the previous stamp when `now()` did not advance, so stamps
  *   are strictly increasing.
@@ -731,6 +801,7 @@ export class SimulatedKustomerCore implements KustomerCore {
   #settings: Required<SimSettings>;
   #objectUrls: boolean;
   #rateLimit: number;
+  #network: _Network | undefined;
 
   #state: SimState = "idle";
   #connection: SimConnection = "connected";
@@ -784,6 +855,7 @@ export class SimulatedKustomerCore implements KustomerCore {
     };
     this.#objectUrls = options.objectUrls ?? true;
     this.#rateLimit = options.rateLimitPerMinute ?? 120;
+    this.#network = options.network === undefined ? undefined : new _Network(options.network);
     this.#customer = this.#newAnonymous();
     this.faults = this.#makeFaults();
   }
@@ -987,7 +1059,8 @@ export class SimulatedKustomerCore implements KustomerCore {
 
   /**
    * Replaces the server side with a saved state (see {@linkcode exportState}). Scripted replies
-   * that were still pending when the state was saved are not restored.
+   * that were still pending when the state was saved are not restored, but the scripted agent
+   * answers (again) the customer messages that came after its last message.
    *
    * @param state A state from `exportState`.
    * @throws {TypeError} When `state` is not a state of this format.
@@ -1026,6 +1099,17 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#customer = this.#customers.get(copy.currentCustomerId) ?? this.#newAnonymous();
     this.#counters = { ...this.#counters, ...copy.counters };
     this.#lastStamp = copy.lastStamp;
+    // The scripted agent answers what the customer said while its replies were lost with the page.
+    if (this.#script) {
+      for (const conv of this.#conversations.values()) {
+        if (conv.ended) continue;
+        const lastOut = conv.messages.findLastIndex((m) => m.direction === "out");
+        if (lastOut < 0) conv.scriptGreeted = false;
+        for (const m of conv.messages.slice(lastOut + 1)) {
+          if (m.direction === "in") this.#scriptOnCustomerMessage(conv, m, undefined);
+        }
+      }
+    }
   }
 
   /**
@@ -1875,6 +1959,22 @@ export class SimulatedKustomerCore implements KustomerCore {
   ): void {
     this.#callLog.push({ method, options: _redact(options) });
     if (this.#state === "disposed" || this.#connection === "dropped") return;
+    if (this.#network) {
+      const { requestMs, answerMs } = this.#network.call();
+      this.#schedule(() => this.#arrive(method, callback, run, { ...hooks, answerMs }), requestMs);
+      return;
+    }
+    this.#arrive(method, callback, run, hooks);
+  }
+
+  /** A call that has reached the server: faults, checks, its effect, then the answer. */
+  #arrive<T>(
+    method: SimMethod,
+    callback: unknown,
+    run: () => T | KustomerSdkError,
+    hooks: _CallHooks,
+  ): void {
+    if (this.#connection === "dropped") return;
     const fault = this.#takeFault(method);
     if (fault?.kind === "hang") {
       if (fault.applied && (hooks.requiresInit === false || this.#state === "ready")) run();
@@ -1891,7 +1991,7 @@ export class SimulatedKustomerCore implements KustomerCore {
       if (e.code !== undefined) error.code = e.code;
       if (e.title !== undefined) error.title = e.title;
       if (e.name !== undefined) error.name = e.name;
-      this.#answer(method, callback, undefined, error);
+      this.#answer(method, callback, undefined, error, undefined, hooks.answerMs);
       return;
     }
     if (hooks.requiresInit !== false && this.#state !== "ready") {
@@ -1902,7 +2002,7 @@ export class SimulatedKustomerCore implements KustomerCore {
           ? `Cannot call ${method}: init() has not called back yet; wait for its callback`
           : `Cannot call ${method}: init() is required first and must have called back`,
       );
-      this.#answer(method, callback, undefined, error);
+      this.#answer(method, callback, undefined, error, undefined, hooks.answerMs);
       return;
     }
     let result: T | KustomerSdkError;
@@ -1911,8 +2011,9 @@ export class SimulatedKustomerCore implements KustomerCore {
     } catch (thrown) {
       result = _sdkError(500, "simulator_error", `Simulator error in ${method}: ${String(thrown)}`);
     }
-    if (result instanceof Error) this.#answer(method, callback, undefined, result);
-    else this.#answer(method, callback, result, undefined, hooks.onDelivered);
+    if (result instanceof Error) {
+      this.#answer(method, callback, undefined, result, undefined, hooks.answerMs);
+    } else this.#answer(method, callback, result, undefined, hooks.onDelivered, hooks.answerMs);
   }
 
   #answer(
@@ -1921,9 +2022,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     response: unknown,
     error: KustomerSdkError | undefined,
     onDelivered?: () => void,
+    delayMs: number = this.#latencyMs,
   ): void {
     if (typeof callback !== "function" && !onDelivered) return;
-    this.#later(() => {
+    this.#later(delayMs, () => {
       if (this.#connection === "dropped") return;
       onDelivered?.();
       if (typeof callback !== "function") return;
@@ -1936,10 +2038,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     });
   }
 
-  /** Runs `fn` asynchronously: a microtask without latency, else through the scheduler. */
-  #later(fn: () => void): void {
-    if (this.#latencyMs > 0) {
-      this.#schedule(fn, this.#latencyMs);
+  /** Runs `fn` asynchronously: a microtask without delay, else through the scheduler. */
+  #later(delayMs: number, fn: () => void): void {
+    if (delayMs > 0) {
+      this.#schedule(fn, delayMs);
     } else {
       queueMicrotask(() => {
         if (this.#state !== "disposed") fn();
@@ -1969,10 +2071,21 @@ export class SimulatedKustomerCore implements KustomerCore {
   #emit(name: KustomerEventName, payload: unknown, conv?: _Conversation): void {
     if (this.#state === "disposed" || this.#connection === "dropped") return;
     if (conv && conv.customerId !== this.#customer.customerId) return;
+    if (this.#network) {
+      const copy = _clone(payload);
+      this.#later(this.#network.event(), () => {
+        if (this.#connection === "dropped") return;
+        this.#deliver(name, copy);
+        if (this.#deliveryMode === "duplicate" && name === "onMessageReceived") {
+          this.#deliver(name, _clone(copy));
+        }
+      });
+      return;
+    }
     this.#outbox.push({ name, payload: _clone(payload) });
     if (this.#flushPending) return;
     this.#flushPending = true;
-    this.#later(() => this.#flush());
+    this.#later(this.#latencyMs, () => this.#flush());
   }
 
   #flush(): void {

@@ -1,7 +1,11 @@
 /** Hand-built fakes shared by the tests: a manual clock, a recording chat host, a page-scoped Core. */
 
 import type { KustomerCore, KustomerListener } from "../src/kustomer_types.ts";
-import type { ServiceDeskCallback, ServiceDeskErrorInfo } from "../src/host_types.ts";
+import type {
+  MessageResponse,
+  ServiceDeskCallback,
+  ServiceDeskErrorInfo,
+} from "../src/host_types.ts";
 
 /** A manual clock and timer queue: time moves only when a test calls `advance`. */
 export class FakeScheduler {
@@ -66,20 +70,79 @@ export interface HostCall {
   args: unknown[];
 }
 
-/** A chat host that records every callback call and keeps persisted state like Carbon. */
+/** Lodash `merge` as Carbon uses it: deep, and an `undefined` value never clears a key. */
+function lodashMerge(target: unknown, source: unknown): unknown {
+  if (!isPlainObject(source)) return source === undefined ? target : structuredClone(source);
+  const out: Record<string, unknown> = isPlainObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(source)) {
+    if (value === undefined) continue;
+    out[key] = isPlainObject(value) ? lodashMerge(out[key], value) : structuredClone(value);
+  }
+  return out;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Carbon's deepFreeze of the desk's state: throws on `undefined` and `null`. */
+function carbonFreeze(state: unknown): unknown {
+  Object.freeze(state);
+  Object.getOwnPropertyNames(state); // TypeError for undefined and null, as in Carbon
+  return state;
+}
+
+/** The callbacks Carbon answers synchronously (no event, no overlap). */
+const SYNC = new Set(["updateCapabilities"]);
+
+/**
+ * A chat host as strict as Carbon AI Chat 1.9.1, recording every callback call:
+ * - each callback returns a promise that settles a tick later, and REJECTS when it starts while
+ *   another is still running ("An event of type … is already running");
+ * - persisted state merged like lodash `merge` (undefined does not clear a key), replaced when
+ *   `mergeWithCurrent` is false; Carbon skips its welcome message while that state is truthy;
+ * - `reconnect()` is called only when an agent had joined before the reload (`connected`);
+ * - `userReadMessages()` is never called; `human_agent:receive` fires on its instance instead;
+ * - availability: 5 s limit, a timeout or an error counts as offline (see `availability`).
+ */
 export class RecordingHost {
   calls: HostCall[] = [];
-  state: Record<string, unknown> = {};
+  state: unknown;
+  /** Callbacks the host rejected because another was still running. */
+  overlaps: string[] = [];
+  /** Whether an agent had joined (Carbon's persisted `isConnected`): reconnect after a reload. */
+  connected: boolean;
+  /** The host instance the desk gets as `parameters.instance`. */
+  readonly instance: FakeInstance = new FakeInstance();
   #withPersistence: boolean;
+  #running?: string;
 
-  constructor(options: { persistence?: boolean; state?: Record<string, unknown> } = {}) {
+  constructor(
+    options: { persistence?: boolean; state?: unknown; connected?: boolean } = {},
+  ) {
     this.#withPersistence = options.persistence ?? true;
-    if (options.state) this.state = structuredClone(options.state);
+    this.state = options.state === undefined ? undefined : structuredClone(options.state);
+    this.connected = options.connected ?? false;
   }
 
-  #record = (name: string) => (...args: unknown[]) => {
+  #record = (name: string) => (...args: unknown[]): Promise<void> => {
+    if (SYNC.has(name)) {
+      this.calls.push({ name, args });
+      return Promise.resolve();
+    }
+    if (this.#running) {
+      const what = `An event of type ${name} is already running (${this.#running} is)`;
+      this.overlaps.push(what);
+      return Promise.reject(new Error(what));
+    }
+    this.#running = name;
     this.calls.push({ name, args });
-    return Promise.resolve();
+    if (name === "agentJoined") this.connected = true;
+    if (name === "agentEndedChat") this.connected = false;
+    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
+      if (name === "sendMessageToUser") {
+        await this.instance.fire({ type: "human_agent:receive", data: args[0] });
+      }
+    }).finally(() => this.#running = undefined);
   };
 
   get callback(): ServiceDeskCallback {
@@ -100,12 +163,22 @@ export class RecordingHost {
       cb.persistedState = () => this.state;
       cb.updatePersistedState = (state, merge = true) => {
         this.calls.push({ name: "updatePersistedState", args: [state, merge] });
-        this.state = merge
-          ? { ...this.state, ...(state as Record<string, unknown>) }
-          : { ...(state as Record<string, unknown>) };
+        this.state = carbonFreeze(
+          merge ? lodashMerge(this.state ?? {}, state) : structuredClone(state),
+        );
       };
     }
     return cb;
+  }
+
+  /** Whether Carbon would skip its welcome message on the next page load (truthy desk state). */
+  get skipsWelcome(): boolean {
+    return Boolean(this.state);
+  }
+
+  /** The desk's state as a record (empty when there is none). */
+  get record(): Record<string, unknown> {
+    return isPlainObject(this.state) ? this.state : {};
   }
 
   named(name: string): unknown[][] {
@@ -116,12 +189,52 @@ export class RecordingHost {
   texts(): string[] {
     return this.named("sendMessageToUser").map(([m]) => {
       const generic = (m as { output: { generic: { text?: string }[] } }).output.generic;
-      return generic.map((g) => g.text ?? "").join(" ");
+      return generic.map((g) => g.text ?? "").filter(Boolean).join(" ");
     });
   }
 
   errors(): ServiceDeskErrorInfo[] {
     return this.named("setErrorStatus").map(([e]) => e as ServiceDeskErrorInfo);
+  }
+}
+
+/** Carbon's `ChatInstance`, as far as the desk uses it: `on`, `getState`, `messaging.addMessage`. */
+export class FakeInstance {
+  #handlers: { type: string; handler: (event: unknown) => unknown }[] = [];
+  #running = new Set<string>();
+  /** Whether the chat's main window is open. */
+  open = true;
+  /** What was added with `messaging.addMessage`. */
+  added: MessageResponse[] = [];
+  readonly messaging = {
+    addMessage: (message: MessageResponse): Promise<void> => {
+      this.added.push(message);
+      return Promise.resolve();
+    },
+  };
+
+  on(handlers: { type: string; handler: (event: unknown) => unknown }): this {
+    this.#handlers.push(handlers);
+    return this;
+  }
+
+  getState(): { viewState: { mainWindow: boolean } } {
+    return { viewState: { mainWindow: this.open } };
+  }
+
+  /** Fires an event as Carbon's bus does: handlers awaited in turn; an overlap of a type rejects. */
+  async fire(event: { type: string; [key: string]: unknown }): Promise<void> {
+    if (this.#running.has(event.type)) {
+      throw new Error(`An event of type ${event.type} is already running.`);
+    }
+    this.#running.add(event.type);
+    try {
+      for (const { type, handler } of [...this.#handlers]) {
+        if (type === event.type) await handler(event);
+      }
+    } finally {
+      this.#running.delete(event.type);
+    }
   }
 }
 

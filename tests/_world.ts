@@ -1,6 +1,7 @@
 /** One simulated Kustomer, a clock, a store and a chat page that can reload: the tests' world. */
 
 import "fake-indexeddb/auto";
+import { assertEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
 import type { KustomerServiceDeskOptions } from "../src/options.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
@@ -69,13 +70,14 @@ export function world(
     heartbeatMs: 0,
     ...deskOptions,
   };
-  const open = (state?: Record<string, unknown>, persistence = true): Page => {
+  const open = (state?: unknown, persistence = true, connected = false): Page => {
     const page = new PageCore(sim);
-    const host = new RecordingHost({ state, persistence });
+    const host = new RecordingHost({ state, persistence, connected });
     const desk = new KustomerServiceDesk(
-      { callback: host.callback, persistedState: state },
+      { callback: host.callback, persistedState: state, instance: host.instance },
       { ...options, core: page.core },
     );
+    strict(desk, host);
     return { desk, host, page };
   };
   const first = open();
@@ -89,7 +91,7 @@ export function world(
     /** The page goes away (its Core dies with it) and a new one opens with the host's persisted state. */
     reload(): Page {
       w.page.unload();
-      const next = open(w.host.state);
+      const next = open(w.host.state, true, w.host.connected);
       Object.assign(w, next);
       return next;
     },
@@ -99,12 +101,48 @@ export function world(
       return id;
     },
     async dispose() {
+      assertEquals(w.host.overlaps, [], "no host callback overlapped another");
       w.page.unload();
       await w.clock.advance(60_000);
       sim.dispose();
     },
   };
   return w;
+}
+
+/**
+ * Makes the desk's host-called methods as strict as Carbon: `reconnect()` only when an agent had
+ * joined before the reload, and `userReadMessages()` never.
+ */
+function strict(desk: KustomerServiceDesk, host: RecordingHost): void {
+  const reconnect = desk.reconnect.bind(desk);
+  desk.reconnect = () => {
+    if (!host.connected) {
+      throw new Error("Carbon would not call reconnect(): no agent had joined before the reload");
+    }
+    return reconnect();
+  };
+  desk.userReadMessages = () => {
+    throw new Error("Carbon never calls userReadMessages()");
+  };
+}
+
+/** Carbon's availability check: 5 s limit; a timeout or an error counts as offline (false). */
+export function hostAvailability(
+  desk: KustomerServiceDesk,
+  clock: FakeScheduler,
+  message: MessageResponse,
+): Promise<boolean | null> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), 5_000);
+    desk.areAnyAgentsOnline(message).then(
+      (online) => {
+        clock.clearTimeout(timer);
+        resolve(online);
+      },
+      () => resolve(false),
+    );
+  });
 }
 
 /** Every text the simulated agent has received from the customer, in order. */

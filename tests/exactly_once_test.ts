@@ -24,7 +24,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const { desk, host } = w.reload();
         assertEquals(await desk.reconnect(), false);
         await until(() => w.sim.conversations[0].ended, "the conversation ended in Kustomer");
-        assertEquals(host.state.escalationId, undefined);
+        assertEquals(host.record.escalationId, undefined);
         assertEquals(await w.store.heads(), []);
         await w.dispose();
       },

@@ -77,13 +77,14 @@ function world(
     heartbeatMs: 0,
     ...deskOptions,
   };
-  const open = (state?: Record<string, unknown>, persistence = true): Page => {
+  const open = (state?: unknown, persistence = true, connected = false): Page => {
     const page = new PageCore(sim);
-    const host = new RecordingHost({ state, persistence });
+    const host = new RecordingHost({ state, persistence, connected });
     const desk = new KustomerServiceDesk(
-      { callback: host.callback, persistedState: state },
+      { callback: host.callback, persistedState: state, instance: host.instance },
       { ...options, core: page.core },
     );
+    strict(desk, host);
     return { desk, host, page };
   };
   const first = open();
@@ -97,7 +98,7 @@ function world(
     /** The page goes away (its Core dies with it) and a new one opens with the host's persisted state. */
     reload(): Page {
       w.page.unload();
-      const next = open(w.host.state);
+      const next = open(w.host.state, true, w.host.connected);
       Object.assign(w, next);
       return next;
     },
@@ -107,12 +108,48 @@ function world(
       return id;
     },
     async dispose() {
+      assertEquals(w.host.overlaps, [], "no host callback overlapped another");
       w.page.unload();
       await w.clock.advance(60_000);
       sim.dispose();
     },
   };
   return w;
+}
+
+/**
+ * Makes the desk's host-called methods as strict as Carbon: `reconnect()` only when an agent had
+ * joined before the reload, and `userReadMessages()` never.
+ */
+function strict(desk: KustomerServiceDesk, host: RecordingHost): void {
+  const reconnect = desk.reconnect.bind(desk);
+  desk.reconnect = () => {
+    if (!host.connected) {
+      throw new Error("Carbon would not call reconnect(): no agent had joined before the reload");
+    }
+    return reconnect();
+  };
+  desk.userReadMessages = () => {
+    throw new Error("Carbon never calls userReadMessages()");
+  };
+}
+
+/** Carbon's availability check: 5 s limit; a timeout or an error counts as offline (false). */
+function hostAvailability(
+  desk: KustomerServiceDesk,
+  clock: FakeScheduler,
+  message: MessageResponse,
+): Promise<boolean | null> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve(false), 5_000);
+    desk.areAnyAgentsOnline(message).then(
+      (online) => {
+        clock.clearTimeout(timer);
+        resolve(online);
+      },
+      () => resolve(false),
+    );
+  });
 }
 
 /** Every text the simulated agent has received from the customer, in order. */
@@ -147,7 +184,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
           watsonAssistantSessionHistoryStr: HISTORY_KEY,
         });
         assertEquals(w.desk.state?.status, "waiting");
-        assertEquals(typeof w.host.state.escalationId, "string");
+        assertEquals(typeof w.host.record.escalationId, "string");
         const stored = await storedText(w.store);
         assert(stored.includes(conv.conversationId), "the escalation is in the log");
         assert(!stored.includes("AUTHCODE"), "the key left storage once Kustomer had it");
@@ -222,7 +259,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       assertEquals(error.method, "createConversation");
       assert(error.message.includes("Service unavailable"), error.message);
       assertEquals(w.host.errors()[0].type, 1);
-      assertEquals(w.host.state.escalationId, undefined, "persisted state cleared");
+      assertEquals(w.host.record.escalationId, undefined, "persisted state cleared");
       assertEquals(await w.store.heads(), [], "the failed escalation's log is gone");
       await w.dispose();
     });
@@ -315,7 +352,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step(
-      "quick replies become options and attachments are shown, not dropped",
+      "quick replies become buttons whose click reaches the agent; attachments are shown",
       async () => {
         const w = world(kind);
         await w.desk.startChat(connect(), {});
@@ -342,16 +379,25 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const [options, files] = w.host.named("sendMessageToUser").map(([m]) =>
           (m as MessageResponse).output.generic!
         );
-        assertEquals(options[1].response_type, "option");
+        // Not `option` items: Carbon sends an option click to the assistant, never the agent.
         assertEquals(
-          (options[1].options as { label: string; value: { input: { text: string } } }[]).map((
-            o,
-          ) => [
-            o.label,
-            o.value.input.text,
-          ]),
-          [["Yes", "yes"], ["No", "no"]],
+          options.slice(1).map((g) => [g.response_type, g.button_type, g.label]),
+          [["button", "custom_event", "Yes"], ["button", "custom_event", "No"]],
         );
+        // A click: Carbon fires messageItemCustom with the button's item.
+        await w.host.instance.fire({ type: "messageItemCustom", messageItem: options[2] });
+        await until(
+          () => customerTexts(w.sim, w.conversationId).includes("No"),
+          "the quick reply at the agent",
+        );
+        assertEquals(customerTexts(w.sim, w.conversationId).slice(1), ["No"]);
+        // Someone else's custom button is not the desk's business.
+        await w.host.instance.fire({
+          type: "messageItemCustom",
+          messageItem: { response_type: "button", button_type: "custom_event", label: "Other" },
+        });
+        await settle();
+        assertEquals(customerTexts(w.sim, w.conversationId).slice(1), ["No"]);
         assertEquals(files.map((g) => g.response_type), ["text", "image", "text"]);
         assertEquals(files[1].source, "https://files.example/label.png");
         assert(String(files[2].text).includes("[invoice.pdf](https://files.example/invoice.pdf)"));
@@ -418,7 +464,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const calls = w.sim.callLog.length;
         await w.desk.endChat({ endedByHumanAgent: true });
         assertEquals(w.sim.callLog.slice(calls).filter((c) => c.method === "endConversation"), []);
-        assertEquals(w.host.state.escalationId, undefined);
+        assertEquals(w.host.skipsWelcome, false, "cleared: the welcome message comes back");
         assertEquals(await w.store.heads(), []);
         await w.dispose();
       },
@@ -455,6 +501,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
           KustomerError,
           "Too many messages",
         );
+        await settle();
         assertEquals(w.host.errors(), [{
           type: 3,
           messageID: "req-2",
@@ -474,6 +521,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       });
       const last = w.sim.messagesOf(w.conversationId).at(-1)!;
       assertEquals(last.attachments?.map((a) => a.name), ["receipt.pdf"]);
+      await settle();
       assertEquals(w.host.named("setFileUploadStatus"), [["up-1"]]);
       await w.dispose();
     });
@@ -488,6 +536,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         id: "c",
         file: ok,
       }]);
+      await settle();
       const statuses = w.host.named("setFileUploadStatus");
       assertEquals(statuses.map((s) => [s[0], s[1]]), [["a", true], ["b", true]]);
       assert(String(statuses[0][2]).includes("up to 5 MB"), String(statuses[0][2]));
@@ -504,7 +553,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     });
 
     await t.step(
-      "userTyping sends true and false; userReadMessages marks agent messages read",
+      "userTyping sends true and false; messages shown in an open chat are marked read once each",
       async () => {
         const w = world(kind);
         await w.desk.startChat(connect(), {});
@@ -515,11 +564,20 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const a = w.sim.agentSend(w.conversationId, "one");
         const b = w.sim.agentSend(w.conversationId, "two");
         await until(() => w.host.texts().length === 2, "messages");
-        await w.desk.userReadMessages();
-        assertEquals(w.sim.readReceipts.at(-1)?.messageIds, [a.messageId, b.messageId]);
-        const reads = w.sim.readReceipts.length;
-        await w.desk.userReadMessages();
-        assertEquals(w.sim.readReceipts.length, reads, "nothing new to mark");
+        // No page code: the desk hears Carbon's human_agent:receive itself.
+        const marked = () => w.sim.readReceipts.flatMap((r) => r.messageIds);
+        await until(() => marked().includes(b.messageId), "both read");
+        assertEquals(marked(), [a.messageId, b.messageId], "each marked once, in order");
+        // A closed chat marks nothing, until the user opens it.
+        w.host.instance.open = false;
+        const c = w.sim.agentSend(w.conversationId, "three");
+        await until(() => w.host.texts().length === 3, "third");
+        await settle();
+        assertEquals(marked(), [a.messageId, b.messageId]);
+        w.host.instance.open = true;
+        await w.host.instance.fire({ type: "view:change", newViewState: { mainWindow: true } });
+        await until(() => marked().includes(c.messageId), "read when opened");
+        assertEquals(marked(), [a.messageId, b.messageId, c.messageId]);
         await w.dispose();
       },
     );
@@ -534,7 +592,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(w.sim.conversations[0].ended, true);
         await settle();
         assertEquals(w.host.named("agentEndedChat"), []);
-        assertEquals(w.host.state.escalationId, undefined);
+        assertEquals(w.host.skipsWelcome, false, "cleared: the welcome message comes back");
         const stored = await storedText(w.store);
         assert(!stored.includes("AUTHCODE"), "the session-history key left storage with the chat");
         assert(stored.includes(conversationId), "retention keeps the compacted log");
@@ -546,7 +604,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const w = world(kind, {}, { allowEndConversation: false });
       await w.desk.startChat(connect(), {});
       await assertRejects(() => w.desk.endChat({}), KustomerError, "endConversation");
-      assertEquals(w.host.state.escalationId, undefined);
+      assertEquals(w.host.skipsWelcome, false, "cleared: the welcome message comes back");
       assertEquals(await w.store.heads(), []);
       await w.dispose();
     });
@@ -624,6 +682,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const w = world(kind);
       await w.desk.startChat(connect(), {});
       w.desk.updateQueue({ positionInQueue: 3, estimatedWaitTime: 5 });
+      await settle();
       assertEquals(w.host.named("updateAgentAvailability").at(-1), [{
         positionInQueue: 3,
         position_in_queue: 3,
@@ -704,6 +763,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.desk.startChat(connect(), {});
         const conversationId = w.conversationId;
         w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "hi");
         w.sim.agentTyping(conversationId, true);
         await until(() => w.host.named("agentTyping").length === 1, "typing");
         const { desk, host, page } = w.reload();
@@ -726,7 +786,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       const { desk, host } = w.reload();
       w.sim.agentEnd(conversationId);
       assertEquals(await desk.reconnect(), false);
-      assertEquals(host.state.escalationId, undefined);
+      assertEquals(host.skipsWelcome, false, "cleared: the welcome message comes back");
       assertEquals(await w.store.heads(), []);
       await w.dispose();
     });
@@ -736,6 +796,8 @@ for (const kind of ["memory", "indexeddb"] as const) {
       w.sim.faults.fail("describeConversation");
       await w.desk.startChat(connect(), {});
       assertEquals(w.sim.customAttributesOf(w.conversationId), {});
+      w.sim.agentSend(w.conversationId, "hi"); // so that Carbon reconnects after the reload
+      await until(() => w.host.texts().length === 1, "hi");
       assert((await storedText(w.store)).includes("AUTHCODE"), "kept for the retry");
       const { desk } = w.reload();
       assertEquals(await desk.reconnect(), true);
@@ -764,6 +826,90 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step(
+      "queued at a reload: the desk shows the hand-off again, and the user sees the agent come",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        const { desk, host } = w.reload();
+        assertEquals(host.connected, false, "so Carbon will not call reconnect()");
+        // Carbon finished hydrating: the desk puts the hand-off back in the chat.
+        await host.instance.fire({ type: "chat:ready" });
+        await until(() => host.instance.added.length === 1, "the hand-off shown again");
+        const handOff = host.instance.added[0];
+        assertEquals(handOff.output.generic?.[0].response_type, "connect_to_agent");
+        // What Carbon does with a connect_to_agent: availability (5 s), then startChat.
+        assertEquals(await hostAvailability(desk, w.clock, handOff), true);
+        await desk.startChat(handOff, {});
+        w.sim.agentSend(conversationId, "sorry for the wait");
+        await until(() => host.texts().length === 1, "the agent's message");
+        assertEquals(host.texts(), ["sorry for the wait"]);
+        assertEquals(host.named("agentJoined").length, 1);
+        assertEquals(w.sim.conversations.length, 1, "the same conversation");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "connected at a reload: no hand-off is shown again (Carbon reconnects)",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "hi");
+        const { desk, host } = w.reload();
+        await host.instance.fire({ type: "chat:ready" });
+        assertEquals(await desk.reconnect(), true);
+        await settle();
+        assertEquals(host.instance.added, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the persisted state names the conversation; an ended chat replaces it (welcome back)",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        assertEquals(w.host.record, {
+          escalationId: (await w.store.heads())[0].id,
+          conversationId: w.conversationId,
+        });
+        assertEquals(w.host.skipsWelcome, true);
+        await w.desk.endChat({});
+        assertEquals(w.host.state, false, "replaced, not merged");
+        assertEquals(w.host.skipsWelcome, false);
+        const { host } = w.reload();
+        await host.instance.fire({ type: "chat:ready" });
+        await settle();
+        assertEquals(host.instance.added, [], "nothing comes back");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the log is gone but the host names the conversation: rebuilt from Kustomer",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "first");
+        await until(() => w.host.texts().length === 1, "first");
+        for (const head of await w.store.heads()) await w.store.remove(head.id);
+        const { desk, host } = w.reload();
+        w.sim.agentSend(conversationId, "while you were away");
+        assertEquals(await desk.reconnect(), true);
+        await until(() => host.texts().length === 2, "the chat rebuilt");
+        assertEquals(host.texts(), ["first", "while you were away"]);
+        assert(w.logger.lines.some((l) => l.includes("rebuilding the chat from Kustomer")));
+        await desk.sendMessageToAgent({ id: "after", input: { text: "still here" } }, "after");
+        assertEquals(customerTexts(w.sim, conversationId).at(-1), "still here");
+        assertEquals(w.sim.conversations.length, 1);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
       'queued, with orphanedChat "end": the old conversation is ended, a new one starts',
       async () => {
         const w = world(kind, { orphanedChat: "end" });
@@ -785,7 +931,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(w.sim.conversations[0].ended, false, "not before the time is up");
         await w.clock.advance(1_000);
         await until(() => w.sim.conversations[0].ended, "the orphan ended");
-        await until(() => host.state.escalationId === undefined, "persisted state cleared");
+        await until(() => !host.skipsWelcome, "persisted state cleared");
         assert(w.logger.lines.some((l) => l.includes("left waiting by a page reload")));
         await w.dispose();
       },
@@ -828,6 +974,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
 
     await t.step("with no escalation, reconnect is false", async () => {
       const w = world(kind);
+      w.host.connected = true; // a host that thinks an agent is there, though the desk has nothing
       assertEquals(await w.desk.reconnect(), false);
       await w.dispose();
     });
@@ -1174,6 +1321,28 @@ Deno.test("with apiKey and no Core, the desk loads core.js with the key and wait
           logger.lines[0].includes("Could not load the Kustomer Core script"),
           logger.lines[0],
         );
+      },
+    );
+    await t.step(
+      "a slow core.js: availability answers null inside Carbon's 5 s window, never offline",
+      async () => {
+        const host = new RecordingHost();
+        const desk = new KustomerServiceDesk({ callback: host.callback }, {
+          apiKey: "public-chat-key",
+          store: "memory",
+          now: clock.now,
+          scheduler: clock,
+          heartbeatMs: 0,
+          timeoutMs: 15_000,
+        });
+        const answer = hostAvailability(desk, clock, connect());
+        await clock.advance(5_000);
+        assertEquals(await answer, null, "unknown, not offline");
+        // The Core arrives later: the next check knows.
+        g.KustomerCore = sim;
+        globalThis.dispatchEvent(new Event("kustomerCoreLoaded"));
+        assertEquals(await hostAvailability(desk, clock, connect()), true);
+        delete g.KustomerCore;
       },
     );
     await t.step("a script that never loads times out with CONNECTING", async () => {

@@ -1225,9 +1225,165 @@ Deno.test("SimulatedKustomerCore exportState/importState keep the server across 
     next.dispose();
   });
 
+  await t.step(
+    "the scripted agent answers a customer message that was pending at the reload",
+    async () => {
+      const script = { joinDelayMs: 10, replyDelayMs: 10, typingMs: 10 };
+      const { core, timers } = await ready({ script });
+      const conversationId = await newConversation(core);
+      await send(core, conversationId, "context for the agent");
+      await timers.advance(100); // the greeting
+      await send(core, conversationId, "are you there?");
+      const saved = JSON.parse(JSON.stringify(core.exportState())); // the reply was still pending
+      core.dispose();
+
+      const { core: next, timers: nextTimers } = await ready({ script });
+      next.importState(saved);
+      await nextTimers.advance(100);
+      assertEquals(
+        next.messagesOf(conversationId).map((m) => m.body).slice(-2),
+        ["are you there?", "You said: are you there?"],
+      );
+      next.dispose();
+    },
+  );
+
   await t.step("anything else is refused with a TypeError", () => {
     const { core } = setup();
     assertThrows(() => core.importState({ v: 2 } as never), TypeError, "exportState()");
     core.dispose();
+  });
+});
+
+Deno.test("SimulatedKustomerCore network: seeded latency, calls applied part-way", async (t) => {
+  /** Sends `count` messages one at a time, 1 ms steps: when each took effect and was answered. */
+  async function timings(seed: number, count = 6) {
+    const env = setup({ network: { seed, minMs: 20, maxMs: 120 } });
+    const init = probe();
+    env.core.init({}, init.cb);
+    while (init.calls.length === 0) await env.timers.advance(1);
+    const created = probe<{ conversationId: string }>();
+    env.core.createConversation({ title: "Help" }, created.cb);
+    while (created.calls.length === 0) await env.timers.advance(1);
+    const conversationId = created.calls[0].response!.conversationId;
+    const rows: { effectMs: number; answerMs: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      const start = env.timers.now;
+      const sent = probe();
+      env.core.sendMessage({ conversationId, body: `m${i}` }, sent.cb);
+      let effectMs = -1;
+      while (sent.calls.length === 0) {
+        if (effectMs < 0 && env.core.messagesOf(conversationId).length > i) {
+          effectMs = env.timers.now - start;
+        }
+        await env.timers.advance(1);
+      }
+      if (effectMs < 0) effectMs = env.timers.now - start;
+      rows.push({ effectMs, answerMs: env.timers.now - start });
+    }
+    env.core.dispose();
+    return rows;
+  }
+
+  await t.step(
+    "every call takes between minMs and maxMs, and takes effect before its answer",
+    async () => {
+      const rows = await timings(11);
+      for (const { effectMs, answerMs } of rows) {
+        assert(answerMs >= 20 && answerMs <= 121, `answer after ${answerMs} ms`);
+        assert(effectMs <= answerMs, `effect at ${effectMs} ms, answer at ${answerMs} ms`);
+      }
+      assert(rows.some((r) => r.effectMs < r.answerMs), "some call takes effect before its answer");
+    },
+  );
+
+  await t.step("the same seed gives the same delays, another seed others", async () => {
+    assertEquals(await timings(11), await timings(11));
+    const other = await timings(12);
+    assert(JSON.stringify(other) !== JSON.stringify(await timings(11)));
+  });
+
+  await t.step(
+    "a page gone between effect and answer: the server has the message, no answer",
+    async () => {
+      const env = setup({ network: { seed: 3, minMs: 200, maxMs: 200 } });
+      env.core.init({}, () => {});
+      await env.timers.advance(200);
+      const created = probe<{ conversationId: string }>();
+      env.core.createConversation({ title: "Help" }, created.cb);
+      await env.timers.advance(200);
+      const conversationId = created.calls[0].response!.conversationId;
+      // Find the point where a send has reached the server but not been answered, then "reload".
+      const sent = probe();
+      env.core.sendMessage({ conversationId, body: "half way" }, sent.cb);
+      while (env.core.messagesOf(conversationId).length === 0) await env.timers.advance(1);
+      const saved = env.core.exportState();
+      assertEquals(sent.calls.length, 0, "the answer is still on its way");
+      env.core.dispose();
+      await env.timers.advance(500);
+      assertEquals(sent.calls.length, 0);
+      const next = new SimulatedKustomerCore({ objectUrls: false });
+      next.importState(saved);
+      assertEquals(next.messagesOf(conversationId).map((m) => m.body), ["half way"]);
+      next.dispose();
+    },
+  );
+
+  await t.step("a page gone before the request arrived: no effect", async () => {
+    const env = setup({ network: { seed: 5, minMs: 200, maxMs: 200 } });
+    env.core.init({}, () => {});
+    await env.timers.advance(200);
+    const created = probe();
+    env.core.createConversation({ title: "Help" }, created.cb);
+    env.core.dispose();
+    await env.timers.advance(500);
+    assertEquals(created.calls.length, 0);
+    assertEquals(env.core.conversations.length, 0);
+  });
+
+  await t.step("each event takes its own delay: events overtake each other", async () => {
+    const env = setup({ network: { seed: 21, minMs: 0, maxMs: 300 } });
+    env.core.init({}, () => {});
+    await env.timers.advance(300);
+    const created = probe<{ conversationId: string }>();
+    env.core.createConversation({ title: "Help" }, created.cb);
+    await env.timers.advance(300);
+    const conversationId = created.calls[0].response!.conversationId;
+    env.core.sendMessage({ conversationId, body: "hi" }, () => {});
+    await env.timers.advance(300);
+    const sentAt = env.timers.now;
+    const bodies = ["a1", "a2", "a3", "a4", "a5", "a6"];
+    for (const body of bodies) env.core.agentSend(conversationId, body);
+    const arrived: { body: string; ms: number }[] = [];
+    env.core.addListener("onMessageReceived", (m) => {
+      arrived.push({ body: (m as KustomerMessage).body!, ms: env.timers.now - sentAt });
+    });
+    await env.timers.advance(301);
+    assertEquals(arrived.length, bodies.length);
+    assertEquals(new Set(arrived.map((a) => a.body)), new Set(bodies));
+    assert(arrived.every((a) => a.ms <= 300), JSON.stringify(arrived));
+    assert(
+      arrived.map((a) => a.body).join() !== bodies.join(),
+      `seed 21 should reorder: ${arrived.map((a) => a.body)}`,
+    );
+    env.core.dispose();
+  });
+
+  await t.step("bad network options are refused, naming the field", () => {
+    assertThrows(
+      () => new SimulatedKustomerCore({ network: { seed: 1.5 } }),
+      TypeError,
+      "network.seed",
+    );
+    assertThrows(
+      () => new SimulatedKustomerCore({ network: { seed: 1, minMs: 50, maxMs: 10 } }),
+      RangeError,
+      "maxMs",
+    );
+    assertThrows(
+      () => new SimulatedKustomerCore({ network: { seed: 1, maxMs: -1 } }),
+      RangeError,
+      "network.maxMs",
+    );
   });
 });

@@ -5,13 +5,25 @@
  * @module
  */
 
-import type { AgentInfo, AgentMessage, DeskState, EndedBy, EventInput } from "../events.ts";
+import {
+  type AgentInfo,
+  type AgentMessage,
+  type DeskState,
+  type EndedBy,
+  type EventInput,
+  isSeen,
+} from "../events.ts";
 import type { KustomerMessage } from "../kustomer_types.ts";
 import { byTime, normalizeMessage } from "../kustomer.ts";
 
+/** Orders by `createdAt` only (a stable sort keeps the given order for equal times). */
+const byCreatedAt = (a: KustomerMessage, b: KustomerMessage): number =>
+  (Date.parse(a.createdAt) || 0) - (Date.parse(b.createdAt) || 0);
+
 /** Whether a Kustomer message is an agent's (to the customer) with an id. */
 export const isAgentMessage = (message: KustomerMessage): boolean =>
-  message?.direction === "out" && typeof message.messageId === "string";
+  message?.direction === "out" && typeof message.messageId === "string" &&
+  message.messageId !== "";
 
 /** Ended or never started. */
 export const isOver = (state: DeskState): boolean =>
@@ -22,8 +34,8 @@ export const isLive = (state: DeskState | undefined): boolean =>
   state?.status === "waiting" || state?.status === "connected";
 
 /**
- * The agent messages not yet recorded, each once, in Kustomer's order (time, then id), whatever
- * order and however many times they were delivered.
+ * The agent messages not yet recorded, each once, in Kustomer's order (time; messages of the same
+ * time in the order given), whatever order and however many times they were delivered.
  */
 export function freshAgentMessages(
   state: DeskState,
@@ -31,11 +43,11 @@ export function freshAgentMessages(
 ): AgentMessage[] {
   const fresh = new Map<string, KustomerMessage>();
   for (const message of messages) {
-    if (isAgentMessage(message) && !state.seen[message.messageId]) {
+    if (isAgentMessage(message) && !isSeen(state, message.messageId)) {
       fresh.set(message.messageId, message);
     }
   }
-  return [...fresh.values()].sort(byTime).map(normalizeMessage);
+  return [...fresh.values()].sort(byCreatedAt).map(normalizeMessage);
 }
 
 /** One thing the host is told when agent messages are shown. */
@@ -77,7 +89,7 @@ export function settleSent(
 ): EventInput[] {
   const unmatched = messages
     .filter((m) =>
-      m?.direction === "in" && typeof m.messageId === "string" && !state.seen[m.messageId]
+      m?.direction === "in" && typeof m.messageId === "string" && !isSeen(state, m.messageId)
     )
     .sort(byTime);
   const events: EventInput[] = [];
