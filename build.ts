@@ -42,11 +42,12 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it. (17 KB since the engine became a mailbox with intent and
- * completion events and a connection object, on top of the host layer: about 16.9 KB then.)
+ * growth; the build fails past it. (18 KB since the engine became a mailbox with intent and
+ * completion events, a connection object and Web Locks for closed tabs, on top of the host layer:
+ * about 17.8 KB then.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 17 * 1024,
+  maxGzipBytes: 18 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
@@ -292,9 +293,10 @@ const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
 const sharedFromEntry = (key: string): esbuild.Plugin => ({
   name: "shared-from-entry",
   setup(b) {
-    const names = new RegExp(`^\\.\\/(${SHARED.join("|")})\\.ts$`);
+    // `./options.ts` from src/, `../options.ts` from src/engine/.
+    const names = new RegExp(`^\\.\\.?\\/(${SHARED.join("|")})\\.ts$`);
     b.onResolve({ filter: names }, (args) => ({
-      path: args.path.slice(2, -3),
+      path: args.path.match(names)![1],
       namespace: "desk-shared",
     }));
     b.onResolve(

@@ -38,9 +38,10 @@ import {
   profile,
   toMessageResponse,
 } from "./messages.ts";
-import { type ResolvedOptions, savedId } from "./options.ts";
+import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
+import { openEscalations, tryHold } from "./engine/locks.ts";
 import {
   agentSteps,
   ENDED_BEFORE_SENT,
@@ -133,6 +134,10 @@ export class DeskEngine {
   #held = new Map<string, KustomerMessage>();
   #catchingUp = false;
   #catchUpAgain = false;
+  /** The site's Web Locks (none: every page acts as if alone). */
+  #locks?: DeskLocks;
+  /** The lock this page holds: its live escalation's. */
+  #lock?: { readonly id: string; readonly release: () => void };
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -141,6 +146,7 @@ export class DeskEngine {
     this.#warn = context.warn;
     this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
+    this.#locks = resolveLocks(this.#options.locks);
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
@@ -209,6 +215,26 @@ export class DeskEngine {
   /** Whether `log` is still this desk's chat and not over (checked after each wait). */
   #current(log: SessionLog): boolean {
     return this.#log === log && !isOver(log.state);
+  }
+
+  // --- locks: which page holds which escalation -----------------------------------------------
+
+  /** Holds the lock of escalation `id`: false when another live page holds it. */
+  async #hold(id: string): Promise<boolean> {
+    if (!this.#locks || this.#lock?.id === id) return true;
+    const release = await tryHold(this.#locks, id);
+    if (!release) return false;
+    this.#letGo();
+    this.#lock = { id, release };
+    return true;
+  }
+
+  /** Lets go of the lock this page holds (of escalation `id` only, when given). */
+  #letGo(id?: string): void {
+    if (this.#lock && (id === undefined || this.#lock.id === id)) {
+      this.#lock.release();
+      this.#lock = undefined;
+    }
   }
 
   // --- persisted escalation ------------------------------------------------------------------
@@ -528,6 +554,7 @@ export class DeskEngine {
     await (keep ? log.compact() : log.remove()).catch((error) =>
       this.#warn(`could not clean up the chat log (${errorText(error)})`)
     );
+    this.#letGo(log.id);
   }
 
   /** Settles a log left ended with its Kustomer end not confirmed (a reload during `endChat`). */
@@ -559,7 +586,11 @@ export class DeskEngine {
   }
 
   async #start(connectMessage: MessageResponse, options: StartChatOptions): Promise<void> {
-    const previous = await this.#loadPersisted();
+    let previous = await this.#loadPersisted();
+    // A chat another live tab holds (a duplicated tab) is that tab's, not ours.
+    if (previous && previous !== this.#log && !(await this.#hold(previous.id))) {
+      previous = undefined;
+    }
     if (previous && previous !== this.#log) {
       const orphan = "left open by a page reload";
       if (previous.state.status === "ended") {
@@ -580,6 +611,8 @@ export class DeskEngine {
         // Live again, or ended by the agent meanwhile (the host was told): no new conversation.
         if (outcome === "live" || outcome === "ended") return;
       }
+    } else if (this.#options.orphanedChat !== "end" && await this.#adopt()) {
+      return;
     }
     this.#connection.stopTimers();
     this.#connection.setStatus("idle");
@@ -587,7 +620,9 @@ export class DeskEngine {
     const historyKey = options.agentAppInfo?.sessionHistoryKey ??
       item?.transfer_info?.session_history_key;
     const context = await this.#context(item, historyKey);
-    const log = this.#log = SessionLog.create(this.#store, newId(), this.#logOptions());
+    const id = newId();
+    await this.#hold(id);
+    const log = this.#log = SessionLog.create(this.#store, id, this.#logOptions());
     const { now, retentionMs, abandonedMs, title, sessionHistoryAttribute } = this.#options;
     this.#pointer.write(log.id);
     await log.append({
@@ -908,7 +943,7 @@ export class DeskEngine {
   endChat(info: EndChatInfo = {}): Promise<void> {
     return this.#post(async () => {
       const log = this.#log ?? (await this.#loadPersisted());
-      if (!log || log.state.status === "idle") {
+      if (!log || log.state.status === "idle" || !(await this.#hold(log.id))) {
         if (this.#pointer.read()) this.#pointer.clear();
         return;
       }
@@ -975,6 +1010,11 @@ export class DeskEngine {
         if (this.#pointer.read()) this.#pointer.clear();
         return false;
       }
+      if (!(await this.#hold(log.id))) {
+        // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
+        this.#pointer.clear();
+        return false;
+      }
       if (isOver(log.state)) {
         await this.#settleEnd(log);
         return false;
@@ -1001,13 +1041,106 @@ export class DeskEngine {
     return this.#post(async () => {
       if (this.#log || this.#starting || this.#pointer.read() !== id) return;
       const log = await this.#loadPersisted();
-      if (!log || this.#log || this.#starting) return;
+      if (!log || this.#log || this.#starting || !(await this.#hold(log.id))) return;
       if (log.state.status === "ended") return this.#settleEnd(log);
       if (isOver(log.state)) return;
       this.#warn(
         `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#options.orphanTimeoutMs} ms`,
       );
       await this.#giveUp(log, "left open by a page reload");
+    });
+  }
+
+  // --- the closed tab ------------------------------------------------------------------------
+
+  /**
+   * Takes up a chat of this browser whose tab was closed (open, and no live page holds its lock),
+   * newest first: the transcript back, missed agent messages and pending user messages once each.
+   * True when one goes on in this page.
+   */
+  async #adopt(): Promise<boolean> {
+    const locks = this.#locks;
+    if (!locks) return false;
+    const heads = await this.#store.heads().catch(() => []);
+    for (const head of openEscalations(heads, { now: this.#options.now() })) {
+      if (!(await this.#hold(head.id))) continue;
+      const log = await SessionLog.open(this.#store, head.id, this.#logOptions()).catch(() =>
+        undefined
+      );
+      if (!log || !isLive(log.state)) {
+        this.#letGo(head.id);
+        continue;
+      }
+      this.#log = log;
+      this.#pointer.write(log.id, log.state.conversationId);
+      // The transcript back: this page's host has never seen this chat.
+      const shown = log.state.transcript.flatMap((t) => t.message ? [t.message] : []);
+      for (const step of agentSteps(undefined, shown)) {
+        if (step.call === "sendMessageToUser") {
+          this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
+        } else if (step.call === "agentJoined") {
+          this.#host.agentJoined(profile(step.agent));
+        }
+      }
+      let outcome: ResumeOutcome | "failed";
+      try {
+        outcome = await this.#resume(log, { showEndedAway: true });
+      } catch (error) {
+        outcome = isOver(log.state) ? "ended" : "failed";
+        if (outcome === "failed") {
+          this.#warn(`could not take up the chat of a closed tab (${errorText(error)})`);
+          await this.#giveUp(log, "left open by a closed tab");
+        }
+      }
+      if (outcome === "live" || outcome === "ended") return true;
+    }
+    return false;
+  }
+
+  /**
+   * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
+   * `orphanTimeoutMs` (one page does it: the one that gets the lock).
+   */
+  endUnheld(): Promise<void> {
+    return this.#post(async () => {
+      const locks = this.#locks;
+      if (!locks) return;
+      const { now, orphanTimeoutMs, retentionMs } = this.#options;
+      const heads = await this.#store.heads();
+      const candidates = openEscalations(heads, {
+        now: now(),
+        idleMs: orphanTimeoutMs,
+        except: this.#log?.id,
+      });
+      for (const head of candidates) {
+        const release = await tryHold(locks, head.id);
+        if (!release) continue;
+        try {
+          const log = await SessionLog.open(this.#store, head.id, this.#logOptions());
+          if (!log || isOver(log.state)) continue;
+          this.#warn(
+            `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
+          );
+          await log.append(
+            ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
+          );
+          const conversationId = log.state.conversationId;
+          if (log.state.endRequested && conversationId) {
+            try {
+              if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+              await this.#ask("endConversation", { conversationId }, true);
+              await log.append({ type: "end_confirmed", data: {} });
+            } catch (error) {
+              this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
+            }
+          }
+          await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
+        } catch (error) {
+          this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);
+        } finally {
+          release();
+        }
+      }
     });
   }
 }
