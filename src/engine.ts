@@ -53,7 +53,6 @@ import {
   isOver,
   resumePlan,
   settleSent,
-  unreadIds,
 } from "./engine/decide.ts";
 
 export { SessionLog };
@@ -188,7 +187,7 @@ export class DeskEngine {
 
   /** The agent chat so far (for the host's transcript after a reload). */
   get transcript(): readonly TranscriptEntry[] {
-    return this.#log?.state.transcript ?? [];
+    return this.#log?.transcript ?? [];
   }
 
   // --- the mailbox ---------------------------------------------------------------------------
@@ -634,9 +633,8 @@ export class DeskEngine {
         ...(typeof historyKey === "string" && historyKey ? { historyKey } : {}),
       },
     });
-    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch((error) =>
-      this.#warn(`could not sweep old chat logs (${errorText(error)})`)
-    );
+    // Storage trouble is said once, by the log; the next chat sweeps again.
+    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch(() => {});
     try {
       await this.#open(log);
     } catch (error) {
@@ -665,7 +663,8 @@ export class DeskEngine {
       lines.push(
         "The conversation with the assistant is in the Watson Assistant Chat History card.",
       );
-    } else if (this.#options.conversationSummary) {
+    }
+    if (this.#options.conversationSummary) {
       try {
         const transcript = await this.#options.conversationSummary();
         if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);
@@ -977,7 +976,7 @@ export class DeskEngine {
       const log = this.#log;
       const conversationId = log?.state.conversationId;
       if (!log || !conversationId) return;
-      const unread = unreadIds(log.state);
+      const unread = [...log.state.unread];
       if (
         unread.length &&
         await this.#wait(
@@ -1074,7 +1073,8 @@ export class DeskEngine {
       this.#log = log;
       this.#pointer.write(log.id, log.state.conversationId);
       // The transcript back: this page's host has never seen this chat.
-      const shown = log.state.transcript.flatMap((t) => t.message ? [t.message] : []);
+      const transcript = await log.readTranscript();
+      const shown = transcript.flatMap((t) => t.message ? [t.message] : []);
       for (const step of agentSteps(undefined, shown)) {
         if (step.call === "sendMessageToUser") {
           this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);

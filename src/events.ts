@@ -188,10 +188,13 @@ export interface DeskState {
   readonly agentCount: number;
   /** User messages queued and not yet sent or failed, oldest first. */
   readonly pending: readonly PendingUserMessage[];
-  /** Kustomer message ids already recorded (agent messages and sent user messages). */
-  readonly seen: Readonly<Record<string, true>>;
-  /** The agent chat so far. */
-  readonly transcript: readonly TranscriptEntry[];
+  /**
+   * Kustomer message ids already recorded (agent messages and sent user messages). Append-only and
+   * shared by the states that follow: `evolve` adds to it in place, so an event costs O(1).
+   */
+  readonly seen: ReadonlySet<string>;
+  /** Agent messages not yet read by the user, oldest first (shared and appended to like `seen`). */
+  readonly unread: readonly string[];
   /** The last agent message the user read. */
   readonly lastReadId?: string;
   /** Satisfaction surveys received. */
@@ -212,19 +215,23 @@ export function initialState(): DeskState {
     opened: false,
     agentCount: 0,
     pending: [],
-    seen: {},
-    transcript: [],
+    seen: new Set(),
+    unread: [],
     satisfactionIds: [],
   };
 }
 
 /**
- * Advances the state by one event. Pure, and tolerant of repeats: an agent message already seen or a
- * user message already settled changes nothing, so a log written twice replays the same.
+ * Advances the state by one event, in O(1): the state's fields are copied, never the chat.
+ * Tolerant of repeats: an agent message already seen or a user message already settled changes
+ * nothing, so a log written twice replays the same.
+ *
+ * `seen` and `unread` grow in place and are shared with the state before (a replay starts from a
+ * fresh {@linkcode initialState}); every other field of a state, once returned, never changes.
  */
 export function evolve(state: DeskState, event: StoredEvent): DeskState {
   const { type, data, at } = event;
-  const seen = (id: string) => ({ ...state.seen, [id]: true as const });
+  const seen = (id: string) => (state.seen as Set<string>).add(id);
   const without = (id: string) => state.pending.filter((p) => p.id !== id);
   switch (type) {
     case "escalation_started": {
@@ -248,7 +255,8 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
     case "opening_requested":
       return state.opened ? state : { ...state, openingRequested: true };
     case "conversation_opened":
-      return { ...state, opened: true, seen: seen(data.messageId) };
+      seen(data.messageId);
+      return { ...state, opened: true };
     case "history_key_attached":
       // Once on the conversation, the key (a secret) is not needed again: drop it from the state.
       return { ...state, historyKeyAttached: true, historyKey: undefined };
@@ -267,22 +275,16 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
           pending: state.pending.map((p) => p.id === data.id ? { ...p, requested: true } : p),
         }
         : state;
-    case "user_message_sent": {
-      const sent = state.pending.find((p) => p.id === data.id);
-      if (!sent) return { ...state, seen: seen(data.messageId) };
-      return {
-        ...state,
-        pending: without(sent.id),
-        seen: seen(data.messageId),
-        transcript: [...state.transcript, { from: "user", at, id: sent.id, text: userText(sent) }],
-      };
-    }
+    case "user_message_sent":
+      seen(data.messageId);
+      return { ...state, pending: without(data.id) };
     case "user_message_failed":
       return { ...state, pending: without(data.id), lastError: data.reason };
     case "agent_message_received": {
-      const { message } = data;
-      const { messageId: id, agent } = message;
+      const { messageId: id, agent } = data.message;
       if (isSeen(state, id)) return state;
+      seen(id);
+      (state.unread as string[]).push(id);
       return {
         ...state,
         status: state.status === "waiting" || state.status === "starting"
@@ -290,12 +292,16 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
           : state.status,
         agent,
         agentCount: state.agentCount + (state.agent?.id !== agent.id ? 1 : 0),
-        seen: seen(id),
-        transcript: [...state.transcript, { from: "agent", at, id, message }],
       };
     }
-    case "messages_read":
-      return { ...state, lastReadId: data.messageId };
+    case "messages_read": {
+      const { unread } = state;
+      return {
+        ...state,
+        lastReadId: data.messageId,
+        unread: unread.slice(unread.indexOf(data.messageId) + 1),
+      };
+    }
     case "satisfaction_received": {
       const ids = state.satisfactionIds;
       return ids.includes(data.satisfactionId)
@@ -316,11 +322,11 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
 }
 
 /**
- * Whether a Kustomer message id is already recorded. An own-property check: an id such as
- * `"__proto__"` or `"constructor"` is not seen just because every object has it.
+ * Whether a Kustomer message id is already recorded (any string, `"__proto__"` included: `seen` is
+ * a `Set`).
  */
 export function isSeen(state: DeskState, messageId: string): boolean {
-  return Object.hasOwn(state.seen, messageId);
+  return state.seen.has(messageId);
 }
 
 /** Replays events from the initial state (or from a snapshot). */
@@ -328,6 +334,103 @@ export function replay(events: Iterable<StoredEvent>, from: DeskState = initialS
   let state = from;
   for (const event of events) state = evolve(state, event);
   return state;
+}
+
+/**
+ * The line an event adds to the agent chat, given the state before it (read it before `evolve`):
+ * a user message when Kustomer accepted it, an agent message the first time it arrives.
+ */
+export function transcriptEntry(
+  before: DeskState,
+  event: StoredEvent,
+): TranscriptEntry | undefined {
+  const { at } = event;
+  if (event.type === "agent_message_received") {
+    const { message } = event.data;
+    if (!isSeen(before, message.messageId)) {
+      return { from: "agent", at, id: message.messageId, message };
+    }
+  } else if (event.type === "user_message_sent") {
+    const sent = before.pending.find((p) => p.id === event.data.id);
+    if (sent) return { from: "user", at, id: sent.id, text: userText(sent) };
+  }
+}
+
+/** A state as a snapshot stores it: plain data (arrays for sets), copied now. */
+export type StoredState = Omit<DeskState, "seen"> & { readonly seen: readonly string[] };
+
+/** Copies a state for a snapshot (the shared, growing parts included). */
+export function toStored(state: DeskState): StoredState {
+  return { ...state, seen: [...state.seen], unread: [...state.unread] };
+}
+
+/** The state a snapshot holds. */
+export function fromStored(stored: StoredState): DeskState {
+  return {
+    ...initialState(),
+    ...stored,
+    seen: new Set(stored.seen),
+    unread: [...(stored.unread ?? [])],
+  };
+}
+
+/** The type of each field of a stored state: `?` when it may be absent, `[]` a list of strings. */
+const STATE_FIELDS = Object.entries({
+  status: "string",
+  startedAt: "number?",
+  title: "string?",
+  context: "string?",
+  historyKey: "string?",
+  attribute: "string?",
+  historyKeyAttached: "boolean",
+  conversationId: "string?",
+  opened: "boolean",
+  openingRequested: "boolean?",
+  agentCount: "number",
+  seen: "[]",
+  unread: "[]?",
+  lastReadId: "string?",
+  satisfactionIds: "[]",
+  endedBy: "string?",
+  endRequested: "boolean?",
+  lastError: "string?",
+});
+
+/** The `typeof` of a value, as a string to compare with a spec. */
+const typeOf = (value: unknown): string => typeof value;
+
+/**
+ * What is wrong with a snapshot's state, said after "it" ("has number 5 for \"opened\""): a field
+ * of the wrong type, an unknown status, a pending message that does not read. Undefined when the
+ * state can be used.
+ */
+export function storedStateProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return `holds ${describe(value)}`;
+  const state = value as Record<string, unknown>;
+  for (const [key, spec] of STATE_FIELDS) {
+    const v = state[key];
+    if (v === undefined && spec.endsWith("?")) continue;
+    const ok = spec.startsWith("[]")
+      ? Array.isArray(v) && v.every((item) => typeof item === "string")
+      : typeOf(v) === spec.replace("?", "");
+    if (!ok) return `has ${describe(v)} for "${key}"`;
+  }
+  if (!["idle", "starting", "waiting", "connected", "ended"].includes(state.status as string)) {
+    return `has an unknown status, ${describe(state.status)}`;
+  }
+  const agent = state.agent as Record<string, unknown> | undefined;
+  if (
+    agent !== undefined && (typeof agent?.id !== "string" || typeof agent.nickname !== "string")
+  ) {
+    return 'has an "agent" that does not read';
+  }
+  const pending = state.pending as Record<string, unknown>[];
+  if (
+    !Array.isArray(pending) ||
+    !pending.every((p) =>
+      typeof p?.id === "string" && typeof p.text === "string" && Array.isArray(p.files)
+    )
+  ) return 'has a "pending" that does not read';
 }
 
 /** The text a user message shows in the transcript, naming files sent with it. */

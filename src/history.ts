@@ -71,5 +71,5 @@ export async function loadChatHistory(
   const { SessionLog } = await import("./engine.ts");
   const log = await SessionLog.open(resolveStore(options.store), id);
   if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
-  return toHistoryItems(log.state.transcript);
+  return toHistoryItems(await log.readTranscript());
 }

@@ -1,22 +1,21 @@
 /**
- * Where escalation logs live: one small interface, with an IndexedDB store (through idb-keyval's
- * `createStore`) and a memory store that behaves the same.
+ * Where escalation logs live: one small interface, with an IndexedDB store and a memory store that
+ * behaves the same.
  *
- * Layout: a head record per log at key `["h", logId]` and one record per event at
- * `["e", logId, seq]`, so one key range reads a log from any position.
+ * Layout: a head record per log at key `["h", logId]`, its snapshot at `["s", logId]`, and one
+ * record per event at `["e", logId, seq]`, so one key range reads a log from any position.
  *
  * @module
  */
 
-import { createStore, promisifyRequest, type UseStore } from "idb-keyval";
-import type { DeskState } from "./events.ts";
+import type { StoredState } from "./events.ts";
 
-/** A state snapshot: the state after event `seq`; a resume reads only the events after it. */
+/** A state snapshot: the control state after event `seq`; a resume reads only the events after it. */
 export interface LogSnapshot {
   /** The last event the snapshot covers. */
   readonly seq: number;
-  /** The state after it. */
-  readonly state: DeskState;
+  /** The state after it (control state only: no transcript). */
+  readonly state: StoredState;
 }
 
 /** The head of a log: its last sequence number, times, and where its snapshot stands. */
@@ -47,25 +46,38 @@ export interface LoadedLog {
   readonly records: readonly unknown[];
 }
 
+/** A stored event record: what a store needs to know of it. */
+export type LogRecord = { readonly seq: number };
+
+/** One atomic write to a log: see {@linkcode LogStore.write}. */
+export interface LogWrite {
+  /** The log's last sequence number the writer expects to find (0 for a new log). */
+  readonly expectedSeq: number;
+  /** New events, after `expectedSeq`, in order. */
+  readonly records: readonly LogRecord[];
+  /** The new head. */
+  readonly head: LogHead;
+  /** A new snapshot. */
+  readonly snapshot?: LogSnapshot;
+  /** Stored events to overwrite (to drop a secret from them). */
+  readonly replace?: readonly LogRecord[];
+  /** Delete every event the snapshot covers, the new records included: keep the snapshot only. */
+  readonly prune?: boolean;
+}
+
 /** Storage of escalation logs. */
 export interface LogStore {
   /**
-   * Appends records and writes the head (and a new snapshot, when given) in one atomic step, if
-   * the log's last sequence number is still `expectedSeq` (0 for a new log).
+   * Writes new events, the head, and optionally a snapshot, replaced events or a pruning, in one
+   * atomic step, if the log's last sequence number is still `write.expectedSeq`.
    *
    * @throws {LogConflictError} when another writer got there first.
    */
-  append(
-    logId: string,
-    expectedSeq: number,
-    records: readonly { readonly seq: number }[],
-    head: LogHead,
-    snapshot?: LogSnapshot,
-  ): Promise<void>;
+  write(logId: string, write: LogWrite): Promise<void>;
   /** Reads a log's head, its snapshot and the records after the snapshot. */
   load(logId: string): Promise<LoadedLog>;
-  /** Writes `head` and `snapshot` and deletes the events the snapshot covers, atomically. */
-  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void>;
+  /** Reads a log's stored event records up to `toSeq` (all by default), in order. */
+  events(logId: string, toSeq?: number): Promise<unknown[]>;
   /** Deletes a log. */
   remove(logId: string): Promise<void>;
   /** All heads, for retention. */
@@ -108,20 +120,18 @@ export class MemoryLogStore implements LogStore {
     { head: LogHead; snapshot?: LogSnapshot; events: Map<number, unknown> }
   >();
 
-  /** Appends atomically; see {@linkcode LogStore.append}. */
-  append(
-    logId: string,
-    expectedSeq: number,
-    records: readonly { readonly seq: number }[],
-    head: LogHead,
-    snapshot?: LogSnapshot,
-  ): Promise<void> {
+  /** Writes atomically; see {@linkcode LogStore.write}. */
+  write(logId: string, write: LogWrite): Promise<void> {
     return task(() => {
+      const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
       const log = this.#logs.get(logId);
       const actual = log?.head.seq ?? 0;
       if (actual !== expectedSeq) throw new LogConflictError(logId, expectedSeq, actual);
       const events = log?.events ?? new Map<number, unknown>();
-      for (const record of records) events.set(record.seq, clone(record));
+      for (const record of [...records, ...replace]) events.set(record.seq, clone(record));
+      if (prune && snapshot) {
+        for (const seq of events.keys()) seq <= snapshot.seq && events.delete(seq);
+      }
       this.#logs.set(logId, {
         head: clone(head),
         snapshot: clone(snapshot) ?? log?.snapshot,
@@ -136,22 +146,20 @@ export class MemoryLogStore implements LogStore {
       const log = this.#logs.get(logId);
       if (!log) return { records: [] };
       const snapshot = named(log.head, log.snapshot);
-      const from = snapshot?.seq ?? 0;
-      const records = [...log.events].filter(([seq]) => seq > from).sort(([a], [b]) => a - b)
-        .map(([, record]) => record);
-      return clone({ head: log.head, snapshot, records });
+      return clone({ head: log.head, snapshot, records: this.#range(logId, snapshot?.seq ?? 0) });
     });
   }
 
-  /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
-    return task(() => {
-      const log = this.#logs.get(logId);
-      if (!log) return;
-      for (const seq of log.events.keys()) if (seq <= snapshot.seq) log.events.delete(seq);
-      log.head = clone(head);
-      log.snapshot = clone(snapshot);
-    });
+  /** Reads events; see {@linkcode LogStore.events}. */
+  events(logId: string, toSeq = Infinity): Promise<unknown[]> {
+    return task(() => clone(this.#range(logId, 0, toSeq)));
+  }
+
+  #range(logId: string, after: number, to = Infinity): unknown[] {
+    return [...this.#logs.get(logId)?.events ?? []]
+      .filter(([seq]) => seq > after && seq <= to)
+      .sort(([a], [b]) => a - b)
+      .map(([, record]) => record);
   }
 
   /** Deletes a log. */
@@ -177,106 +185,176 @@ export interface IndexedDbLogStoreOptions {
    * @default {"logs"}
    */
   storeName?: string;
+  /**
+   * The durability of writes: `"strict"` flushes to disk at every commit, so a browser or OS crash
+   * loses no stored event (a page reload loses none either way); slower.
+   * @default {"default"}
+   */
+  durability?: IDBTransactionDurability;
 }
+
+/** How long an IndexedDB open may wait (behind another tab's blocked version change). */
+const OPEN_TIMEOUT_MS = 3000;
 
 const headKey = (logId: string): IDBValidKey => ["h", logId];
 const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
 const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
   IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
 
+/** A request's (or a transaction's) result as a promise. */
+const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
+  new Promise((resolve, reject) => {
+    // deno-lint-ignore no-explicit-any
+    const r = request as any;
+    r.oncomplete = r.onsuccess = () => resolve(r.result);
+    r.onabort = r.onerror = () => reject(r.error);
+  });
+
 /**
- * A log store in IndexedDB through idb-keyval's `createStore` (opened lazily, on first use).
- * Records: the head at `["h", id]`, the snapshot at `["s", id]` (written only when taken) and each
- * event at `["e", id, seq]`. Every append is one read-write transaction: head check, event puts
- * and head put commit together or not at all.
+ * A log store in IndexedDB (opened lazily, on first use). Records: the head at `["h", id]`, the
+ * snapshot at `["s", id]` and each event at `["e", id, seq]`. A write is one read-write
+ * transaction with a single round trip: the head check is sent with the writes, and a stale head
+ * aborts them all.
  */
 export class IndexedDbLogStore implements LogStore {
-  #store?: UseStore;
+  #db?: Promise<IDBDatabase>;
+  /** Why the last open has not finished (it timed out and may still open). */
+  #waiting?: Error;
   #dbName: string;
   #storeName: string;
+  #durability: IDBTransactionDurability;
 
   /** Creates the store; nothing is opened until the first call. */
   constructor(options: IndexedDbLogStoreOptions = {}) {
     this.#dbName = options.dbName ?? "kustomer-service-desk";
     this.#storeName = options.storeName ?? "logs";
+    this.#durability = options.durability ?? "default";
   }
 
-  #use(): UseStore {
-    return this.#store ??= createStore(this.#dbName, this.#storeName);
+  /** Takes an open database: closed and forgotten when another tab upgrades or deletes it. */
+  #adopt(db: IDBDatabase): Promise<IDBDatabase> {
+    const adopted = Promise.resolve(db);
+    const forget = () => {
+      if (this.#db === adopted) this.#db = undefined;
+    };
+    // A connection left open would block the other tab: let it go, and open again when needed.
+    db.onversionchange = () => {
+      db.close();
+      forget();
+    };
+    db.onclose = forget;
+    return adopted;
   }
 
-  /** Appends atomically; see {@linkcode LogStore.append}. */
-  append(
-    logId: string,
-    expectedSeq: number,
-    records: readonly { readonly seq: number }[],
-    head: LogHead,
-    snapshot?: LogSnapshot,
-  ): Promise<void> {
-    return this.#use()("readwrite", (store) =>
-      new Promise<void>((resolve, reject) => {
-        const tx = store.transaction;
-        let conflict: LogConflictError | undefined;
-        tx.oncomplete = () => resolve();
-        tx.onabort = () =>
-          reject(conflict ?? tx.error ?? new Error("IndexedDB transaction aborted"));
-        const check = store.get(headKey(logId));
-        check.onsuccess = () => {
-          const actual = (check.result as LogHead | undefined)?.seq ?? 0;
-          if (actual !== expectedSeq) {
-            conflict = new LogConflictError(logId, expectedSeq, actual);
-            tx.abort();
-            return;
-          }
-          for (const record of records) store.put(record, ["e", logId, record.seq]);
-          if (snapshot) store.put(snapshot, snapshotKey(logId));
-          store.put(head, headKey(logId));
+  async #use<T>(
+    mode: IDBTransactionMode,
+    run: (store: IDBObjectStore, tx: IDBTransaction) => Promise<T>,
+  ): Promise<T> {
+    if (!this.#db) {
+      // An open still waiting behind another tab's version change: fail at once, not again late.
+      if (this.#waiting) throw this.#waiting;
+      const pending: Promise<IDBDatabase> = this.#db = new Promise((resolve, reject) => {
+        const request = indexedDB.open(this.#dbName);
+        request.onupgradeneeded = () => request.result.createObjectStore(this.#storeName);
+        // An open waits behind another tab's version change that is itself blocked: give up
+        // after a while (the write fails and is retried with the next one) rather than hang, and
+        // take the database when it opens after all.
+        const timer = setTimeout(() => {
+          this.#waiting = new Error(
+            `IndexedDB did not open within ${OPEN_TIMEOUT_MS} ms (blocked by another tab's version change?)`,
+          );
+          reject(this.#waiting);
+        }, OPEN_TIMEOUT_MS);
+        request.onsuccess = () => {
+          clearTimeout(timer);
+          this.#waiting = undefined;
+          resolve(this.#db = this.#adopt(request.result));
         };
-      }));
+        request.onerror = () => {
+          clearTimeout(timer);
+          this.#waiting = undefined;
+          reject(request.error);
+        };
+      });
+      pending.catch(() => {
+        if (this.#db === pending) this.#db = undefined;
+      });
+    }
+    const tx = (await this.#db).transaction(this.#storeName, mode, {
+      durability: this.#durability,
+    });
+    try {
+      return await run(tx.objectStore(this.#storeName), tx);
+    } catch (error) {
+      // A request refused at once (a full disk, a value that cannot be stored): nothing of the
+      // transaction may be written, or the log would hold events without their head.
+      try {
+        tx.abort();
+      } catch {
+        // Already finished or aborted.
+      }
+      throw error;
+    }
+  }
+
+  /** Writes atomically; see {@linkcode LogStore.write}. */
+  write(logId: string, write: LogWrite): Promise<void> {
+    const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
+    return this.#use("readwrite", (store, tx) => {
+      let conflict: LogConflictError | undefined;
+      const check = store.get(headKey(logId));
+      check.onsuccess = () => {
+        const actual = (check.result as LogHead | undefined)?.seq ?? 0;
+        if (actual !== expectedSeq) {
+          conflict = new LogConflictError(logId, expectedSeq, actual);
+          tx.abort();
+        }
+      };
+      if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
+      else for (const record of records) store.add(record, ["e", logId, record.seq]);
+      for (const record of prune ? [] : replace) store.put(record, ["e", logId, record.seq]);
+      if (snapshot) store.put(snapshot, snapshotKey(logId));
+      store.put(head, headKey(logId));
+      return done(tx).then(() => {}, (error) => {
+        throw conflict ?? error ?? new Error("IndexedDB transaction aborted");
+      });
+    });
   }
 
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
-    return this.#use()("readonly", async (store) => {
+    return this.#use("readonly", async (store) => {
       const [head, stored] = await Promise.all([
-        promisifyRequest(store.get(headKey(logId))) as Promise<LogHead | undefined>,
-        promisifyRequest(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
+        done(store.get(headKey(logId))) as Promise<LogHead | undefined>,
+        done(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
       ]);
       if (!head) return { records: [] };
       const snapshot = named(head, stored);
-      const records = await promisifyRequest(
-        store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)),
-      );
+      const records = await done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)));
       return { head, snapshot, records };
     });
   }
 
-  /** Compacts; see {@linkcode LogStore.compact}. */
-  compact(logId: string, head: LogHead, snapshot: LogSnapshot): Promise<void> {
-    return this.#use()("readwrite", (store) => {
-      store.delete(eventRange(logId, 0, snapshot.seq));
-      store.put(snapshot, snapshotKey(logId));
-      store.put(head, headKey(logId));
-      return promisifyRequest(store.transaction);
-    });
+  /** Reads events; see {@linkcode LogStore.events}. */
+  events(logId: string, toSeq?: number): Promise<unknown[]> {
+    return this.#use("readonly", (store) => done(store.getAll(eventRange(logId, 0, toSeq))));
   }
 
   /** Deletes a log. */
   remove(logId: string): Promise<void> {
-    return this.#use()("readwrite", (store) => {
+    return this.#use("readwrite", (store, tx) => {
       store.delete(eventRange(logId, 0));
       store.delete(snapshotKey(logId));
       store.delete(headKey(logId));
-      return promisifyRequest(store.transaction);
+      return done(tx).then(() => {});
     });
   }
 
   /** All heads. */
   heads(): Promise<LogHead[]> {
-    return this.#use()(
+    return this.#use(
       "readonly",
-      (store) =>
-        promisifyRequest(store.getAll(IDBKeyRange.bound(["h"], ["h", []]))) as Promise<LogHead[]>,
+      (store) => done(store.getAll(IDBKeyRange.bound(["h"], ["h", []]))) as Promise<LogHead[]>,
     );
   }
 }

@@ -65,8 +65,8 @@ export interface KustomerServiceDeskOptions {
    */
   transferMessage?: string;
   /**
-   * Returns a readable transcript of the bot conversation, added to the agent's first message when
-   * the host gives no session-history key (Carbon AI Chat).
+   * Returns a readable transcript of the bot conversation, added to the agent's first message
+   * (essential when the host gives no session-history key, as Carbon AI Chat does).
    */
   conversationSummary?: () => string | Promise<string>;
   /**
@@ -74,6 +74,13 @@ export interface KustomerServiceDeskOptions {
    * @default {IndexedDB when `globalThis.indexedDB` exists, else memory with a warning}
    */
   store?: LogStore | "indexeddb" | "memory";
+  /**
+   * The durability of the log's IndexedDB writes. `"strict"` has each write flushed to disk before
+   * it counts as stored, so a browser or OS crash loses no event already shown (a page reload
+   * loses none either way); each write then costs a disk flush.
+   * @default {"default"}
+   */
+  durability?: "default" | "strict";
   /**
    * The Web Locks the pages of the site share: a live page holds the lock named after its
    * escalation, so a chat whose tab was closed can be taken up by the next page that asks for an
@@ -226,10 +233,11 @@ let memoryWarned = false;
 export function resolveStore(
   store: KustomerServiceDeskOptions["store"],
   logger: DeskLogger = console,
+  durability?: KustomerServiceDeskOptions["durability"],
 ): LogStore {
   if (typeof store === "object") return store;
   if (store === "memory") return new MemoryLogStore();
-  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore();
+  if (store === "indexeddb" || globalThis.indexedDB) return new IndexedDbLogStore({ durability });
   if (!memoryWarned) {
     memoryWarned = true;
     logger.warn(
@@ -291,9 +299,10 @@ const RULES: { readonly [K in keyof Required<KustomerServiceDeskOptions>]: reado
   transferMessage: [TEXT],
   conversationSummary: [FUNCTION],
   store: [[
-    (v) => v === "indexeddb" || v === "memory" || isFunction(v?.append),
+    (v) => v === "indexeddb" || v === "memory" || isFunction(v?.write),
     '"indexeddb", "memory" or a LogStore',
   ]],
+  durability: [[(v) => v === "default" || v === "strict", '"default" or "strict"']],
   locks: [[
     (v) => v === false || isFunction(v?.request),
     "false or a LockManager (navigator.locks)",

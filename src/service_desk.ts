@@ -26,6 +26,7 @@ import type {
 } from "./host_types.ts";
 import { errorText, KustomerError } from "./common.ts";
 import { fileProblems, quickReplyOf } from "./messages.ts";
+import { checkHostState, checkSendMessage, checkStartChat, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
   type DeskLocks,
@@ -46,7 +47,7 @@ export const AVAILABILITY_WINDOW_MS = 4_000;
 /** The part of the host's instance the desk uses (Carbon AI Chat's `ChatInstance`). */
 interface HostInstance {
   on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
-  getState?(): { viewState?: { mainWindow?: boolean } } | undefined;
+  getState?(): { viewState?: { mainWindow?: boolean }; humanAgent?: unknown } | undefined;
   messaging?: { addMessage?(message: MessageResponse): unknown };
 }
 
@@ -64,6 +65,8 @@ export class KustomerServiceDesk implements ServiceDesk {
   /** What to do once the engine loads, after a load failed (resume or end the chat). */
   #afterLoad?: (engine: DeskEngine) => Promise<void>;
   #instance?: HostInstance;
+  /** The host called `reconnect()`: it has the chat, nothing to put back. */
+  #reconnecting = false;
 
   /** Creates a desk for the host; cheap: nothing is loaded or opened until it is needed. */
   constructor(parameters: ServiceDeskFactoryParameters, options: KustomerServiceDeskOptions = {}) {
@@ -86,7 +89,7 @@ export class KustomerServiceDesk implements ServiceDesk {
       o,
       warn,
       guard,
-      store: resolveStore(o.store, o.logger),
+      store: resolveStore(o.store, o.logger, o.durability),
       h: serialHost(callback, warn),
       persistedId: pointer
         ? pointer.escalationId
@@ -164,12 +167,28 @@ export class KustomerServiceDesk implements ServiceDesk {
       if (reply) return this.#sendQuickReply(reply);
     });
     on("chat:ready", () => this.#requeue());
+    globalThis.document?.addEventListener?.("visibilitychange", () => {
+      if (this.#chatOpen()) void this.#markRead();
+    });
   }
 
-  /** Whether the user can see the chat (its main window is open). */
+  /** Whether the host already has an agent chat (connected, connecting or reconnecting). */
+  #hostHasChat(): boolean {
+    try {
+      const agent = (this.#instance?.getState?.() as {
+        humanAgent?: { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean };
+      })?.humanAgent;
+      return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether the user can see the chat (its main window is open, in a visible page). */
   #chatOpen(): boolean {
     try {
-      return this.#instance?.getState?.()?.viewState?.mainWindow === true;
+      return globalThis.document?.visibilityState !== "hidden" &&
+        this.#instance?.getState?.()?.viewState?.mainWindow === true;
     } catch {
       return false;
     }
@@ -201,7 +220,10 @@ export class KustomerServiceDesk implements ServiceDesk {
    */
   async #requeue(): Promise<void> {
     const addMessage = this.#instance?.messaging?.addMessage;
-    if (!this.#c.persistedId || this.#loaded?.state || typeof addMessage !== "function") return;
+    if (
+      !this.#c.persistedId || this.#reconnecting || this.#loaded?.state || this.#hostHasChat() ||
+      typeof addMessage !== "function"
+    ) return;
     const state = await this.#run((engine) => engine.savedState());
     if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
       return;
@@ -248,7 +270,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     return this.#loaded?.state;
   }
 
-  /** The agent chat so far (for the host's transcript after a reload). */
+  /**
+   * The agent chat as this page recorded it; after a reload, the part since the log's last
+   * snapshot (the whole chat comes from `loadChatHistory()`, read when asked).
+   */
   get transcript(): readonly TranscriptEntry[] {
     return this.#loaded?.transcript ?? [];
   }
@@ -259,9 +284,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    if (!connectMessage || typeof connectMessage !== "object") {
-      throw new TypeError("startChat() needs the connect message (a MessageResponse object)");
-    }
+    checkStartChat(connectMessage, options);
     let engine: DeskEngine;
     try {
       engine = await this.#load();
@@ -277,12 +300,15 @@ export class KustomerServiceDesk implements ServiceDesk {
   }
 
   /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
-  sendMessageToAgent(
+  async sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    return this.#run((engine) => engine.sendMessageToAgent(message, messageID, additionalData));
+    checkSendMessage(message, messageID, additionalData);
+    return await this.#run((engine) =>
+      engine.sendMessageToAgent(message, messageID, additionalData)
+    );
   }
 
   /**
@@ -335,7 +361,7 @@ export class KustomerServiceDesk implements ServiceDesk {
 
   /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
   filesSelectedForUpload(uploads: FileUpload[]): void {
-    if (!Array.isArray(uploads)) throw new TypeError("filesSelectedForUpload() needs an array");
+    checkUploads(uploads, "filesSelectedForUpload(): uploads");
     fileProblems(uploads).forEach((problem, i) => {
       if (problem) this.#c.h.setFileUploadStatus(uploads[i].id, true, problem);
     });
@@ -370,7 +396,7 @@ export class KustomerServiceDesk implements ServiceDesk {
 
   /** Old web chat's session details; the locale becomes Kustomer's language. */
   updateState(state: ServiceDeskHostState): void {
-    if (!state || typeof state !== "object") throw new TypeError("updateState() needs an object");
+    checkHostState(state);
     this.#c.locale = state.locale;
   }
 
@@ -381,6 +407,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * load is retried every `retryIntervalMs` until it works.
    */
   async reconnect(): Promise<boolean> {
+    this.#reconnecting = true;
     const c = this.#c;
     if (!c.persistedId) return false;
     try {

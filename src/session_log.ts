@@ -1,9 +1,14 @@
 /**
  * One escalation's append-only event log over a {@linkcode LogStore}, and its replayed state.
  *
- * Appends made in the same task are written together in one transaction; each write carries the
- * sequence number it expects, so a stale second writer is caught. A write that fails (a full disk,
- * a closed database) loses nothing: the events stay queued in memory and go with the next write.
+ * Group commit: appends made while a write is in flight wait together and go in the next write,
+ * one transaction however many they are. Each write carries the sequence number it expects, so a
+ * stale second writer is caught. A write that fails (a full disk, a closed database) loses
+ * nothing: the events stay queued in memory and go with the next write.
+ *
+ * Each event costs O(1): `evolve` copies no chat. Snapshots hold the control state (no
+ * transcript), so a resume reads the head, the snapshot and the events after it; the transcript is
+ * read from the stored message events when it is asked for.
  *
  * @module
  */
@@ -12,13 +17,52 @@ import {
   decodeEvent,
   type DeskState,
   EVENT_VERSION,
+  EventDecodeError,
   type EventInput,
   evolve,
+  fromStored,
   initialState,
   type StoredEvent,
+  storedStateProblem,
+  toStored,
+  type TranscriptEntry,
+  transcriptEntry,
 } from "./events.ts";
-import { type LoadedLog, LogConflictError, type LogHead, type LogStore } from "./log_store.ts";
+import {
+  type LoadedLog,
+  LogConflictError,
+  type LogHead,
+  type LogRecord,
+  type LogStore,
+} from "./log_store.ts";
 import { errorText } from "./common.ts";
+
+/** Says which records were skipped (the first three reasons). */
+const skippedText = (reasons: string[]): string =>
+  `skipped ${reasons.length === 1 ? "a record" : `${reasons.length} records`} that cannot be ` +
+  `read (${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? "; …" : ""})`;
+
+/**
+ * Loads a log. A snapshot that is not this log's state (missing, ahead of the head, or not a
+ * state) is passed over, and the log is read from its events; `problem` says why.
+ */
+async function read(store: LogStore, id: string): Promise<{ loaded: LoadedLog; problem?: string }> {
+  const loaded = await store.load(id);
+  const { head, snapshot } = loaded;
+  const problem = !head?.snapshotSeq
+    ? undefined
+    : !snapshot
+    ? "is missing"
+    : snapshot.seq > head.seq
+    ? `is ahead of the log's last event, ${head.seq}`
+    : storedStateProblem(snapshot.state);
+  if (!problem) return { loaded };
+  return {
+    loaded: { head, records: snapshot ? await store.events(id) : loaded.records },
+    problem: `its snapshot (event ${head!.snapshotSeq}) cannot be used (it ${problem}); ` +
+      "read from the events instead",
+  };
+}
 
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
@@ -26,7 +70,11 @@ export interface SessionLogOptions {
   now?: () => number;
   /** Told about skipped records, failed writes and conflicts. @default {console.warn} */
   warn?: (message: string) => void;
-  /** A snapshot of the state is stored every this many events. @default {64} */
+  /**
+   * A snapshot of the control state is stored every this many events at least (and every
+   * eighth of the chat's length in a long chat, so that its cost per event stays constant).
+   * @default {64}
+   */
   snapshotEvery?: number;
 }
 
@@ -43,7 +91,13 @@ export class SessionLog {
   #seq!: number;
   #durableSeq!: number;
   #snapshotSeq!: number;
+  /** The transcript lines of the events after `#linesAfter` (all, when it is 0). */
+  #lines!: TranscriptEntry[];
+  #linesAfter!: number;
+  /** The first event, while it is in memory (it may hold the session-history key). */
+  #first?: StoredEvent;
   #pending: StoredEvent[] = [];
+  #compact = false;
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
   #removed = false;
@@ -54,6 +108,7 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions,
     loaded: LoadedLog = { records: [] },
+    snapshotProblem?: string,
   ) {
     this.id = id;
     this.#store = store;
@@ -61,7 +116,7 @@ export class SessionLog {
     this.#warn = options.warn ?? ((message) => console.warn(message));
     this.#snapshotEvery = options.snapshotEvery ?? 64;
     this.#createdAt = loaded.head?.createdAt ?? this.#now();
-    this.#load(loaded);
+    this.#load(loaded, snapshotProblem);
   }
 
   /** A new, empty log (nothing is written until the first append). */
@@ -70,38 +125,106 @@ export class SessionLog {
   }
 
   /**
-   * Opens a stored log and replays it; `undefined` when there is none. A record that does not
-   * decode is skipped with a warning.
+   * Opens a stored log and replays it from its snapshot; `undefined` when there is none. A record
+   * that does not decode is skipped with a warning.
    */
   static async open(
     store: LogStore,
     id: string,
     options: SessionLogOptions = {},
   ): Promise<SessionLog | undefined> {
-    const loaded = await store.load(id);
-    return loaded.head && new SessionLog(store, id, options, loaded);
+    const { loaded, problem } = await read(store, id);
+    return loaded.head && new SessionLog(store, id, options, loaded, problem);
   }
 
-  /** Takes the stored state: the snapshot, then the records after it. */
-  #load({ head, snapshot, records }: LoadedLog): void {
-    let state = snapshot?.state ?? initialState();
+  /**
+   * Takes the stored state: the snapshot, then the records after it. What does not read — a
+   * snapshot (see {@linkcode SessionLog.open}), records that do not decode or are out of sequence,
+   * events the head counts that are not there — is left out, and said in one warning: the chat
+   * goes on with the rest.
+   */
+  #load({ head, snapshot, records }: LoadedLog, snapshotProblem?: string): void {
+    const problems = snapshotProblem ? [snapshotProblem] : [];
+    const headSeq = head?.seq ?? 0;
+    this.#state = snapshot ? fromStored(snapshot.state) : initialState();
+    this.#lines = [];
+    this.#seq = this.#durableSeq = headSeq;
+    this.#snapshotSeq = this.#linesAfter = snapshot?.seq ?? 0;
+    let last = this.#snapshotSeq;
+    const skipped: string[] = [];
     for (const record of records) {
       try {
-        state = evolve(state, decodeEvent(record));
+        const event = decodeEvent(record);
+        if (event.seq <= last || event.seq > headSeq) {
+          throw new EventDecodeError(`event ${event.seq} is out of sequence`);
+        }
+        this.#apply(event);
+        last = event.seq;
       } catch (error) {
-        this.#warn(
-          `Chat log ${this.id}: skipped a record that cannot be read (${errorText(error)}).`,
-        );
+        skipped.push(errorText(error));
       }
     }
-    this.#state = state;
-    this.#seq = this.#durableSeq = head?.seq ?? 0;
-    this.#snapshotSeq = snapshot?.seq ?? 0;
+    if (skipped.length) problems.push(skippedText(skipped));
+    else if (last < headSeq) problems.push(`events ${last + 1}–${headSeq} are missing`);
+    if (problems.length) {
+      this.#warn(`Chat log ${this.id}: ${problems.join("; ")}. The chat goes on without them.`);
+    }
+  }
+
+  /** The records that decode, as events; the others skipped with one warning. */
+  #decode(records: readonly unknown[]): StoredEvent[] {
+    const skipped: string[] = [];
+    const events = records.flatMap((record) => {
+      try {
+        return [decodeEvent(record)];
+      } catch (error) {
+        skipped.push(errorText(error));
+        return [];
+      }
+    });
+    if (skipped.length) this.#warn(`Chat log ${this.id}: ${skippedText(skipped)}.`);
+    return events;
+  }
+
+  /** Applies an event to the state (and the transcript). */
+  #apply(event: StoredEvent): void {
+    const line = transcriptEntry(this.#state, event);
+    if (line) this.#lines.push(line);
+    if (event.seq === 1) this.#first = event;
+    this.#state = evolve(this.#state, event);
   }
 
   /** The replayed state. */
   get state(): DeskState {
     return this.#state;
+  }
+
+  /**
+   * The agent chat this log has replayed or recorded in this page: the whole chat for a new log,
+   * the part after the snapshot for an opened one (see {@linkcode SessionLog.readTranscript}).
+   */
+  get transcript(): readonly TranscriptEntry[] {
+    return this.#lines;
+  }
+
+  /** The whole agent chat: reads the stored events the snapshot covers, once, when needed. */
+  async readTranscript(): Promise<readonly TranscriptEntry[]> {
+    const after = this.#linesAfter;
+    if (after > 0) {
+      const records = await this.#store.events(this.id, after);
+      if (this.#linesAfter === after) {
+        const lines: TranscriptEntry[] = [];
+        let state = initialState();
+        for (const event of this.#decode(records)) {
+          const line = transcriptEntry(state, event);
+          if (line) lines.push(line);
+          state = evolve(state, event);
+        }
+        this.#lines.unshift(...lines);
+        this.#linesAfter = 0;
+      }
+    }
+    return this.#lines;
   }
 
   /** The sequence number of the last event appended. */
@@ -122,13 +245,14 @@ export class SessionLog {
       seq: ++this.#seq,
       at: input.at ?? this.#now(),
     } as StoredEvent;
-    this.#state = evolve(this.#state, event);
+    this.#apply(event);
     this.#pending.push(event);
   }
 
   /**
    * Records events: the state advances at once; the promise settles once they are stored, or once
-   * storing them failed (reported through `warn`, and retried with the next append). It never rejects.
+   * storing them failed (reported through `warn`, and retried with the next append). It never
+   * rejects. Appends made while a write is in flight go together in the next one.
    */
   append(...events: EventInput[]): Promise<void> {
     events.forEach((event) => this.#add(event));
@@ -136,6 +260,11 @@ export class SessionLog {
       this.#pending = [];
       return Promise.resolve();
     }
+    return this.#schedule();
+  }
+
+  /** The next write: the one waiting to start, or a new one after the one in flight. */
+  #schedule(): Promise<void> {
     return this.#scheduled ??= this.#chain = this.#chain.then(() => {
       this.#scheduled = undefined;
       return this.#flush();
@@ -149,34 +278,67 @@ export class SessionLog {
 
   async #flush(retried?: boolean): Promise<void> {
     const batch = this.#pending;
-    if (!batch.length || this.#removed) return;
+    const compact = this.#compact;
+    if ((!batch.length && !compact) || this.#removed) return;
     this.#pending = [];
-    const last = batch[batch.length - 1].seq;
-    const snapshot = last - this.#snapshotSeq >= this.#snapshotEvery
-      ? { seq: last, state: this.#state }
+    this.#compact = false;
+    const last = this.#seq;
+    const state = this.#state;
+    const prune = compact && state.status === "ended";
+    const snapshot = compact ||
+        last - this.#snapshotSeq >= Math.max(this.#snapshotEvery, state.seen.size >> 3)
+      ? { seq: last, state: toStored(state) }
       : undefined;
+    let records: LogRecord[] = batch;
+    let replace: LogRecord[] = [];
+    let scrubbed: StoredEvent | undefined;
+    if (compact && !prune && !state.historyKey) {
+      // The key is on the conversation: drop it from the stored first event.
+      const first = this.#first ??
+        this.#decode(await this.#store.events(this.id, 1).catch(() => []))[0];
+      if (first?.type === "escalation_started" && first.data.historyKey !== undefined) {
+        const { historyKey: _, ...data } = first.data;
+        const clean = scrubbed = { ...first, data };
+        if (first.seq > this.#durableSeq) records = batch.map((e) => e === first ? clean : e);
+        else replace = [clean];
+      }
+    }
     try {
-      await this.#store.append(
-        this.id,
-        this.#durableSeq,
-        batch,
-        this.#head(last, snapshot?.seq ?? this.#snapshotSeq),
+      await this.#store.write(this.id, {
+        expectedSeq: this.#durableSeq,
+        records,
+        head: this.#head(last, snapshot?.seq ?? this.#snapshotSeq),
         snapshot,
-      );
+        replace,
+        prune,
+      });
       this.#durableSeq = last;
       if (snapshot) this.#snapshotSeq = last;
+      if (scrubbed) this.#first = scrubbed;
       if (this.#failing) {
         this.#failing = false;
         this.#warn(`Chat log ${this.id}: saved again; nothing was lost.`);
       }
     } catch (error) {
+      this.#compact ||= compact;
       if (error instanceof LogConflictError && !retried) {
+        const { loaded, problem } = await read(this.#store, this.id);
+        if (!loaded.head) {
+          // The log was deleted under this page (site data cleared in another tab): write it
+          // again from memory, as a snapshot of the state and the events not yet stored.
+          this.#warn(
+            `Chat log ${this.id} was deleted (site data cleared?); writing it again from memory.`,
+          );
+          this.#pending = [...batch, ...this.#pending];
+          this.#durableSeq = this.#snapshotSeq = 0;
+          this.#compact = true;
+          return this.#flush(true);
+        }
         // Another writer appended: take its events, then put ours after them.
         this.#warn(`Chat log ${this.id}: ${error.message}. Merging and writing again.`);
-        const loaded = await this.#store.load(this.id);
         const mine = [...batch, ...this.#pending];
         this.#pending = [];
-        this.#load(loaded);
+        this.#load(loaded, problem);
         mine.forEach((event) => this.#add(event));
         return this.#flush(true);
       }
@@ -205,15 +367,14 @@ export class SessionLog {
   }
 
   /**
-   * Keeps only a snapshot of the current state (which holds no secret once the chat ended) and
-   * deletes the events, so the session-history key leaves storage.
+   * Drops from storage what the log no longer needs, with the next write (it settles as
+   * {@linkcode SessionLog.append} does): once the session-history key is on the conversation, the
+   * key; once the chat ended, every event (a snapshot of the state stays).
    */
-  async compact(): Promise<void> {
-    await this.settled();
-    if (this.#removed || this.unsaved > 0) return;
-    const seq = this.#seq;
-    await this.#store.compact(this.id, this.#head(seq, seq), { seq, state: this.#state });
-    this.#snapshotSeq = seq;
+  compact(): Promise<void> {
+    if (this.#removed) return Promise.resolve();
+    this.#compact = true;
+    return this.#schedule();
   }
 
   /** Deletes the log from storage; later appends only change the state in memory. */

@@ -11,7 +11,6 @@ import {
   freshAgentMessages,
   resumePlan,
   settleSent,
-  unreadIds,
 } from "../src/engine/decide.ts";
 import { normalizeMessage } from "../src/kustomer.ts";
 
@@ -97,7 +96,7 @@ Deno.test("agentSteps() joins a new agent, and a transfer only when the agent ch
 });
 
 Deno.test("settleSent() matches unconfirmed user messages against Kustomer's history", async (t) => {
-  await t.step("a requested message Kustomer has is sent; one never requested is not", () => {
+  await t.step("each Kustomer message settles one user message, oldest first", () => {
     const state = given(...opened, queued("u1", "hello"), requested("u1"), queued("u2", "hello"));
     assertEquals(settleSent(state, [customer("k1", 1, "hello")]), [
       { type: "user_message_sent", data: { id: "u1", messageId: "k1" } },
@@ -140,18 +139,6 @@ Deno.test("findOpening() finds the opening message only when Kustomer has it", (
     findOpening(state, [customer("k9", 9, "CONTEXT"), customer("k1", 1, "hi")]),
     undefined,
   );
-});
-
-Deno.test("unreadIds() lists agent messages after the last one read", () => {
-  const state = given(...opened, received(agent("a1", 1)), received(agent("a2", 2)));
-  assertEquals(unreadIds(state), ["a1", "a2"]);
-  const read = given(
-    ...opened,
-    received(agent("a1", 1)),
-    { type: "messages_read", data: { messageId: "a1" } },
-    received(agent("a2", 2)),
-  );
-  assertEquals(unreadIds(read), ["a2"]);
 });
 
 Deno.test("endEvents() ends once, asks Kustomer to end when it must, fails what is pending", () => {

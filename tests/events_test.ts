@@ -2,12 +2,15 @@ import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import {
   type AgentMessage,
   decodeEvent,
+  type DeskState,
   EventDecodeError,
   type EventInput,
   evolve,
   initialState,
   replay,
   type StoredEvent,
+  type TranscriptEntry,
+  transcriptEntry,
 } from "../src/events.ts";
 
 let seq = 0;
@@ -23,6 +26,18 @@ const agentMessage = (id: string, agent = "ada"): AgentMessage => ({
   quickReplies: [],
 });
 
+/** The agent chat the events make: each line read from the state before its event. */
+function linesOf(events: StoredEvent[]): TranscriptEntry[] {
+  const lines: TranscriptEntry[] = [];
+  let state = initialState();
+  for (const event of events) {
+    const line = transcriptEntry(state, event);
+    if (line) lines.push(line);
+    state = evolve(state, event);
+  }
+  return lines;
+}
+
 const started = ev({
   type: "escalation_started",
   data: { title: "T", context: "ctx", attribute: "keyStr", historyKey: "KEY" },
@@ -34,16 +49,16 @@ Deno.test("evolve() walks the escalation lifecycle", () => {
   const s2 = evolve(s1, ev({ type: "conversation_created", data: { conversationId: "c1" } }));
   assertEquals([s2.status, s2.conversationId, s2.opened], ["waiting", "c1", false]);
   const s3 = evolve(s2, ev({ type: "conversation_opened", data: { messageId: "m0" } }));
-  assertEquals([s3.opened, s3.seen["m0"]], [true, true]);
+  assertEquals([s3.opened, s3.seen.has("m0")], [true, true]);
   const s4 = evolve(
     s3,
     ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
   );
-  assertEquals([s4.status, s4.agent?.id, s4.agentCount, s4.transcript.length], [
+  assertEquals([s4.status, s4.agent?.id, s4.agentCount, s4.unread], [
     "connected",
     "ada",
     1,
-    1,
+    ["a1"],
   ]);
   const s5 = evolve(
     s4,
@@ -56,7 +71,7 @@ Deno.test("evolve() walks the escalation lifecycle", () => {
 });
 
 Deno.test("evolve() settles user messages once, in order", () => {
-  let s = replay([
+  const events = [
     started,
     ev({ type: "conversation_created", data: { conversationId: "c1" } }),
     ev({ type: "user_message_queued", data: { id: "u1", text: "one", files: [] } }),
@@ -65,12 +80,17 @@ Deno.test("evolve() settles user messages once, in order", () => {
       data: { id: "u2", text: "", files: [{ name: "a.png", size: 1, type: "image/png" }] },
     }),
     ev({ type: "user_message_queued", data: { id: "u3", text: "three", files: [] } }),
-  ]);
+  ];
+  let s = replay(events);
   assertEquals(s.pending.map((p) => p.id), ["u1", "u2", "u3"]);
-  s = evolve(s, ev({ type: "user_message_sent", data: { id: "u2", messageId: "k2" } }));
-  s = evolve(s, ev({ type: "user_message_failed", data: { id: "u1", reason: "nope" } }));
+  const settled = [
+    ev({ type: "user_message_sent", data: { id: "u2", messageId: "k2" } }),
+    ev({ type: "user_message_failed", data: { id: "u1", reason: "nope" } }),
+    ev({ type: "user_message_sent", data: { id: "u2", messageId: "k2" } }),
+  ];
+  s = replay(settled, s);
   assertEquals(s.pending.map((p) => p.id), ["u3"]);
-  assertEquals(s.transcript.map((t) => t.text), ["📎 a.png"]);
+  assertEquals(linesOf([...events, ...settled]).map((t) => t.text), ["📎 a.png"]);
   assertEquals(s.lastError, "nope");
   const again = evolve(
     s,
@@ -90,6 +110,56 @@ Deno.test("evolve() ignores an agent message seen before (a log written twice re
   assertEquals(twice, once);
 });
 
+Deno.test("evolve() costs O(1) per event: it never copies or walks the seen ids", () => {
+  /** A Set that counts every walk over it (a copy walks it). */
+  class CountingSet extends Set<string> {
+    walks = 0;
+    override [Symbol.iterator](): SetIterator<string> {
+      this.walks++;
+      return super[Symbol.iterator]();
+    }
+    override values(): SetIterator<string> {
+      this.walks++;
+      return super.values();
+    }
+    override forEach(...args: Parameters<Set<string>["forEach"]>): void {
+      this.walks++;
+      super.forEach(...args);
+    }
+  }
+  const seen = new CountingSet(Array.from({ length: 10_000 }, (_, i) => `old${i}`));
+  const unread: string[] = [];
+  let s: DeskState = { ...replay([started]), seen, unread };
+  const before = s;
+  for (let i = 0; i < 100; i++) {
+    s = evolve(s, ev({ type: "agent_message_received", data: { message: agentMessage(`n${i}`) } }));
+    s = evolve(s, ev({ type: "user_message_sent", data: { id: `x${i}`, messageId: `k${i}` } }));
+  }
+  assertEquals(seen.walks, 0, "the seen ids are never copied");
+  assertStrictEquals(s.seen, seen, "one Set, grown in place");
+  assertStrictEquals(s.unread, unread, "one unread list, grown in place");
+  assertEquals([seen.size, unread.length], [10_200, 100]);
+  assertEquals(before.status, "starting", "the other fields of an earlier state never change");
+  assertEquals(s.status, "connected");
+});
+
+Deno.test("the transcript is read from the message events, each line once", () => {
+  const events = [
+    started,
+    ev({ type: "conversation_created", data: { conversationId: "c1" } }),
+    ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
+    ev({ type: "user_message_queued", data: { id: "u1", text: "hi", files: [] } }),
+    ev({ type: "user_message_sent", data: { id: "u1", messageId: "k1" } }),
+    ev({ type: "agent_message_received", data: { message: agentMessage("a1") } }),
+    ev({ type: "agent_message_received", data: { message: agentMessage("a2", "grace") } }),
+  ];
+  assertEquals(linesOf(events).map((t) => [t.from, t.id]), [
+    ["agent", "a1"],
+    ["user", "u1"],
+    ["agent", "a2"],
+  ]);
+});
+
 Deno.test("a new escalation starts from a clean state", () => {
   const first = replay([
     started,
@@ -99,7 +169,7 @@ Deno.test("a new escalation starts from a clean state", () => {
   ]);
   const second = evolve(first, started);
   assertEquals(second.agent, undefined);
-  assertEquals(second.transcript, []);
+  assertEquals([second.seen.size, second.unread], [0, []]);
   assertEquals(second.status, "starting");
 });
 

@@ -119,7 +119,7 @@ Deno.test("agent messages with ids such as __proto__ and constructor are shown o
   }
   await clock.settle();
   assertEquals(host.shownIds(), ["__proto__", "constructor", "toString"]);
-  assertEquals(desk.state!.transcript.map((t) => t.id), ["__proto__", "constructor", "toString"]);
+  assertEquals(desk.transcript.map((t) => t.id), ["__proto__", "constructor", "toString"]);
   await desk.endChat();
 });
 

@@ -41,6 +41,7 @@ const CASES: Record<string, { good: unknown; bad: [unknown, ErrorClass, string][
   transferMessage: { good: "From the bot:", bad: [[42, TypeError, "number 42"]] },
   conversationSummary: { good: () => "user: hi", bad: [["x", TypeError, '"x"']] },
   store: { good: new MemoryLogStore(), bad: [["disk", TypeError, '"disk"']] },
+  durability: { good: "strict", bad: [["fast", TypeError, '"fast"'], [true, TypeError, "true"]] },
   locks: { good: false, bad: [[true, TypeError, "true"], [{}, TypeError, "LockManager"]] },
   timeoutMs: {
     good: 1_000,

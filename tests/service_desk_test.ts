@@ -3,6 +3,7 @@ import { assert, assertEquals, assertInstanceOf, assertRejects, assertThrows } f
 import { KustomerServiceDesk } from "../src/service_desk.ts";
 import { type KustomerServiceDeskOptions, resolveStore } from "../src/options.ts";
 import { KustomerError } from "../src/common.ts";
+import { loadChatHistory } from "../src/history.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "../src/log_store.ts";
 import type { AgentProfile, MessageResponse, ServiceDeskErrorInfo } from "../src/host_types.ts";
 import {
@@ -901,6 +902,10 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(await desk.reconnect(), true);
         await until(() => host.texts().length === 2, "the chat rebuilt");
         assertEquals(host.texts(), ["first", "while you were away"]);
+        // Carbon reconnected, so its chat:ready must not bring the hand-off back.
+        await host.instance.fire({ type: "chat:ready" });
+        await settle();
+        assertEquals(host.instance.added, []);
         assert(w.logger.lines.some((l) => l.includes("rebuilding the chat from Kustomer")));
         await desk.sendMessageToAgent({ id: "after", input: { text: "still here" } }, "after");
         assertEquals(customerTexts(w.sim, conversationId).at(-1), "still here");
@@ -1018,7 +1023,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
       let corrupt = false;
       // The newest record comes back damaged, as from a bad disk or a foreign writer.
       const store: LogStore = {
-        append: (...a) => inner.append(...a),
+        write: (...a) => inner.write(...a),
         load: async (id) => {
           const loaded = await inner.load(id);
           if (!corrupt || !loaded.records.length) return loaded;
@@ -1026,7 +1031,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
           const bad = { v: 1, seq: last.seq, at: 0, type: "agent_message_received", data: {} };
           return { ...loaded, records: [...loaded.records.slice(0, -1), bad] };
         },
-        compact: (...a) => inner.compact(...a),
+        events: (...a) => inner.events(...a),
         remove: (id) => inner.remove(id),
         heads: () => inner.heads(),
       };
@@ -1130,10 +1135,10 @@ Deno.test("storage that fails (full disk) does not stop the chat", async () => {
   const inner = new MemoryLogStore();
   let full = true;
   const store: LogStore = {
-    append: (...a) =>
-      full ? Promise.reject(new DOMException("quota", "QuotaExceededError")) : inner.append(...a),
+    write: (...a) =>
+      full ? Promise.reject(new DOMException("quota", "QuotaExceededError")) : inner.write(...a),
     load: (id) => inner.load(id),
-    compact: (...a) => inner.compact(...a),
+    events: (...a) => inner.events(...a),
     remove: (id) => inner.remove(id),
     heads: () => inner.heads(),
   };
@@ -1148,8 +1153,50 @@ Deno.test("storage that fails (full disk) does not stop the chat", async () => {
   await until(() => w.host.texts().length === 2, "second");
   const { desk, host } = w.reload();
   assertEquals(await desk.reconnect(), true);
-  assertEquals(desk.transcript.map((e) => e.from), ["agent", "user", "agent"]);
+  const history = await loadChatHistory({ store });
+  assertEquals(history.map((item) => "input" in item.message ? "user" : "agent"), [
+    "agent",
+    "user",
+    "agent",
+  ]);
   assertEquals(host.texts(), [], "nothing shown twice");
+  await w.dispose();
+});
+
+Deno.test("a burst of agent messages is a few log writes, each shown once stored, in order", async () => {
+  const inner = new MemoryLogStore();
+  let writes = 0;
+  const gate: { hold?: Promise<void> } = {};
+  const store: LogStore = {
+    write: async (...a) => {
+      writes++;
+      await gate.hold;
+      return inner.write(...a);
+    },
+    load: (id) => inner.load(id),
+    events: (...a) => inner.events(...a),
+    remove: (id) => inner.remove(id),
+    heads: () => inner.heads(),
+  };
+  const w = world("memory", { store });
+  await w.desk.startChat(connect(), {});
+  w.sim.agentSend(w.conversationId, "first");
+  await until(() => w.host.texts().length === 1, "the first message");
+  let release!: () => void;
+  gate.hold = new Promise((resolve) => release = resolve);
+  const before = writes;
+  const texts = Array.from({ length: 1_000 }, (_, i) => `burst ${i}`);
+  for (const text of texts) w.sim.agentSend(w.conversationId, text);
+  await until(() => writes > before, "a write in flight");
+  await settle();
+  assertEquals(w.host.texts(), ["first"], "nothing shown before it is stored");
+  release();
+  await until(() => w.host.texts().length === 1_001, "the burst shown", 10_000);
+  assertEquals(w.host.texts(), ["first", ...texts]);
+  assert(writes - before <= 2, `${writes - before} writes for the burst`);
+  const [head] = await inner.heads();
+  const stored = (await inner.events(head.id)) as { type: string }[];
+  assertEquals(stored.filter((e) => e.type === "agent_message_received").length, 1_001);
   await w.dispose();
 });
 
@@ -1169,7 +1216,7 @@ Deno.test("a host callback that throws never breaks the desk", async () => {
   await desk.startChat(connect(), {});
   w.sim.agentSend(desk.state!.conversationId!, "boom");
   await until(() => w.logger.lines.some((l) => l.includes("host bug")), "the warning");
-  assertEquals(desk.state?.transcript.length, 1);
+  assertEquals(desk.transcript.length, 1);
   await w.dispose();
 });
 
@@ -1185,6 +1232,7 @@ Deno.test("options and arguments are checked with clear errors", async (t) => {
     assertThrows(make({ sessionHistoryAttribute: "history" }), TypeError, "ending in Str or Txt");
     assertThrows(make({ orphanedChat: "keep" }), TypeError, "orphanedChat");
     assertThrows(make({ store: "disk" }), TypeError, "store");
+    assertThrows(make({ durability: "fast" as never }), TypeError, '"default" or "strict"');
     assertThrows(make({ getJwt: "token" }), TypeError, "getJwt");
     assertThrows(make({ name: "n".repeat(41) }), RangeError, "name");
   });
@@ -1383,5 +1431,26 @@ Deno.test("storage defaults: IndexedDB when present, else memory with one warnin
     assert(logger.lines[0].includes("will not survive a page reload"));
   } finally {
     g.indexedDB = saved;
+  }
+});
+
+Deno.test("read receipts wait while the page is hidden, and go when it is shown", async () => {
+  const g = globalThis as { document?: unknown };
+  const page = Object.assign(new EventTarget(), { visibilityState: "hidden" });
+  g.document = page;
+  try {
+    const w = world("memory");
+    await w.desk.startChat(connect(), {});
+    const { messageId } = w.sim.agentSend(w.conversationId, "read me");
+    await until(() => w.host.texts().length === 1, "shown");
+    await settle();
+    assertEquals(w.sim.readReceipts, [], "a hidden page has read nothing");
+    page.visibilityState = "visible";
+    page.dispatchEvent(new Event("visibilitychange"));
+    await until(() => w.sim.readReceipts.length === 1, "read once shown");
+    assertEquals(w.sim.readReceipts[0].messageIds, [messageId]);
+    await w.dispose();
+  } finally {
+    delete g.document;
   }
 });

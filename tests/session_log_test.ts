@@ -10,6 +10,7 @@ import {
 import { SessionLog, sweepLogs } from "../src/session_log.ts";
 import type { EventInput } from "../src/events.ts";
 import { CapturingLogger } from "./_helpers.ts";
+import { resolveStore } from "../src/options.ts";
 
 let dbCount = 0;
 const STORES: [string, () => LogStore][] = [
@@ -26,21 +27,39 @@ const queued = (id: string): EventInput => ({
   data: { id, text: `text ${id}`, files: [] },
 });
 
-/** Counts the store's atomic writes. */
-function counting(store: LogStore): LogStore & { appends: number } {
-  const wrapped = {
-    appends: 0,
-    append: (...args: Parameters<LogStore["append"]>) => {
-      wrapped.appends++;
-      return store.append(...args);
+/** Counts the store's atomic writes (and lets a test hold them). */
+function counting(store: LogStore): LogStore & { writes: number; hold?: Promise<void> } {
+  const wrapped: LogStore & { writes: number; hold?: Promise<void> } = {
+    writes: 0,
+    write: async (...args) => {
+      wrapped.writes++;
+      const done = store.write(...args);
+      await wrapped.hold;
+      return done;
     },
-    load: (id: string) => store.load(id),
-    compact: (...args: Parameters<LogStore["compact"]>) => store.compact(...args),
-    remove: (id: string) => store.remove(id),
+    load: (id) => store.load(id),
+    events: (...args) => store.events(...args),
+    remove: (id) => store.remove(id),
     heads: () => store.heads(),
   };
   return wrapped;
 }
+
+const agent = (id: string): EventInput => ({
+  type: "agent_message_received",
+  data: {
+    message: {
+      messageId: id,
+      text: `hello ${id}`,
+      createdAt: "2026-12-01T00:00:00.000Z",
+      agent: { id: "ada", nickname: "Ada" },
+      attachments: [],
+      quickReplies: [],
+    },
+  },
+});
+const created: EventInput = { type: "conversation_created", data: { conversationId: "conv-1" } };
+const opened: EventInput = { type: "conversation_opened", data: { messageId: "k0" } };
 
 for (const [kind, makeStore] of STORES) {
   Deno.test(`SessionLog over ${kind}`, async (t) => {
@@ -70,7 +89,7 @@ for (const [kind, makeStore] of STORES) {
         log.append(started),
         ...Array.from({ length: 20 }, (_, i) => log.append(queued(`m${i}`))),
       ]);
-      assertEquals(store.appends, 1);
+      assertEquals(store.writes, 1);
       const reopened = await SessionLog.open(store, "b");
       assertEquals(
         reopened!.state.pending.map((p) => p.id),
@@ -99,12 +118,16 @@ for (const [kind, makeStore] of STORES) {
     await t.step("the store refuses a stale expected sequence", async () => {
       const store = makeStore();
       const head = (seq: number): LogHead => ({ v: 1, id: "d", seq, createdAt: 0, updatedAt: 0 });
-      await store.append("d", 0, [{ seq: 1 }], head(1));
-      const error = await assertRejects(
-        () => store.append("d", 0, [{ seq: 1 }], head(1)),
-        LogConflictError,
-      );
+      const write = { expectedSeq: 0, records: [{ seq: 1 }], head: head(1) };
+      await store.write("d", write);
+      const error = await assertRejects(() => store.write("d", write), LogConflictError);
       assertEquals([error.expectedSeq, error.actualSeq], [0, 1]);
+      // A stale writer whose events would not collide is refused too, and writes nothing: the
+      // head check travels with the writes and aborts them all.
+      const stale = { expectedSeq: 0, records: [{ seq: 2 }, { seq: 3 }], head: head(3) };
+      await assertRejects(() => store.write("d", stale), LogConflictError);
+      assertEquals(await store.events("d"), [{ seq: 1 }]);
+      assertEquals((await store.load("d")).head?.seq, 1);
     });
 
     await t.step("a second writer is caught and its events merged, not interleaved", async () => {
@@ -135,7 +158,7 @@ for (const [kind, makeStore] of STORES) {
       assertEquals(reopened!.state, log.state);
     });
 
-    await t.step("a corrupt or unknown record is skipped with a warning", async () => {
+    await t.step("corrupt or unknown records are skipped with one warning", async () => {
       const store = makeStore();
       const log = SessionLog.create(store, "g");
       await log.append(started, queued("m1"), queued("m2"));
@@ -143,19 +166,24 @@ for (const [kind, makeStore] of STORES) {
       // Write the log again with a record of an unknown type and one of a future version.
       await store.remove("g");
       const head: LogHead = { v: 1, id: "g", seq: 4, createdAt: 0, updatedAt: 0 };
-      await store.append("g", 0, [
-        loaded.records[0] as { seq: number },
-        { ...(loaded.records[1] as { seq: number }), type: "from_the_future" } as { seq: number },
-        { seq: 3, v: 99 } as { seq: number },
-        { ...(loaded.records[2] as { seq: number }), seq: 4 },
-      ], head);
+      await store.write("g", {
+        expectedSeq: 0,
+        records: [
+          loaded.records[0] as { seq: number },
+          { ...(loaded.records[1] as { seq: number }), type: "from_the_future" } as { seq: number },
+          { seq: 3, v: 99 } as { seq: number },
+          { ...(loaded.records[2] as { seq: number }), seq: 4 },
+        ],
+        head,
+      });
       const logger = new CapturingLogger();
       const reopened = await SessionLog.open(store, "g", { warn: logger.warn });
       assertEquals(reopened!.state.status, "starting");
       assertEquals(reopened!.state.pending.map((p) => p.id), ["m2"]);
-      assertEquals(logger.lines.length, 2);
+      // One warning names both.
+      assertEquals(logger.lines.length, 1);
       assert(logger.lines[0].includes('unknown type "from_the_future"'), logger.lines[0]);
-      assert(logger.lines[1].includes("unsupported event version number 99"), logger.lines[1]);
+      assert(logger.lines[0].includes("unsupported event version number 99"), logger.lines[0]);
     });
 
     await t.step(
@@ -167,10 +195,95 @@ for (const [kind, makeStore] of STORES) {
         await log.compact();
         const loaded = await store.load("h");
         assertEquals(loaded.records.length, 0);
+        assertEquals(await store.events("h"), [], "no event left");
         assert(!JSON.stringify(loaded).includes("secret-auth"));
         assert(loaded.head!.endedAt !== undefined);
         const reopened = await SessionLog.open(store, "h");
         assertEquals(reopened!.state.status, "ended");
+      },
+    );
+
+    await t.step("compacting while messages arrive keeps the live chat", async () => {
+      // Issue 8, defect 6: the compaction's head and a concurrent write's head disagreed on the
+      // snapshot, and the log reopened as idle.
+      const store = counting(makeStore());
+      const log = SessionLog.create(store, "race");
+      await log.append({ ...started }, created, opened);
+      let release!: () => void;
+      store.hold = new Promise((resolve) => release = resolve);
+      const compacting = log.compact();
+      const arriving = [log.append(agent("a1")), log.append(agent("a2"))];
+      await Promise.resolve();
+      const arrivingLater = log.append(agent("a3"));
+      release();
+      await Promise.all([compacting, ...arriving, arrivingLater]);
+      const reopened = await SessionLog.open(store, "race");
+      assertEquals(reopened!.state.status, "connected");
+      assertEquals(reopened!.state, log.state);
+      assertEquals(
+        (await reopened!.readTranscript()).map((line) => line.id),
+        ["a1", "a2", "a3"],
+      );
+    });
+
+    await t.step("a burst that arrives while a write is in flight is one more write", async () => {
+      const store = counting(makeStore());
+      const log = SessionLog.create(store, "burst");
+      let release!: () => void;
+      store.hold = new Promise((resolve) => release = resolve);
+      const first = log.append(started, created);
+      await Promise.resolve();
+      const burst: Promise<void>[] = [];
+      for (let i = 0; i < 1_000; i++) {
+        burst.push(log.append(agent(`a${i}`)));
+        if (i % 100 === 0) await Promise.resolve();
+      }
+      release();
+      await Promise.all([first, ...burst]);
+      assertEquals(store.writes, 2);
+      assertEquals(log.unsaved, 0);
+      const reopened = await SessionLog.open(store, "burst");
+      assertEquals(reopened!.seq, 1_002);
+      assertEquals((await reopened!.readTranscript()).length, 1_000);
+    });
+
+    await t.step(
+      "snapshots hold the control state, not the chat; resume reads the tail",
+      async () => {
+        const store = makeStore();
+        const log = SessionLog.create(store, "small", { snapshotEvery: 16 });
+        await log.append(started, created, opened);
+        for (let i = 0; i < 200; i++) await log.append(agent(`a${i}`));
+        const loaded = await store.load("small");
+        assert(loaded.snapshot, "a snapshot was taken");
+        assert(!JSON.stringify(loaded.snapshot).includes("hello a"), "no message text in it");
+        const { seq, state } = loaded.snapshot!;
+        assertEquals(state.seen.length, seq - 2, "the ids seen, for dedupe");
+        assertEquals(loaded.records.length, 203 - seq);
+        assert(loaded.records.length <= 25, `${loaded.records.length} events after the snapshot`);
+        const reopened = (await SessionLog.open(store, "small"))!;
+        assertEquals(reopened.state, log.state);
+        assertEquals(reopened.transcript.length, loaded.records.length, "the tail's lines only");
+        const lines = await reopened.readTranscript();
+        assertEquals(lines.map((line) => line.id), log.transcript.map((line) => line.id));
+        assertEquals(lines.length, 200);
+      },
+    );
+
+    await t.step(
+      "compacting after the key is attached drops it from storage, keeping the events",
+      async () => {
+        const store = makeStore();
+        const log = SessionLog.create(store, "key", { snapshotEvery: 2 });
+        await log.append(started, created, opened, agent("a1"));
+        await log.append({ type: "history_key_attached", data: {} });
+        assert(JSON.stringify(await store.events("key")).includes("secret-auth"));
+        await log.compact();
+        const all = [await store.events("key"), await store.load("key")];
+        assert(!JSON.stringify(all).includes("secret-auth"), "the key left storage");
+        const reopened = (await SessionLog.open(store, "key"))!;
+        assertEquals(reopened.state, log.state);
+        assertEquals((await reopened.readTranscript()).map((line) => line.id), ["a1"]);
       },
     );
 
@@ -208,11 +321,11 @@ Deno.test("SessionLog: a failed write (full disk) loses nothing and is retried",
   const store = new MemoryLogStore();
   let full = true;
   const failing = counting(store);
-  const append = failing.append;
-  failing.append = (...args) =>
+  const write = failing.write;
+  failing.write = (...args) =>
     full
       ? Promise.reject(new DOMException("The quota has been exceeded.", "QuotaExceededError"))
-      : append(...args);
+      : write(...args);
   const logger = new CapturingLogger();
   const log = SessionLog.create(failing, "q", { warn: logger.warn });
   await log.append(started);
@@ -240,4 +353,61 @@ Deno.test("IndexedDbLogStore keeps logs apart and lists heads", async () => {
   await store.remove("y");
   assertEquals((await store.heads()).map((h) => h.id).sort(), ["x", "z"]);
   assertEquals((await store.load("x")).records.length, 2);
+});
+
+Deno.test("a finished chat's storage is freed: counted records in IndexedDB", async () => {
+  const dbName = "freed-test";
+  const store = new IndexedDbLogStore({ dbName });
+  /** Every record of the database's object store. */
+  const count = async () => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(dbName);
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => reject(request.error);
+    });
+    const request = db.transaction("logs").objectStore("logs").count();
+    const n = await new Promise<number>((resolve) =>
+      request.onsuccess = () => resolve(request.result)
+    );
+    db.close();
+    return n;
+  };
+  const kept = SessionLog.create(store, "kept", { snapshotEvery: 16 });
+  const removed = SessionLog.create(store, "removed");
+  for (const log of [kept, removed]) {
+    await log.append(started, created, opened);
+    for (let i = 0; i < 100; i++) await log.append(agent(`a${i}`));
+    await log.append({ type: "chat_ended", data: { by: "user" } });
+  }
+  const live = await count();
+  assert(live >= 2 * 104 + 2, `${live} records while the chats are open`);
+  await kept.compact();
+  assertEquals(await count(), (104 + 2) + 2, "the ended chat keeps its head and snapshot only");
+  await removed.remove();
+  assertEquals(await count(), 2);
+  assertEquals((await SessionLog.open(store, "kept"))!.state.status, "ended");
+});
+
+Deno.test('durability: "strict" reaches every IndexedDB transaction of the log', async () => {
+  const seen: (string | undefined)[] = [];
+  const transaction = IDBDatabase.prototype.transaction;
+  IDBDatabase.prototype.transaction = function (this: IDBDatabase, ...args) {
+    // The database's upgrade transaction (fake-indexeddb makes it through this method) aside.
+    if (args[1] !== "versionchange") seen.push(args[2]?.durability);
+    return transaction.apply(this, args);
+  };
+  try {
+    for (const durability of ["strict", undefined] as const) {
+      seen.length = 0;
+      const store = resolveStore("indexeddb", console, durability);
+      const log = SessionLog.create(store, `durable-${durability}`);
+      await log.append(started);
+      await SessionLog.open(store, `durable-${durability}`);
+      await log.remove();
+      assertEquals(seen.length, 3, "append, open, remove");
+      assertEquals(new Set(seen), new Set([durability ?? "default"]));
+    }
+  } finally {
+    IDBDatabase.prototype.transaction = transaction;
+  }
 });

@@ -77,10 +77,10 @@ export function agentSteps(
 }
 
 /**
- * User messages whose sending was requested but never confirmed (the answer was lost in a reload)
- * and that Kustomer has: matched by text against the customer's messages not yet recorded, oldest
- * first, each Kustomer message to one user message. Messages this page is sending now are left
- * alone; a message never requested cannot be on Kustomer and is not matched.
+ * User messages never confirmed (the answer was lost in a reload) that Kustomer has: matched by
+ * text against the customer's messages not yet recorded, oldest first, each Kustomer message to one
+ * user message. Messages this page is sending now are left alone. Every pending message is looked
+ * for, requested or not: a damaged log may have lost the request.
  */
 export function settleSent(
   state: DeskState,
@@ -93,8 +93,8 @@ export function settleSent(
     )
     .sort(byTime);
   const events: EventInput[] = [];
-  for (const { id, text, requested } of state.pending) {
-    if (!requested || sending.has(id)) continue;
+  for (const { id, text } of state.pending) {
+    if (sending.has(id)) continue;
     const i = unmatched.findIndex((m) => (m.body ?? "") === text);
     if (i < 0) continue;
     events.push({ type: "user_message_sent", data: { id, messageId: unmatched[i].messageId } });
@@ -113,13 +113,6 @@ export function findOpening(
 ): string | undefined {
   const first = messages.filter((m) => m?.direction === "in").sort(byTime)[0];
   return first && (first.body ?? "") === (state.context ?? "") ? first.messageId : undefined;
-}
-
-/** The agent messages the user has not read yet, oldest first. */
-export function unreadIds(state: DeskState): string[] {
-  const { transcript, lastReadId } = state;
-  return transcript.slice(transcript.findIndex((t) => t.id === lastReadId) + 1)
-    .filter((t) => t.from === "agent").map((t) => t.id);
 }
 
 /** Why a user message pending at the end of a chat failed. */

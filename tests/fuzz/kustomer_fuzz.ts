@@ -18,7 +18,7 @@ import {
 } from "../../mod.ts";
 import { DEFAULT_AGENTS, makeTestJwt, SimulatedKustomerCore } from "../../simulator.ts";
 import { CALL_FAULTS, HostileCore } from "./hostile_core.ts";
-import { CheckedHost, ManualClock } from "./checked_host.ts";
+import { CheckedHost, ManualClock, watchUnhandled } from "./checked_host.ts";
 import { NASTY_IDS, NASTY_TEXTS, randomText, Rng } from "./rng.ts";
 
 /** What one case found. */
@@ -194,40 +194,25 @@ function hostileEvent(rng: Rng, conversationId: string): unknown {
   ])();
 }
 
-let unhandled: string[] = [];
-let listening = false;
-
-/** Records unhandled promise rejections (a crash of the case that is running). */
-function listenForUnhandled(): void {
-  if (listening) return;
-  listening = true;
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    const reason = (event as PromiseRejectionEvent).reason;
-    unhandled.push(`unhandled rejection: ${String(reason?.stack ?? reason)}`);
-  });
-}
-
 /** A copy of one log in a fresh memory store (the replay check must not touch the original). */
 async function copyLog(store: MemoryLogStore, id: string): Promise<MemoryLogStore> {
   const copy = new MemoryLogStore();
-  const { head, snapshot, records } = await store.load(id);
+  const { head, snapshot } = await store.load(id);
   if (head) {
-    await copy.append(
-      id,
-      0,
-      records as { seq: number }[],
-      head as LogHead,
-      snapshot as LogSnapshot | undefined,
-    );
+    const records = (await store.events(id)) as { seq: number }[];
+    await copy.write(id, {
+      expectedSeq: 0,
+      records,
+      head: head as LogHead,
+      snapshot: snapshot as LogSnapshot | undefined,
+    });
   }
   return copy;
 }
 
 /** Runs one case. */
 export async function runKustomerCase(seed: number): Promise<CaseResult> {
-  listenForUnhandled();
-  unhandled = [];
+  const unhandled = watchUnhandled();
   const rng = new Rng(seed);
   const crashes: string[] = [];
   const violations: string[] = [];
@@ -450,7 +435,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
       ) {
         violations.push("still shown as disconnected after the connection came back");
       }
-      checkShown(desk.state!.transcript);
+      checkShown(desk.transcript);
       checkUserMessages(conversationId);
       await checkReplay();
     }
@@ -504,7 +489,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
     }
     const copy = await copyLog(store, id);
     const history = await loadChatHistory({ store: copy, escalationId: id });
-    const transcriptIds = desk.state!.transcript.map((t) => t.id);
+    const transcriptIds = desk.transcript.map((t) => t.id);
     const historyIds = history.map((h) => (h.message as { id?: string }).id);
     if (JSON.stringify(historyIds) !== JSON.stringify(transcriptIds)) {
       violations.push(
@@ -540,7 +525,8 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
         conversationId: s.conversationId,
         opened: s.opened,
         agent: s.agent?.id,
-        transcript: s.transcript.map((t) => [t.from, t.id]),
+        seen: [...s.seen],
+        unread: s.unread,
         pending: s.pending.map((p) => p.id),
       });
     if (summary(a) !== summary(b)) {
@@ -553,7 +539,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
   }
 
   function finish(): CaseResult {
-    crashes.push(...hostile.crashes, ...clock.thrown, ...unhandled);
+    crashes.push(...hostile.crashes, ...clock.thrown, ...unhandled.take());
     crashes.push(...sim.uncaughtErrors.map((u) => `${u.source}: ${String(u.error)}`));
     violations.push(...host.violations);
     for (const warning of warnings) {
