@@ -43,7 +43,9 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it.
+ * growth; the build fails past it. (20 KB since the engine became a mailbox with intent and
+ * completion events, a connection object and Web Locks for closed tabs: 19.9 KB then, of which
+ * main's host layer, option checks and log work 17.5 KB.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
   maxGzipBytes: 20 * 1024,
@@ -296,9 +298,10 @@ const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
 const sharedFromEntry = (key: string): esbuild.Plugin => ({
   name: "shared-from-entry",
   setup(b) {
-    const names = new RegExp(`^\\.\\/(${SHARED.join("|")})\\.ts$`);
+    // `./options.ts` from src/, `../options.ts` from src/engine/.
+    const names = new RegExp(`^\\.\\.?\\/(${SHARED.join("|")})\\.ts$`);
     b.onResolve({ filter: names }, (args) => ({
-      path: args.path.slice(2, -3),
+      path: args.path.match(names)![1],
       namespace: "desk-shared",
     }));
     b.onResolve(
@@ -696,7 +699,9 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
     }
     if (key === "esm" || key === "iife") {
       // The entries must leave the engine out: it is what a page loads only when it needs it.
-      const engine = inputs.find((p) => /src\/(engine|session_log|events|kustomer)\.ts$/.test(p));
+      const engine = inputs.find((p) =>
+        /src\/(engine|engine\/\w+|connection|session_log|events|kustomer)\.ts$/.test(p)
+      );
       if (engine) throw new BuildCheckError(`${file} carries engine code (${engine})`);
     }
     if (key === "engine") {

@@ -38,6 +38,7 @@ import { type KustomerServiceDeskOptions, resolveOptions } from "./src/options.t
 
 export { KustomerServiceDesk } from "./src/service_desk.ts";
 export {
+  type DeskLocks,
   type DeskLogger,
   type KustomerServiceDeskOptions,
   type SatisfactionSurvey,

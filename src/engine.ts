@@ -3,16 +3,15 @@
  * events, reload recovery). The desk ({@linkcode KustomerServiceDesk}) loads it on first use, so a page
  * that never escalates never downloads it.
  *
+ * Every input — a host call, a Kustomer event or answer, a timer — goes through one
+ * {@linkcode Mailbox} and is handled one at a time; what happened is decided by the pure functions
+ * of `engine/decide.ts`, recorded in the log (whose `evolve` is the only source of state), and
+ * only then acted on.
+ *
  * @module
  */
 
-import {
-  type AgentMessage,
-  type DeskState,
-  type EventInput,
-  isSeen,
-  type TranscriptEntry,
-} from "./events.ts";
+import type { DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -23,12 +22,11 @@ import type {
 } from "./host_types.ts";
 import { type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError } from "./common.ts";
-import { byTime, findCore, initOnce, KustomerClient, normalizeMessage } from "./kustomer.ts";
+import { Connection } from "./connection.ts";
+import type { OptionsOf } from "./kustomer.ts";
 import type {
-  KustomerCore,
   KustomerListener,
   KustomerMessage,
-  KustomerMessagesResponse,
   KustomerSatisfactionEvent,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
@@ -40,8 +38,22 @@ import {
   profile,
   toMessageResponse,
 } from "./messages.ts";
-import { type ResolvedOptions, savedId } from "./options.ts";
+import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
+import { Mailbox } from "./engine/mailbox.ts";
+import { openEscalations, tryHold } from "./engine/locks.ts";
+import {
+  agentSteps,
+  ENDED_BEFORE_SENT,
+  endEvents,
+  findOpening,
+  freshAgentMessages,
+  isAgentMessage,
+  isLive,
+  isOver,
+  resumePlan,
+  settleSent,
+} from "./engine/decide.ts";
 
 export { SessionLog };
 export type { SafeHost };
@@ -64,60 +76,103 @@ export interface DeskContext {
   readonly updateQueue: (info: { message?: string }) => void;
 }
 
+/** Where this tab keeps the id of its open escalation (the host's persisted state, sessionStorage). */
+interface EscalationPointer {
+  /** The id, if this tab has an open escalation. */
+  read(): string | undefined;
+  /** The conversation it names, if any. */
+  conversationId(): string | undefined;
+  /** Points at `id` (and its conversation, once known). */
+  write(id: string, conversationId?: string): void;
+  /** Forgets the escalation. */
+  clear(): void;
+}
+
+/** How a resume came out. */
+type ResumeOutcome = "live" | "ended_away" | "ended";
+
+/** A promise kept in an object, so that returning it from a mailbox handler does not await it. */
+interface Settlement {
+  readonly done: Promise<void>;
+}
+
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
 }
-
-const isAgentMessage = (m: KustomerMessage): boolean =>
-  m?.direction === "out" && typeof m.messageId === "string" && m.messageId !== "";
-
-/** Ended or never started. */
-const over = (state: DeskState): boolean => state.status === "ended" || state.status === "idle";
 
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
+const isTimeout = (error: unknown): boolean =>
+  error instanceof KustomerError && error.reason === "timeout";
+
 /** The desk's engine; {@linkcode KustomerServiceDesk} forwards to it. */
 export class DeskEngine {
-  #c: DeskContext;
-  #h: SafeHost;
-  #o: ResolvedOptions;
+  #host: SafeHost;
+  #options: ResolvedOptions;
   #store: LogStore;
   #warn: (message: string) => void;
   #guard: (what: string, fn: () => unknown) => void;
+  #updateQueue: (info: { message?: string }) => void;
+  #pointer: EscalationPointer;
+  #mailbox = new Mailbox();
+  #connection: Connection;
   #log?: SessionLog;
   #persistedLoad?: Promise<SessionLog | undefined>;
-  #client?: Promise<KustomerClient>;
-  #subscribed?: KustomerCore;
-  #starting?: Promise<void>;
+  #starting = false;
+  /** Files of user messages not yet sent (files are not stored). */
   #files = new Map<string, FileUpload[]>();
-  #sending = new Map<string, Promise<void>>();
-  #receiving: Promise<void> = Promise.resolve();
-  #disconnected = false;
-  #timers: Record<string, unknown> = {};
-  #generation = 0;
+  /** User messages this page is sending now. */
+  #sending = new Set<string>();
+  /** The callers waiting for each user message to be sent or to fail. */
+  #waiters = new Map<string, { resolve(): void; reject(error: unknown): void }>();
+  /** Live agent messages waiting for the catch-up that puts them in Kustomer's order. */
+  #held = new Map<string, KustomerMessage>();
+  #catchingUp = false;
+  #catchUpAgain = false;
+  /** The site's Web Locks (none: every page acts as if alone). */
+  #locks?: DeskLocks;
+  /** The lock this page holds: its live escalation's. */
+  #lock?: { readonly id: string; readonly release: () => void };
 
   constructor(context: DeskContext) {
-    this.#c = context;
-    ({ h: this.#h, o: this.#o, store: this.#store, warn: this.#warn, guard: this.#guard } =
-      context);
-  }
-
-  /**
-   * A chat from before the reload that nobody took up (no reconnect, no new request): end it
-   * rather than leave an agent talking to no one.
-   */
-  async endOrphan(id: string): Promise<void> {
-    if (this.#log || this.#starting || this.#c.persistedId !== id) return;
-    const log = await this.#loadPersisted();
-    if (!log || over(log.state) || this.#log || this.#starting) return;
-    this.#warn(
-      `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#o.orphanTimeoutMs} ms`,
-    );
-    await this.#giveUp(log, "left open by a page reload");
+    this.#host = context.h;
+    this.#options = context.o;
+    this.#store = context.store;
+    this.#warn = context.warn;
+    this.#guard = context.guard;
+    this.#updateQueue = context.updateQueue;
+    this.#locks = resolveLocks(this.#options.locks);
+    const host = this.#host;
+    this.#pointer = {
+      read: () => context.persistedId,
+      conversationId: () => context.persistedConversationId,
+      write: (id, conversationId) => {
+        context.persistedId = id;
+        context.persistedConversationId = conversationId;
+        savedId(id);
+        writePointer(host, { escalationId: id, ...(conversationId ? { conversationId } : {}) });
+      },
+      clear: () => {
+        context.persistedId = undefined;
+        context.persistedConversationId = undefined;
+        savedId(null);
+        writePointer(host, undefined);
+      },
+    };
+    this.#connection = new Connection({
+      options: this.#options,
+      locale: () => context.locale,
+      listeners: this.#listeners(),
+      onStatus: (status, previous) => {
+        if (status === "lost") host.setErrorStatus({ type: 2, isDisconnected: true });
+        else if (previous === "lost") host.setErrorStatus({ type: 2, isDisconnected: false });
+      },
+      onTimeout: (error) => this.#lost(error),
+    });
   }
 
   /** The state of this tab's saved escalation (from before a reload), without resuming it. */
@@ -135,22 +190,56 @@ export class DeskEngine {
     return this.#log?.transcript ?? [];
   }
 
-  // --- persisted escalation id -------------------------------------------------------------
+  // --- the mailbox ---------------------------------------------------------------------------
 
-  /** Points the host at an escalation (with its conversation once known), or clears it. */
-  #persist(id?: string): void {
-    const conversationId = id && this.#log?.id === id ? this.#log.state.conversationId : undefined;
-    this.#c.persistedId = id;
-    this.#c.persistedConversationId = conversationId;
-    savedId(id ?? null);
-    writePointer(
-      this.#h,
-      id ? { escalationId: id, ...(conversationId ? { conversationId } : {}) } : undefined,
-    );
+  /** Queues an input. */
+  #post<T>(handler: () => T | Promise<T>): Promise<T> {
+    return this.#mailbox.post(handler);
   }
 
+  /** From inside a handler: waits for something slow with the mailbox free meanwhile. */
+  #wait<T>(slow: Promise<T>): Promise<T> {
+    return this.#mailbox.wait(slow);
+  }
+
+  /** Calls Kustomer from inside a handler (the answer comes back as a new input). */
+  #ask<M extends Parameters<Connection["call"]>[0]>(
+    method: M,
+    options: OptionsOf<M>,
+    quiet?: boolean,
+  ) {
+    return this.#wait(this.#connection.call(method, options, quiet));
+  }
+
+  /** Whether `log` is still this desk's chat and not over (checked after each wait). */
+  #current(log: SessionLog): boolean {
+    return this.#log === log && !isOver(log.state);
+  }
+
+  // --- locks: which page holds which escalation -----------------------------------------------
+
+  /** Holds the lock of escalation `id`: false when another live page holds it. */
+  async #hold(id: string): Promise<boolean> {
+    if (!this.#locks || this.#lock?.id === id) return true;
+    const release = await tryHold(this.#locks, id);
+    if (!release) return false;
+    this.#letGo();
+    this.#lock = { id, release };
+    return true;
+  }
+
+  /** Lets go of the lock this page holds (of escalation `id` only, when given). */
+  #letGo(id?: string): void {
+    if (this.#lock && (id === undefined || this.#lock.id === id)) {
+      this.#lock.release();
+      this.#lock = undefined;
+    }
+  }
+
+  // --- persisted escalation ------------------------------------------------------------------
+
   #loadPersisted(): Promise<SessionLog | undefined> {
-    const id = this.#c.persistedId;
+    const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
     return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
@@ -168,14 +257,18 @@ export class DeskEngine {
    * Kustomer (`getMessages`) when the chat resumes.
    */
   async #rebuild(id: string): Promise<SessionLog | undefined> {
-    const conversationId = this.#c.persistedConversationId;
+    const conversationId = this.#pointer.conversationId();
     if (!conversationId) return undefined;
     this.#warn("the chat log is gone; rebuilding the chat from Kustomer");
     const log = SessionLog.create(this.#store, id, this.#logOptions());
     await log.append(
       {
         type: "escalation_started",
-        data: { title: this.#o.title, context: "", attribute: this.#o.sessionHistoryAttribute },
+        data: {
+          title: this.#options.title,
+          context: "",
+          attribute: this.#options.sessionHistoryAttribute,
+        },
       },
       { type: "conversation_created", data: { conversationId } },
       { type: "conversation_opened", data: { messageId: "" } },
@@ -184,80 +277,10 @@ export class DeskEngine {
   }
 
   #logOptions() {
-    return { now: this.#o.now, warn: this.#warn };
+    return { now: this.#options.now, warn: this.#warn };
   }
 
-  // --- Kustomer connection -----------------------------------------------------------------
-
-  #connectCore(): Promise<KustomerClient> {
-    if (!this.#client) {
-      const o = this.#o;
-      const pending = this.#client = (async () => {
-        const client = new KustomerClient(await findCore(o), o.timeoutMs, o.scheduler);
-        const init = { ...o.init };
-        if (!init.lang && this.#c.locale) init.lang = this.#c.locale;
-        await initOnce(client, init);
-        return client;
-      })();
-      pending.catch(() => {
-        if (this.#client === pending) this.#client = undefined;
-      });
-    }
-    return this.#client;
-  }
-
-  /** Core, init, a fresh login, and listeners: what a chat needs before any conversation call. */
-  async #connect(): Promise<KustomerClient> {
-    const client = await this.#connectCore();
-    if (this.#o.getJwt) {
-      let token: unknown;
-      try {
-        token = await this.#o.getJwt();
-      } catch (error) {
-        throw new KustomerError("login", "rejected", `getJwt() failed: ${errorText(error)}`, {
-          cause: error,
-        });
-      }
-      if (token !== undefined && (typeof token !== "string" || token.split(".").length !== 3)) {
-        throw new TypeError(
-          "getJwt() must resolve to a JWT string (a.b.c) or undefined",
-        );
-      }
-      if (token) await this.#call("login", { jwtToken: token });
-    }
-    if (this.#subscribed !== client.core) {
-      this.#listen("removeListener");
-      this.#subscribed = client.core;
-      this.#listen("addListener");
-    }
-    return client;
-  }
-
-  /** Calls Kustomer; a timeout means the connection is lost, unless `quiet`. */
-  async #call<T>(method: string, options: unknown, quiet?: boolean): Promise<T> {
-    const client = await this.#connectCore();
-    try {
-      return await client.call<T>(method, options);
-    } catch (error) {
-      if (!quiet && error instanceof KustomerError && error.reason === "timeout") {
-        this.#lostConnection(error);
-      }
-      throw error;
-    }
-  }
-
-  /** Calls a Kustomer method that has no callback; false (with a warning) when it failed. */
-  #fire(method: string, options: unknown): Promise<boolean> {
-    return this.#connectCore().then((client) => {
-      const error = client.fire(method, options);
-      if (error) this.#warn(error.message);
-      return !error;
-    }, () => false);
-  }
-
-  #listen(how: "addListener" | "removeListener"): void {
-    for (const [name, fn] of Object.entries(this.#on)) this.#subscribed?.[how](name, fn);
-  }
+  // --- Kustomer events -----------------------------------------------------------------------
 
   /** Whether a Kustomer event is about this desk's conversation. */
   #mine(event: { conversationId?: unknown } | undefined): boolean {
@@ -265,202 +288,284 @@ export class DeskEngine {
     return !!id && id === event?.conversationId;
   }
 
-  #live(): boolean {
-    const status = this.#log?.state.status;
-    return status === "waiting" || status === "connected";
+  #listeners(): Record<string, KustomerListener> {
+    const input = (name: string, run: () => Promise<void> | void) => {
+      this.#post(run).catch((error) =>
+        this.#warn(`could not handle Kustomer's ${name} (${errorText(error)})`)
+      );
+    };
+    return {
+      onMessageReceived: (message: KustomerMessage) =>
+        input("message", () => {
+          const log = this.#log;
+          if (!log || !this.#mine(message) || !isLive(log.state) || !isAgentMessage(message)) {
+            return;
+          }
+          this.#held.set(message.messageId, message);
+          return this.#catchUp(log);
+        }),
+      onAgentTypingActivity: (event: KustomerTypingEvent) =>
+        input("typing", () => {
+          if (this.#mine(event) && isLive(this.#log?.state)) {
+            this.#host.agentTyping(event.typing === true);
+          }
+        }),
+      onConversationEnded: (event: { conversationId: string; ended?: boolean }) =>
+        input("end", () => {
+          const log = this.#log;
+          if (log && this.#mine(event) && event.ended !== false) return this.#agentEnded(log);
+        }),
+      onSatisfactionReceived: (event: KustomerSatisfactionEvent) =>
+        input("survey", () => this.#survey(event)),
+    };
   }
 
-  #on: Record<string, KustomerListener> = {
-    onMessageReceived: (message: KustomerMessage) => {
-      if (this.#mine(message) && this.#live() && isAgentMessage(message)) {
-        void this.#receive([message]);
-      }
-    },
-    onAgentTypingActivity: (event: KustomerTypingEvent) => {
-      if (this.#mine(event) && this.#live()) this.#h.agentTyping(event.typing === true);
-    },
-    onConversationEnded: (event: { conversationId: string; ended?: boolean }) => {
-      if (this.#mine(event) && event.ended !== false) void this.#agentEnded();
-    },
-    onSatisfactionReceived: (event: KustomerSatisfactionEvent) => {
-      const log = this.#log!;
-      if (
-        !this.#mine(event) || typeof event.satisfactionId !== "string" ||
-        log.state.satisfactionIds.includes(event.satisfactionId)
-      ) return;
-      const { conversationId, satisfactionId, form } = event;
-      void log.append({ type: "satisfaction_received", data: { satisfactionId } });
-      const survey = {
-        conversationId,
-        satisfactionId,
-        form,
-        submit: (rating: number, answers?: unknown[]) =>
-          this.#call<void>("submitSatisfactionForm", {
-            satisfactionId,
-            rating,
-            answers,
-            submittedAt: new Date(this.#o.now()).toISOString(),
-          }),
-      };
-      if (this.#o.onSatisfaction) {
-        this.#guard("onSatisfaction", () => this.#o.onSatisfaction!(survey));
-      } else {
-        this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
-      }
-    },
-  };
+  async #survey(event: KustomerSatisfactionEvent): Promise<void> {
+    const log = this.#log;
+    if (
+      !log || !this.#mine(event) || typeof event.satisfactionId !== "string" ||
+      log.state.satisfactionIds.includes(event.satisfactionId)
+    ) return;
+    const { conversationId, satisfactionId, form } = event;
+    await log.append({ type: "satisfaction_received", data: { satisfactionId } });
+    const survey = {
+      conversationId,
+      satisfactionId,
+      form,
+      submit: async (rating: number, answers?: unknown[]) => {
+        await this.#connection.call("submitSatisfactionForm", {
+          satisfactionId,
+          rating,
+          answers,
+          submittedAt: new Date(this.#options.now()).toISOString(),
+        });
+      },
+    };
+    const onSatisfaction = this.#options.onSatisfaction;
+    if (onSatisfaction) this.#guard("onSatisfaction", () => onSatisfaction(survey));
+    else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
+  }
 
   /**
-   * Records agent messages at once, in time order, each once (messages arriving while a write is
-   * in flight share the next write), and shows them once stored: a reload never shows one twice.
+   * Shows held live agent messages in Kustomer's order: fetches the conversation's messages (one
+   * fetch for any number of live messages that arrive meanwhile) and shows everything not yet seen.
    */
-  #receive(messages: KustomerMessage[]): Promise<void> {
-    const log = this.#log;
-    const fresh = new Map<string, AgentMessage>();
-    let agent = log?.state.agent;
-    let stored: Promise<void>;
-    try {
-      if (!log || !this.#live()) return this.#receiving;
-      for (const m of [...messages].sort(byTime)) {
-        if (!isSeen(log.state, m.messageId) && !fresh.has(m.messageId)) {
-          fresh.set(m.messageId, normalizeMessage(m));
-        }
-      }
-      if (!fresh.size) return this.#receiving;
-      stored = log.append(
-        ...[...fresh.values()].map((message): EventInput => ({
-          type: "agent_message_received",
-          data: { message },
-        })),
-      );
-    } catch (error) {
-      this.#warn(`could not show an agent message (${errorText(error)})`);
-      return this.#receiving;
+  async #catchUp(log: SessionLog): Promise<void> {
+    if (this.#catchingUp) {
+      this.#catchUpAgain = true;
+      return;
     }
-    return this.#receiving = this.#receiving.then(() => stored).then(() => {
-      if (this.#log !== log) return;
-      for (const message of fresh.values()) {
-        const p = profile(message.agent);
-        if (agent?.id !== p.id) {
-          if (agent) this.#h.beginTransferToAnotherAgent(p);
-          this.#h.agentJoined(p);
+    this.#catchingUp = true;
+    try {
+      do {
+        this.#catchUpAgain = false;
+        let messages: KustomerMessage[] = [];
+        try {
+          messages = await this.#messagesOf(log);
+        } catch (error) {
+          // Lost: the retry's catch-up shows them. Refused: show what arrived, as it is.
+          if (isTimeout(error)) return;
         }
-        this.#h.sendMessageToUser(toMessageResponse(message), p.id);
-        agent = message.agent;
-      }
-    }).catch((error) => this.#warn(`could not show an agent message (${errorText(error)})`));
+        if (!this.#current(log)) return;
+        await this.#show(log, messages);
+      } while (this.#catchUpAgain);
+    } finally {
+      this.#catchingUp = false;
+    }
   }
 
-  async #messages(conversationId: string, quiet?: boolean): Promise<KustomerMessage[]> {
-    const r = await this.#call<KustomerMessagesResponse>("getMessages", { conversationId }, quiet);
+  /** Records, then shows, the agent messages not yet seen (and those held), in Kustomer's order. */
+  async #show(log: SessionLog, messages: readonly KustomerMessage[]): Promise<void> {
+    const fresh = freshAgentMessages(log.state, [...messages, ...this.#held.values()]);
+    this.#held.clear();
+    if (!fresh.length || !isLive(log.state)) return;
+    const steps = agentSteps(log.state.agent, fresh);
+    // Recorded together (one transaction), then shown: a reload never shows one twice.
+    await log.append(
+      ...fresh.map((message): EventInput => ({
+        type: "agent_message_received",
+        data: { message },
+      })),
+    );
+    if (this.#log !== log) return;
+    for (const step of steps) {
+      if (step.call === "sendMessageToUser") {
+        this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
+      } else {
+        this.#host[step.call](profile(step.agent));
+      }
+    }
+  }
+
+  async #messagesOf(log: SessionLog, quiet?: boolean): Promise<KustomerMessage[]> {
+    const conversationId = log.state.conversationId;
+    if (!conversationId) return [];
+    const r = await this.#ask("getMessages", { conversationId }, quiet);
     return Array.isArray(r?.messages) ? r.messages : [];
   }
 
-  async #agentEnded(): Promise<void> {
-    const log = this.#log;
-    if (!log || over(log.state)) return;
-    // An agent's last words often arrive just before the end: show them first (best effort).
-    await this.#receiving;
-    const messages = await this.#messages(log.state.conversationId!, true).catch(() => []);
-    await this.#receive(messages.filter(isAgentMessage));
-    if ((log.state.status as string) === "ended") return; // a concurrent end won
-    await log.append({ type: "chat_ended", data: { by: "agent" } });
-    this.#h.agentEndedChat();
+  /** The agent ended the chat: their last words first, then the end. */
+  async #agentEnded(log: SessionLog): Promise<void> {
+    if (!this.#current(log)) return;
+    const messages = await this.#messagesOf(log, true).catch(() => []);
+    if (!this.#current(log)) return; // a concurrent end won
+    await this.#show(log, messages);
+    await this.#end(log, "agent");
+    this.#host.agentEndedChat();
     await this.#finish(log);
   }
 
   // --- lost and recovered connection -------------------------------------------------------
 
-  #setDisconnected(on: boolean): void {
-    if (this.#disconnected !== on) {
-      this.#disconnected = on;
-      this.#h.setErrorStatus({ type: 2, isDisconnected: on });
+  #lost(error: KustomerError): void {
+    if (!isLive(this.#log?.state)) return;
+    if (this.#connection.status !== "lost") {
+      this.#warn(
+        `lost Kustomer (${error.message}); retrying every ${this.#options.retryIntervalMs} ms`,
+      );
     }
-  }
-
-  #lostConnection(error: KustomerError): void {
-    if (!this.#live()) return;
-    if (!this.#disconnected) {
-      this.#warn(`lost Kustomer (${error.message}); retrying every ${this.#o.retryIntervalMs} ms`);
-    }
-    this.#setDisconnected(true);
+    this.#connection.setStatus("lost");
     this.#scheduleRetry();
   }
 
-  /** Runs `run` once after `ms`, unless the chat ended or moved on meanwhile. */
-  #timer(key: string, ms: number, run: () => unknown): void {
-    if (!ms || this.#timers[key] !== undefined) return;
-    const generation = this.#generation;
-    this.#timers[key] = this.#o.scheduler.setTimeout(() => {
-      delete this.#timers[key];
-      if (generation === this.#generation && this.#live()) run();
-    }, ms);
+  #scheduleRetry(): void {
+    this.#connection.schedule("retry", this.#options.retryIntervalMs, () => {
+      this.#post(async () => {
+        const log = this.#log;
+        if (!log || !isLive(log.state)) return;
+        await this.#sync(log).catch(() => this.#scheduleRetry());
+      }).catch((error) => this.#warn(`could not catch up (${errorText(error)})`));
+    });
   }
-
-  #scheduleRetry = (): void =>
-    this.#timer("retry", this.#o.retryIntervalMs, () => this.#sync().catch(this.#scheduleRetry));
 
   #scheduleHeartbeat(): void {
-    const generation = this.#generation;
-    this.#timer(
-      "heartbeat",
-      this.#o.heartbeatMs,
-      () =>
-        this.#sync().catch(() => {/* #call reported it */}).finally(() => {
-          if (generation === this.#generation) this.#scheduleHeartbeat();
-        }),
-    );
-  }
-
-  #stopTimers(): void {
-    this.#generation++;
-    for (const id of Object.values(this.#timers)) this.#o.scheduler.clearTimeout(id);
-    this.#timers = {};
+    this.#connection.schedule("heartbeat", this.#options.heartbeatMs, () => {
+      this.#post(async () => {
+        const log = this.#log;
+        if (!log || !isLive(log.state)) return;
+        await this.#sync(log).catch(() => {/* the call reported it */});
+        if (this.#current(log)) this.#scheduleHeartbeat();
+      }).catch((error) => this.#warn(`could not check on Kustomer (${errorText(error)})`));
+    });
   }
 
   /**
-   * Catches up with Kustomer: messages missed while away, user messages not yet confirmed, a
-   * conversation ended meanwhile. Clears DISCONNECTED when it succeeds.
+   * Catches up with Kustomer: messages missed while away, user messages that reached it
+   * unconfirmed, queued ones not yet sent, a conversation ended meanwhile. Online again when it
+   * succeeds.
    */
-  async #sync(): Promise<void> {
-    const log = this.#log;
-    const conversationId = log?.state.conversationId;
-    if (!log || !conversationId || !this.#live()) return;
+  async #sync(log: SessionLog): Promise<void> {
     // A resume that could not reach Kustomer never logged in nor listened: do it now.
-    if (!this.#subscribed) await this.#connect();
-    const messages = await this.#messages(conversationId);
-    this.#setDisconnected(false);
-    // User messages that reached Kustomer before a reload but were never confirmed: match by text.
-    const unmatched = messages
-      .filter((m) => m?.direction === "in" && !isSeen(log.state, m.messageId))
-      .sort(byTime);
-    const events: EventInput[] = [];
-    for (const { id, text } of log.state.pending) {
-      const i = this.#sending.has(id) ? -1 : unmatched.findIndex((m) => (m.body ?? "") === text);
-      if (i >= 0) {
-        events.push({ type: "user_message_sent", data: { id, messageId: unmatched[i].messageId } });
-        unmatched.splice(i, 1);
-      }
-    }
-    if (events.length) await log.append(...events);
-    await this.#receive(messages.filter(isAgentMessage));
-    if (await this.#endedRemotely(conversationId)) return this.#agentEnded();
-    await this.#sendPending();
+    if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+    const messages = await this.#messagesOf(log);
+    if (!this.#current(log)) return;
+    this.#connection.setStatus("online");
+    await this.#recordSent(log, settleSent(log.state, messages, this.#sending));
+    await this.#show(log, messages);
+    await this.#sendPending(log);
+    if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
   }
 
-  async #endedRemotely(conversationId: string): Promise<boolean> {
+  async #recordSent(log: SessionLog, events: EventInput[]): Promise<void> {
+    if (!events.length) return;
+    await log.append(...events);
+    for (const event of events) {
+      if (event.type === "user_message_sent") this.#settle(event.data.id);
+    }
+  }
+
+  async #endedRemotely(log: SessionLog): Promise<boolean> {
+    const conversationId = log.state.conversationId;
     try {
-      if (typeof (await this.#connectCore()).core.getConversations !== "function") return false;
-      const { conversations } = await this.#call<
-        { conversations: { conversationId: string; ended?: boolean }[] }
-      >("getConversations", { page: 1, pageSize: 100 });
+      if (!conversationId || !(await this.#wait(this.#connection.canListConversations()))) {
+        return false;
+      }
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
       return conversations?.find((c) => c.conversationId === conversationId)?.ended === true;
     } catch {
       return false;
     }
   }
 
-  // --- ServiceDesk ---------------------------------------------------------------------------
+  // --- ending --------------------------------------------------------------------------------
+
+  /**
+   * Records the end (and the request to end the Kustomer conversation when this desk must), and
+   * fails the user messages that never went.
+   */
+  async #end(
+    log: SessionLog,
+    by: EndedBy,
+    options: { reason?: string; endInKustomer?: boolean } = {},
+  ): Promise<void> {
+    const pending = log.state.pending;
+    const events = endEvents(log.state, by, options);
+    if (!events.length) return;
+    await log.append(...events);
+    for (const { id } of pending) {
+      const files = this.#files.get(id) ?? [];
+      this.#files.delete(id);
+      if (by !== "user") this.#failed(id, ENDED_BEFORE_SENT, files);
+      this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
+    }
+  }
+
+  /**
+   * Ends the Kustomer conversation the log asks to end, and records that it is done. A lost answer
+   * leaves the request in the log for a later page; a refusal is final.
+   */
+  async #endInKustomer(log: SessionLog, quiet: boolean): Promise<void> {
+    const conversationId = log.state.conversationId;
+    if (!log.state.endRequested || !conversationId) return;
+    try {
+      if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+      await this.#ask("endConversation", { conversationId }, true);
+      await log.append({ type: "end_confirmed", data: {} });
+    } catch (error) {
+      const message = errorText(error);
+      const final = !isTimeout(error) && !(error instanceof TypeError);
+      await log.append(
+        { type: "error_recorded", data: { where: "endConversation", message } },
+        ...(final ? [{ type: "end_confirmed", data: {} } as const] : []),
+      );
+      if (!quiet) throw error;
+      this.#warn(`could not end the Kustomer conversation (${message})`);
+    }
+  }
+
+  /** Ends a chat the desk cannot go on with: records why, ends the conversation, clears up. */
+  async #giveUp(log: SessionLog, reason: string): Promise<void> {
+    this.#log = log;
+    await this.#end(log, "system", { reason });
+    await this.#endInKustomer(log, true);
+    await this.#finish(log);
+  }
+
+  /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
+  async #finish(log: SessionLog): Promise<void> {
+    this.#connection.stopTimers();
+    this.#connection.setStatus("idle");
+    this.#held.clear();
+    if (this.#pointer.read() === log.id) this.#pointer.clear();
+    this.#persistedLoad = undefined;
+    // A conversation still to be ended in Kustomer keeps its (compacted, secret-free) log.
+    const keep = this.#options.retentionMs > 0 || log.state.endRequested;
+    await (keep ? log.compact() : log.remove()).catch((error) =>
+      this.#warn(`could not clean up the chat log (${errorText(error)})`)
+    );
+    this.#letGo(log.id);
+  }
+
+  /** Settles a log left ended with its Kustomer end not confirmed (a reload during `endChat`). */
+  async #settleEnd(log: SessionLog): Promise<void> {
+    if (resumePlan(log.state)[0] === "end_in_kustomer") {
+      this.#log ??= log;
+      await this.#endInKustomer(log, true);
+    }
+    await this.#finish(log);
+  }
+
+  // --- starting and opening ------------------------------------------------------------------
 
   /**
    * Starts a chat: creates the Kustomer conversation, sends the agent the context (and the
@@ -470,36 +575,55 @@ export class DeskEngine {
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
     // The desk checked the connect message.
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
-    if (this.#live()) throw new Error("Cannot start chat: a chat is already active");
+    if (isLive(this.#log?.state)) throw new Error("Cannot start chat: a chat is already active");
+    this.#starting = true;
     try {
-      await (this.#starting = this.#start(connectMessage, options ?? {}));
+      await this.#post(() => this.#start(connectMessage, options ?? {}));
     } finally {
-      this.#starting = undefined;
+      this.#starting = false;
     }
   }
 
   async #start(connectMessage: MessageResponse, options: StartChatOptions): Promise<void> {
-    const previous = await this.#loadPersisted();
-    if (previous && previous !== this.#log && previous.state.status !== "ended") {
-      const orphan = "left open by a page reload";
-      if (this.#o.orphanedChat === "end" || over(previous.state)) {
-        await this.#giveUp(previous, orphan);
-      } else if (
-        await this.#resume(previous).catch((error) => {
-          this.#warn(`could not resume the reloaded chat (${errorText(error)}); ending it`);
-          return this.#giveUp(previous, orphan);
-        })
-      ) return;
+    let previous = await this.#loadPersisted();
+    // A chat another live tab holds (a duplicated tab) is that tab's, not ours.
+    if (previous && previous !== this.#log && !(await this.#hold(previous.id))) {
+      previous = undefined;
     }
-    this.#stopTimers();
-    this.#disconnected = false;
+    if (previous && previous !== this.#log) {
+      const orphan = "left open by a page reload";
+      if (previous.state.status === "ended") {
+        await this.#settleEnd(previous);
+      } else if (this.#options.orphanedChat === "end" || isOver(previous.state)) {
+        await this.#giveUp(previous, orphan);
+      } else {
+        let outcome: ResumeOutcome | "failed";
+        try {
+          outcome = await this.#resume(previous, { showEndedAway: false });
+        } catch (error) {
+          outcome = isOver(previous.state) ? "ended" : "failed";
+          if (outcome === "failed") {
+            this.#warn(`could not resume the reloaded chat (${errorText(error)}); ending it`);
+            await this.#giveUp(previous, orphan);
+          }
+        }
+        // Live again, or ended by the agent meanwhile (the host was told): no new conversation.
+        if (outcome === "live" || outcome === "ended") return;
+      }
+    } else if (this.#options.orphanedChat !== "end" && await this.#adopt()) {
+      return;
+    }
+    this.#connection.stopTimers();
+    this.#connection.setStatus("idle");
     const item = connectItem(connectMessage);
     const historyKey = options.agentAppInfo?.sessionHistoryKey ??
       item?.transfer_info?.session_history_key;
     const context = await this.#context(item, historyKey);
-    const log = this.#log = SessionLog.create(this.#store, newId(), this.#logOptions());
-    const { now, retentionMs, abandonedMs, title, sessionHistoryAttribute } = this.#o;
-    this.#persist(log.id);
+    const id = newId();
+    await this.#hold(id);
+    const log = this.#log = SessionLog.create(this.#store, id, this.#logOptions());
+    const { now, retentionMs, abandonedMs, title, sessionHistoryAttribute } = this.#options;
+    this.#pointer.write(log.id);
     await log.append({
       type: "escalation_started",
       data: {
@@ -513,22 +637,24 @@ export class DeskEngine {
     sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch(() => {});
     try {
       await this.#open(log);
-      void this.#sendPending();
     } catch (error) {
       const message = errorText(error);
-      await log.append({ type: "error_recorded", data: { where: "startChat", message } });
-      await this.#giveUp(log, message);
-      this.#h.setErrorStatus({
+      if (this.#log === log) {
+        await log.append({ type: "error_recorded", data: { where: "startChat", message } });
+        await this.#giveUp(log, message);
+      }
+      this.#host.setErrorStatus({
         type: 1,
         messageToUser: "We could not connect you to an agent. Please try again.",
         logInfo: message,
       });
       throw error instanceof Error ? error : new Error(message);
     }
+    if (this.#current(log)) this.#spawnSendPending(log);
   }
 
   async #context(item: GenericItem | undefined, historyKey: unknown): Promise<string> {
-    const lines = [this.#o.transferMessage];
+    const lines = [this.#options.transferMessage];
     const request = item?.message_to_human_agent;
     const summary = item?.transfer_info?.summary_message_to_agent;
     if (request) lines.push(`Customer's request: ${request}`);
@@ -538,9 +664,9 @@ export class DeskEngine {
         "The conversation with the assistant is in the Watson Assistant Chat History card.",
       );
     }
-    if (this.#o.conversationSummary) {
+    if (this.#options.conversationSummary) {
       try {
-        const transcript = await this.#o.conversationSummary();
+        const transcript = await this.#options.conversationSummary();
         if (transcript) lines.push(`Conversation with the assistant:\n${transcript}`);
       } catch (error) {
         this.#warn(`conversationSummary() failed (${errorText(error)})`);
@@ -550,15 +676,17 @@ export class DeskEngine {
   }
 
   /**
-   * Creates the conversation if needed, opens it with the context message, attaches the key,
-   * announces file uploads and starts the heartbeat.
+   * Creates the conversation if needed, opens it with the context message (once: a request whose
+   * answer was lost is looked for on Kustomer first), attaches the key, announces file uploads and
+   * starts the heartbeat. Stops when the chat ended meanwhile.
    */
-  async #open(log: SessionLog, client?: KustomerClient): Promise<void> {
-    client ??= await this.#connect();
+  async #open(log: SessionLog, options: { connected?: boolean } = {}): Promise<void> {
+    if (!options.connected) await this.#wait(this.#connection.connect());
+    if (this.#log !== log || log.state.status === "ended") return;
     if (!log.state.conversationId) {
-      const brand = this.#o.init?.brandId;
-      const created = await this.#call<{ conversationId: string }>("createConversation", {
-        title: log.state.title ?? this.#o.title,
+      const brand = this.#options.init?.brandId;
+      const created = await this.#ask("createConversation", {
+        title: log.state.title ?? this.#options.title,
         ...(brand ? { brand } : {}),
       });
       if (typeof created?.conversationId !== "string") {
@@ -572,54 +700,69 @@ export class DeskEngine {
         type: "conversation_created",
         data: { conversationId: created.conversationId },
       });
-      if (this.#c.persistedId === log.id) this.#persist(log.id);
+      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, created.conversationId);
+      if ((log.state.status as string) === "ended") {
+        // Ended while Kustomer created it: end it there too.
+        await log.append({ type: "end_requested", data: {} });
+        await this.#endInKustomer(log, true);
+        return this.#finish(log);
+      }
     }
-    if (log.state.status === "ended") return this.#abandon(log);
+    if (!this.#current(log)) return;
     const opening = !log.state.opened;
-    if (opening) {
-      const sent = await this.#call<{ messageId: string }>("sendMessage", {
-        conversationId: log.state.conversationId,
-        body: log.state.context ?? this.#o.transferMessage,
-      });
-      await log.append({
-        type: "conversation_opened",
-        data: { messageId: String(sent?.messageId) },
-      });
-    }
+    if (opening) await this.#sendOpening(log);
+    if (!this.#current(log)) return;
     await this.#attachKey(log);
-    if (this.#o.allowFileUploads !== false) {
-      this.#h.updateCapabilities({
+    if (!this.#current(log)) return;
+    if (this.#options.allowFileUploads !== false) {
+      this.#host.updateCapabilities({
         allowFileUploads: true,
         allowMultipleFileUploads: true,
         allowedFileUploadTypes: ALLOWED_FILE_TYPES,
       });
     }
     if (opening && log.state.status === "waiting") {
-      this.#c.updateQueue({
-        message: parseAvailability(this.#availability(client)) === false
+      const online = parseAvailability(await this.#wait(this.#connection.availability()));
+      this.#updateQueue({
+        message: online === false
           ? "No agents are online right now. An agent will answer when one is available."
-          : this.#o.waitingMessage,
+          : this.#options.waitingMessage,
       });
     }
     this.#scheduleHeartbeat();
   }
 
-  #availability(client: KustomerClient): unknown {
-    try {
-      return client.core.isChatAvailable?.();
-    } catch {
-      return undefined;
+  /** Sends the opening message, unless a request before a reload already put it on Kustomer. */
+  async #sendOpening(log: SessionLog): Promise<void> {
+    const conversationId = log.state.conversationId!;
+    if (log.state.openingRequested) {
+      const messages = await this.#messagesOf(log);
+      if (!this.#current(log)) return;
+      const messageId = findOpening(log.state, messages);
+      if (messageId) {
+        await log.append({ type: "conversation_opened", data: { messageId } });
+        return;
+      }
+    } else {
+      await log.append({ type: "opening_requested", data: {} });
     }
+    const sent = await this.#ask("sendMessage", {
+      conversationId,
+      body: log.state.context ?? this.#options.transferMessage,
+    });
+    if (this.#log !== log) return;
+    await log.append({ type: "conversation_opened", data: { messageId: String(sent?.messageId) } });
   }
 
   async #attachKey(log: SessionLog): Promise<void> {
     const { historyKey, historyKeyAttached, conversationId, attribute } = log.state;
     if (!historyKey || historyKeyAttached || !conversationId) return;
     try {
-      await this.#call("describeConversation", {
+      await this.#ask("describeConversation", {
         conversationId,
-        customAttributes: { [attribute ?? this.#o.sessionHistoryAttribute]: historyKey },
+        customAttributes: { [attribute ?? this.#options.sessionHistoryAttribute]: historyKey },
       });
+      if (this.#log !== log) return;
       await log.append({ type: "history_key_attached", data: {} });
       // Keep a snapshot and drop the events, so the key leaves IndexedDB as soon as Kustomer has it.
       await log.compact().catch((error) =>
@@ -629,103 +772,110 @@ export class DeskEngine {
       // The chat goes on; the agent lacks the bot history until a reconnect attaches it.
       const reason = errorText(error);
       this.#warn(`could not attach the session-history key (${reason}); will retry on reconnect`);
-      await log.append({ type: "history_key_failed", data: { reason } });
+      if (this.#log === log) await log.append({ type: "history_key_failed", data: { reason } });
     }
   }
 
-  /** Ends a Kustomer conversation this desk will not use (best effort). */
-  async #abandon(log: SessionLog): Promise<void> {
-    const conversationId = log.state.conversationId;
-    if (conversationId) {
-      await this.#call("endConversation", { conversationId }, true).catch((error) =>
-        this.#warn(`could not end the abandoned Kustomer conversation (${errorText(error)})`)
-      );
-    }
-  }
+  // --- resuming ------------------------------------------------------------------------------
 
-  /** Ends a chat the desk cannot go on with: records why, abandons the conversation, clears up. */
-  async #giveUp(log: SessionLog, reason: string): Promise<void> {
+  /**
+   * Resumes a chat (not ended, not idle) from its log. A conversation ended while the page was away
+   * is closed here (its last agent messages shown when `showEndedAway`, pending messages failed).
+   */
+  async #resume(log: SessionLog, options: { showEndedAway: boolean }): Promise<ResumeOutcome> {
+    this.#connection.stopTimers();
+    this.#connection.setStatus("idle");
     this.#log = log;
-    if (log.state.status !== "ended") {
-      await log.append({ type: "chat_ended", data: { by: "system", reason } });
-    }
-    await this.#abandon(log);
-    await this.#finish(log);
-  }
-
-  /** Resumes a chat (not ended, not idle) from its log: true when it goes on. */
-  async #resume(log: SessionLog): Promise<boolean> {
-    this.#stopTimers();
-    this.#log = log;
-    this.#disconnected = false;
-    const { conversationId } = log.state;
-    const client = await this.#connect();
-    if (conversationId && await this.#endedRemotely(conversationId)) {
-      await log.append({
-        type: "chat_ended",
-        data: { by: "agent", reason: "ended while the page was away" },
-      });
+    const hadConversation = !!log.state.conversationId;
+    await this.#wait(this.#connection.connect());
+    if (!this.#current(log)) return "ended";
+    if (hadConversation && await this.#endedRemotely(log)) {
+      if (!this.#current(log)) return "ended";
+      if (options.showEndedAway) {
+        await this.#show(log, await this.#messagesOf(log, true).catch(() => []));
+      }
+      await this.#end(log, "agent", { reason: "ended while the page was away" });
       await this.#finish(log);
-      return false;
+      return "ended_away";
     }
     // The reload may have come before the conversation was created or opened: finish that first.
-    await this.#open(log, client);
-    if (conversationId) await this.#sync();
-    else void this.#sendPending();
-    return this.#live();
+    await this.#open(log, { connected: true });
+    if (!this.#current(log)) return "ended";
+    if (hadConversation) await this.#sync(log);
+    else this.#spawnSendPending(log);
+    return this.#current(log) && isLive(log.state) ? "live" : "ended";
+  }
+
+  // --- user messages -------------------------------------------------------------------------
+
+  /** Queues sending the pending user messages, as an input of its own. */
+  #spawnSendPending(log: SessionLog): void {
+    this.#post(() => this.#sendPending(log)).catch((error) =>
+      this.#warn(`could not send queued messages (${errorText(error)})`)
+    );
   }
 
   /** Sends queued user messages, in order, each once. */
-  async #sendPending(): Promise<void> {
-    const log = this.#log;
-    if (!log?.state.opened) return;
+  async #sendPending(log: SessionLog): Promise<void> {
+    if (!log.state.opened) return;
     for (const { id } of log.state.pending) {
-      await this.#deliver(log, id).catch(() => {/* reported in #deliver */});
+      if (!this.#current(log)) return;
+      await this.#deliver(log, id);
     }
   }
 
   /** Tells the host a user message (and its files) could not go. */
   #failed(id: string, reason: string, files: readonly FileUpload[] = []): void {
-    for (const f of files) this.#h.setFileUploadStatus(f.id, true, reason);
-    this.#h.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
+    for (const f of files) this.#host.setFileUploadStatus(f.id, true, reason);
+    this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
   }
 
-  #deliver(log: SessionLog, id: string): Promise<void> {
-    const inFlight = this.#sending.get(id);
-    if (inFlight) return inFlight;
-    const run = (async () => {
-      const pending = log.state.pending.find((p) => p.id === id);
-      if (!pending) return;
-      const { text, files: names } = pending;
-      const files = this.#files.get(id) ?? [];
-      const { conversationId, opened } = log.state;
-      try {
-        if (!conversationId || !opened) throw new Error("the conversation is not open");
-        if (names.length && !files.length && !text) {
-          throw new Error(`the files (${names.join(", ")}) were lost in a page reload`);
-        }
-        const sent = await this.#call<{ messageId: string }>("sendMessage", {
-          conversationId,
-          ...(text ? { body: text } : {}),
-          ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
-        });
-        await log.append({
-          type: "user_message_sent",
-          data: { id, messageId: String(sent?.messageId) },
-        });
-        for (const f of files) this.#h.setFileUploadStatus(f.id);
-      } catch (error) {
-        const reason = errorText(error);
+  /** Settles the caller waiting for user message `id`. */
+  #settle(id: string, error?: unknown): void {
+    const waiter = this.#waiters.get(id);
+    if (!waiter) return;
+    this.#waiters.delete(id);
+    if (error === undefined) waiter.resolve();
+    else waiter.reject(error);
+  }
+
+  /** Sends one pending user message: intent recorded, then the call, then its outcome. */
+  async #deliver(log: SessionLog, id: string): Promise<void> {
+    if (this.#sending.has(id)) return;
+    const pending = log.state.pending.find((p) => p.id === id);
+    if (!pending) return;
+    const { text, files: names } = pending;
+    const files = this.#files.get(id) ?? [];
+    const { conversationId, opened } = log.state;
+    this.#sending.add(id);
+    try {
+      if (!conversationId || !opened) throw new Error("the conversation is not open");
+      if (names.length && !files.length && !text) {
+        throw new Error(`the files (${names.join(", ")}) were lost in a page reload`);
+      }
+      await log.append({ type: "user_message_requested", data: { id } });
+      const sent = await this.#ask("sendMessage", {
+        conversationId,
+        ...(text ? { body: text } : {}),
+        ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
+      });
+      await log.append({
+        type: "user_message_sent",
+        data: { id, messageId: String(sent?.messageId) },
+      });
+      for (const f of files) this.#host.setFileUploadStatus(f.id);
+      this.#settle(id);
+    } catch (error) {
+      const reason = errorText(error);
+      if (log.state.pending.some((p) => p.id === id)) {
         await log.append({ type: "user_message_failed", data: { id, reason } });
         this.#failed(id, reason, files);
-        throw error;
-      } finally {
-        this.#files.delete(id);
-        this.#sending.delete(id);
       }
-    })();
-    this.#sending.set(id, run);
-    return run;
+      this.#settle(id, error);
+    } finally {
+      this.#files.delete(id);
+      this.#sending.delete(id);
+    }
   }
 
   /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
@@ -745,8 +895,17 @@ export class DeskEngine {
     }
     const uploads = additionalData?.filesToUpload ?? [];
     if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
+    const settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
+    await settlement?.done;
+  }
+
+  async #queueMessage(
+    id: string,
+    text: string,
+    uploads: FileUpload[],
+  ): Promise<Settlement | undefined> {
     const log = this.#log ?? (await this.#loadPersisted());
-    if (!log || over(log.state)) {
+    if (!log || isOver(log.state)) {
       throw new Error(
         `Cannot send the message: ${
           log?.state.status === "ended" ? "the chat has ended" : "no chat is active"
@@ -754,10 +913,8 @@ export class DeskEngine {
       );
     }
     if (!text && !uploads.length) return;
-    if (uploads.length && this.#o.allowFileUploads === false) {
-      throw new TypeError(
-        "Cannot send files: allowFileUploads is false",
-      );
+    if (uploads.length && this.#options.allowFileUploads === false) {
+      throw new TypeError("Cannot send files: allowFileUploads is false");
     }
     const problems = fileProblems(uploads).filter(Boolean).join("; ");
     if (problems) {
@@ -765,6 +922,7 @@ export class DeskEngine {
       throw new RangeError(`Cannot send the files: ${problems}`);
     }
     if (uploads.length) this.#files.set(id, uploads);
+    const done = new Promise<void>((resolve, reject) => this.#waiters.set(id, { resolve, reject }));
     await log.append({
       type: "user_message_queued",
       data: {
@@ -773,76 +931,67 @@ export class DeskEngine {
         files: uploads.map(({ file: { name, size, type } }) => ({ name, size, type })),
       },
     });
-    if (!log.state.opened) {
-      // The chat is still starting: the message goes as soon as the conversation is open.
-      await this.#starting?.catch(() => {});
-      if (!log.state.opened) {
-        const reason = "the chat did not start";
-        if (log.state.pending.some((p) => p.id === id)) {
-          await log.append({ type: "user_message_failed", data: { id, reason } });
-          this.#failed(id, reason);
-        }
-        throw new Error(`Cannot send the message: ${reason}`);
-      }
-    }
-    await this.#deliver(log, id);
+    // Sent now if the chat is open, else as soon as it opens (the start sends what is pending).
+    if (log.state.opened) this.#spawnSendPending(log);
+    return { done };
   }
+
+  // --- ending, reading, typing ---------------------------------------------------------------
 
   /** Ends the chat: ends the Kustomer conversation (unless the agent did) and clears the saved state. */
-  async endChat(info: EndChatInfo = {}): Promise<void> {
-    const log = this.#log ?? (await this.#loadPersisted());
-    if (!log || log.state.status === "idle") return this.#persist();
-    if (log.state.status === "ended") return this.#finish(log);
-    const byAgent = info?.endedByHumanAgent === true || info?.endedByAgent === true;
-    await log.append({ type: "chat_ended", data: { by: byAgent ? "agent" : "user" } });
-    const conversationId = log.state.conversationId;
-    try {
-      if (!byAgent && conversationId) await this.#call("endConversation", { conversationId });
-    } catch (error) {
-      await log.append({
-        type: "error_recorded",
-        data: { where: "endChat", message: errorText(error) },
-      });
-      throw error;
-    } finally {
-      await this.#finish(log);
-    }
-  }
-
-  /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
-  async #finish(log: SessionLog): Promise<void> {
-    this.#stopTimers();
-    this.#setDisconnected(false);
-    if (this.#c.persistedId === log.id) this.#persist();
-    this.#persistedLoad = undefined;
-    await (this.#o.retentionMs > 0 ? log.compact() : log.remove()).catch((error) =>
-      this.#warn(`could not clean up the chat log (${errorText(error)})`)
-    );
+  endChat(info: EndChatInfo = {}): Promise<void> {
+    return this.#post(async () => {
+      const log = this.#log ?? (await this.#loadPersisted());
+      if (!log || log.state.status === "idle" || !(await this.#hold(log.id))) {
+        if (this.#pointer.read()) this.#pointer.clear();
+        return;
+      }
+      if (log.state.status === "ended") return this.#settleEnd(log);
+      const byAgent = info?.endedByHumanAgent === true || info?.endedByAgent === true;
+      this.#log = log;
+      await this.#end(log, byAgent ? "agent" : "user");
+      try {
+        await this.#endInKustomer(log, false);
+      } finally {
+        await this.#finish(log);
+      }
+    });
   }
 
   /** Tells the agent whether the user is typing (the desk checked `isTyping`). */
   async userTyping(isTyping: boolean): Promise<void> {
     const conversationId = this.#log?.state.conversationId;
-    if (conversationId && this.#live()) {
-      await this.#fire("sendTypingActivity", { conversationId, typing: isTyping });
+    if (conversationId && isLive(this.#log?.state)) {
+      await this.#connection.signal(
+        "sendTypingActivity",
+        { conversationId, typing: isTyping },
+        this.#warn,
+      );
     }
   }
 
   /** Tells Kustomer the user has read the agent's messages. */
-  async userReadMessages(): Promise<void> {
-    const log = this.#log;
-    const { conversationId, unread = [] } = log?.state ?? {};
-    const ids = [...unread];
-    if (!conversationId) return;
-    if (ids.length && await this.#fire("markRead", { conversationId, messageIds: ids })) {
-      await log!.append({ type: "messages_read", data: { messageId: ids.at(-1)! } });
-    }
+  userReadMessages(): Promise<void> {
+    return this.#post(async () => {
+      const log = this.#log;
+      const conversationId = log?.state.conversationId;
+      if (!log || !conversationId) return;
+      const unread = [...log.state.unread];
+      if (
+        unread.length &&
+        await this.#wait(
+          this.#connection.signal("markRead", { conversationId, messageIds: unread }, this.#warn),
+        )
+      ) {
+        await log.append({ type: "messages_read", data: { messageId: unread.at(-1)! } });
+      }
+    });
   }
 
   /** Whether agents are online: true, false, or null when Kustomer does not say. */
   async areAnyAgentsOnline(_connectMessage?: MessageResponse): Promise<boolean | null> {
     try {
-      return parseAvailability(this.#availability(await this.#connectCore()));
+      return parseAvailability(await this.#connection.availability());
     } catch (error) {
       this.#warn(`could not check agent availability (${errorText(error)})`);
       return null;
@@ -853,20 +1002,145 @@ export class DeskEngine {
    * After a page reload: rebuilds the chat from its log, logs in again, catches up on missed
    * messages, sends unconfirmed ones, and resolves true; false when there is no chat to resume.
    */
-  async reconnect(): Promise<boolean> {
-    const log = await this.#loadPersisted();
-    if (!log || over(log.state)) {
-      await (log ? this.#finish(log) : this.#persist());
-      return false;
+  reconnect(): Promise<boolean> {
+    return this.#post(async () => {
+      const log = await this.#loadPersisted();
+      if (!log) {
+        if (this.#pointer.read()) this.#pointer.clear();
+        return false;
+      }
+      if (!(await this.#hold(log.id))) {
+        // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
+        this.#pointer.clear();
+        return false;
+      }
+      if (isOver(log.state)) {
+        await this.#settleEnd(log);
+        return false;
+      }
+      try {
+        return await this.#resume(log, { showEndedAway: true }) === "live";
+      } catch (error) {
+        if (error instanceof TypeError) throw error;
+        if (!this.#current(log)) return false;
+        this.#warn(`could not reach Kustomer to resume the chat (${errorText(error)}); retrying`);
+        this.#connection.setStatus("lost");
+        this.#scheduleRetry();
+        return true;
+      }
+    });
+  }
+
+  /**
+   * A chat from before the reload that nobody took up (no reconnect, no new request): end it
+   * rather than leave an agent talking to no one; and end in Kustomer a chat whose end a reload
+   * interrupted.
+   */
+  endOrphan(id: string): Promise<void> {
+    return this.#post(async () => {
+      if (this.#log || this.#starting || this.#pointer.read() !== id) return;
+      const log = await this.#loadPersisted();
+      if (!log || this.#log || this.#starting || !(await this.#hold(log.id))) return;
+      if (log.state.status === "ended") return this.#settleEnd(log);
+      if (isOver(log.state)) return;
+      this.#warn(
+        `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#options.orphanTimeoutMs} ms`,
+      );
+      await this.#giveUp(log, "left open by a page reload");
+    });
+  }
+
+  // --- the closed tab ------------------------------------------------------------------------
+
+  /**
+   * Takes up a chat of this browser whose tab was closed (open, and no live page holds its lock),
+   * newest first: the transcript back, missed agent messages and pending user messages once each.
+   * True when one goes on in this page.
+   */
+  async #adopt(): Promise<boolean> {
+    const locks = this.#locks;
+    if (!locks) return false;
+    const heads = await this.#store.heads().catch(() => []);
+    for (const head of openEscalations(heads, { now: this.#options.now() })) {
+      if (!(await this.#hold(head.id))) continue;
+      const log = await SessionLog.open(this.#store, head.id, this.#logOptions()).catch(() =>
+        undefined
+      );
+      if (!log || !isLive(log.state)) {
+        this.#letGo(head.id);
+        continue;
+      }
+      this.#log = log;
+      this.#pointer.write(log.id, log.state.conversationId);
+      // The transcript back: this page's host has never seen this chat.
+      const transcript = await log.readTranscript();
+      const shown = transcript.flatMap((t) => t.message ? [t.message] : []);
+      for (const step of agentSteps(undefined, shown)) {
+        if (step.call === "sendMessageToUser") {
+          this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
+        } else if (step.call === "agentJoined") {
+          this.#host.agentJoined(profile(step.agent));
+        }
+      }
+      let outcome: ResumeOutcome | "failed";
+      try {
+        outcome = await this.#resume(log, { showEndedAway: true });
+      } catch (error) {
+        outcome = isOver(log.state) ? "ended" : "failed";
+        if (outcome === "failed") {
+          this.#warn(`could not take up the chat of a closed tab (${errorText(error)})`);
+          await this.#giveUp(log, "left open by a closed tab");
+        }
+      }
+      if (outcome === "live" || outcome === "ended") return true;
     }
-    try {
-      return await this.#resume(log);
-    } catch (error) {
-      if (error instanceof TypeError) throw error;
-      this.#warn(`could not reach Kustomer to resume the chat (${errorText(error)}); retrying`);
-      this.#setDisconnected(true);
-      this.#scheduleRetry();
-      return true;
-    }
+    return false;
+  }
+
+  /**
+   * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
+   * `orphanTimeoutMs` (one page does it: the one that gets the lock).
+   */
+  endUnheld(): Promise<void> {
+    return this.#post(async () => {
+      const locks = this.#locks;
+      if (!locks) return;
+      const { now, orphanTimeoutMs, retentionMs } = this.#options;
+      const heads = await this.#store.heads();
+      const candidates = openEscalations(heads, {
+        now: now(),
+        idleMs: orphanTimeoutMs,
+        except: this.#log?.id,
+      });
+      for (const head of candidates) {
+        const release = await tryHold(locks, head.id);
+        if (!release) continue;
+        try {
+          const log = await SessionLog.open(this.#store, head.id, this.#logOptions());
+          if (!log || isOver(log.state)) continue;
+          this.#warn(
+            `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
+          );
+          await log.append(
+            ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
+          );
+          const conversationId = log.state.conversationId;
+          if (log.state.endRequested && conversationId) {
+            try {
+              if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+              await this.#ask("endConversation", { conversationId }, true);
+              await log.append({ type: "end_confirmed", data: {} });
+            } catch (error) {
+              this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
+            }
+          }
+          await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
+        } catch (error) {
+          this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);
+        } finally {
+          release();
+        }
+      }
+    });
   }
 }

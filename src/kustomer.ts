@@ -13,11 +13,36 @@ import {
 } from "./common.ts";
 import type { AgentMessage } from "./events.ts";
 import type {
+  KustomerCallback,
   KustomerCore,
   KustomerInitOptions,
   KustomerInitResponse,
   KustomerMessage,
 } from "./kustomer_types.ts";
+
+/** The Core methods that answer through a callback. */
+export type KustomerMethod =
+  | "init"
+  | "login"
+  | "createConversation"
+  | "sendMessage"
+  | "getMessages"
+  | "getConversations"
+  | "describeConversation"
+  | "endConversation"
+  | "submitSatisfactionForm";
+
+type _Method<M extends KustomerMethod> = NonNullable<KustomerCore[M]>;
+
+/** The options a Core method takes. */
+export type OptionsOf<M extends KustomerMethod> = Parameters<_Method<M>>[0];
+
+/** What a Core method answers (its callback's first argument). */
+export type ResponseOf<M extends KustomerMethod> = Parameters<_Method<M>> extends
+  [unknown, (KustomerCallback<infer R> | undefined)?] ? R : never;
+
+/** The Core methods with no callback: fired, never awaited. */
+export type KustomerSignal = "markRead" | "sendTypingActivity";
 
 /** Calls Core methods as promises with a timeout. */
 export class KustomerClient {
@@ -34,7 +59,8 @@ export class KustomerClient {
   }
 
   /** Calls `method(options, callback)` and settles with its response, its error, or a timeout. */
-  call<T>(method: string, options: unknown): Promise<T> {
+  call<M extends KustomerMethod>(method: M, options: OptionsOf<M>): Promise<ResponseOf<M>> {
+    type T = ResponseOf<M>;
     return new Promise<T>((resolve, reject) => {
       let done = false;
       const settle = (response: unknown, error?: unknown) => {
@@ -108,7 +134,7 @@ export function initOnce(
 ): Promise<KustomerInitResponse> {
   let pending = inits.get(client.core);
   if (!pending) {
-    pending = client.call<KustomerInitResponse>("init", options);
+    pending = client.call("init", options) as Promise<KustomerInitResponse>;
     inits.set(client.core, pending);
     pending.catch(() => inits.delete(client.core));
   }

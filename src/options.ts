@@ -82,6 +82,14 @@ export interface KustomerServiceDeskOptions {
    */
   durability?: "default" | "strict";
   /**
+   * The Web Locks the pages of the site share: a live page holds the lock named after its
+   * escalation, so a chat whose tab was closed can be taken up by the next page that asks for an
+   * agent (or ended by one page after `orphanTimeoutMs`), and two live tabs never write each
+   * other's log. `false` turns this off.
+   * @default {`navigator.locks` in a browser page, else off}
+   */
+  locks?: DeskLocks | false;
+  /**
    * How long a Kustomer call may take before it counts as lost (ms).
    * @default {15000}
    */
@@ -190,6 +198,32 @@ const DEFAULTS = {
   logger: console as DeskLogger,
 };
 
+/**
+ * The part of the Web Locks API (`navigator.locks`) the desk uses: a lock asked for with
+ * `ifAvailable` is granted (the callback gets a lock, held until its promise settles) or not (the
+ * callback gets `null`); `query` lists the locks held.
+ */
+export interface DeskLocks {
+  /** Asks for the lock `name`; `callback` runs with the lock, or `null` when it is taken. */
+  request(
+    name: string,
+    options: { ifAvailable: true },
+    callback: (lock: unknown) => unknown,
+  ): Promise<unknown>;
+  /** The locks held (and waited for) now. */
+  query?(): Promise<{ held?: readonly { name?: string }[] }>;
+}
+
+/** The name of the lock a live page holds for its escalation. */
+export const lockName = (escalationId: string): string => `kustomer-service-desk:${escalationId}`;
+
+/** The locks of the options: the given ones, `navigator.locks` in a page, or none. */
+export function resolveLocks(locks: DeskLocks | false | undefined): DeskLocks | undefined {
+  if (locks === false) return undefined;
+  const g = globalThis as { document?: unknown; navigator?: { locks?: DeskLocks } };
+  return locks ?? (g.document ? g.navigator?.locks : undefined);
+}
+
 /** Options with their defaults filled in. */
 export type ResolvedOptions = typeof DEFAULTS & KustomerServiceDeskOptions;
 
@@ -269,6 +303,10 @@ const RULES: { readonly [K in keyof Required<KustomerServiceDeskOptions>]: reado
     '"indexeddb", "memory" or a LogStore',
   ]],
   durability: [[(v) => v === "default" || v === "strict", '"default" or "strict"']],
+  locks: [[
+    (v) => v === false || isFunction(v?.request),
+    "false or a LockManager (navigator.locks)",
+  ]],
   timeoutMs: POSITIVE_MILLISECONDS,
   retryIntervalMs: POSITIVE_MILLISECONDS,
   heartbeatMs: MILLISECONDS,

@@ -29,7 +29,10 @@ import { fileProblems, quickReplyOf } from "./messages.ts";
 import { checkHostState, checkSendMessage, checkStartChat, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
+  type DeskLocks,
   type KustomerServiceDeskOptions,
+  lockName,
+  resolveLocks,
   resolveOptions,
   resolveStore,
   savedId,
@@ -108,6 +111,30 @@ export class KustomerServiceDesk implements ServiceDesk {
         o.orphanTimeoutMs,
       );
     }
+    const locks = resolveLocks(o.locks);
+    if (locks && o.orphanTimeoutMs) {
+      // Now and then, end the chats of closed tabs that nobody took up (the engine loads only then).
+      const sweep = (): unknown =>
+        o.scheduler.setTimeout(() => {
+          this.#endUnheld(locks).catch((error) =>
+            warn(`could not end the chats of closed tabs (${errorText(error)})`)
+          ).finally(sweep);
+        }, o.orphanTimeoutMs);
+      sweep();
+    }
+  }
+
+  /** Ends the chats no live page holds and nobody took up within `orphanTimeoutMs`, if any. */
+  async #endUnheld(locks: DeskLocks): Promise<void> {
+    const { o, store, persistedId } = this.#c;
+    const heads = await store.heads();
+    const held = new Set(((await locks.query?.())?.held ?? []).map((lock) => lock.name));
+    const now = o.now();
+    const orphaned = heads.some((h) =>
+      h.endedAt === undefined && h.id !== persistedId && !held.has(lockName(h.id)) &&
+      now - h.updatedAt >= o.orphanTimeoutMs
+    );
+    if (orphaned) await this.#run((engine) => engine.endUnheld());
   }
 
   /**

@@ -42,6 +42,7 @@ const CASES: Record<string, { good: unknown; bad: [unknown, ErrorClass, string][
   conversationSummary: { good: () => "user: hi", bad: [["x", TypeError, '"x"']] },
   store: { good: new MemoryLogStore(), bad: [["disk", TypeError, '"disk"']] },
   durability: { good: "strict", bad: [["fast", TypeError, '"fast"'], [true, TypeError, "true"]] },
+  locks: { good: false, bad: [[true, TypeError, "true"], [{}, TypeError, "LockManager"]] },
   timeoutMs: {
     good: 1_000,
     bad: [["15s", TypeError, '"15s"'], [-1, RangeError, "positive"], [0, RangeError, "number 0"]],

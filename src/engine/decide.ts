@@ -1,0 +1,164 @@
+/**
+ * The engine's pure decisions: from the log's state and what Kustomer says, what happened (events)
+ * and what the host must be shown. Nothing here calls Kustomer, the host or the store.
+ *
+ * @module
+ */
+
+import {
+  type AgentInfo,
+  type AgentMessage,
+  type DeskState,
+  type EndedBy,
+  type EventInput,
+  isSeen,
+} from "../events.ts";
+import type { KustomerMessage } from "../kustomer_types.ts";
+import { byTime, normalizeMessage } from "../kustomer.ts";
+
+/** Orders by `createdAt` only (a stable sort keeps the given order for equal times). */
+const byCreatedAt = (a: KustomerMessage, b: KustomerMessage): number =>
+  (Date.parse(a.createdAt) || 0) - (Date.parse(b.createdAt) || 0);
+
+/** Whether a Kustomer message is an agent's (to the customer) with an id. */
+export const isAgentMessage = (message: KustomerMessage): boolean =>
+  message?.direction === "out" && typeof message.messageId === "string" &&
+  message.messageId !== "";
+
+/** Ended or never started. */
+export const isOver = (state: DeskState): boolean =>
+  state.status === "ended" || state.status === "idle";
+
+/** Waiting for an agent or talking to one. */
+export const isLive = (state: DeskState | undefined): boolean =>
+  state?.status === "waiting" || state?.status === "connected";
+
+/**
+ * The agent messages not yet recorded, each once, in Kustomer's order (time; messages of the same
+ * time in the order given), whatever order and however many times they were delivered.
+ */
+export function freshAgentMessages(
+  state: DeskState,
+  messages: Iterable<KustomerMessage>,
+): AgentMessage[] {
+  const fresh = new Map<string, KustomerMessage>();
+  for (const message of messages) {
+    if (isAgentMessage(message) && !isSeen(state, message.messageId)) {
+      fresh.set(message.messageId, message);
+    }
+  }
+  return [...fresh.values()].sort(byCreatedAt).map(normalizeMessage);
+}
+
+/** One thing the host is told when agent messages are shown. */
+export type AgentStep =
+  | { readonly call: "beginTransferToAnotherAgent" | "agentJoined"; readonly agent: AgentInfo }
+  | { readonly call: "sendMessageToUser"; readonly message: AgentMessage };
+
+/**
+ * What the host is told for agent messages shown in order: an agent new to the chat joins (after
+ * a transfer notice when another agent was there), then each message.
+ */
+export function agentSteps(
+  current: AgentInfo | undefined,
+  messages: readonly AgentMessage[],
+): AgentStep[] {
+  const steps: AgentStep[] = [];
+  let agent = current;
+  for (const message of messages) {
+    if (agent?.id !== message.agent.id) {
+      if (agent) steps.push({ call: "beginTransferToAnotherAgent", agent: message.agent });
+      steps.push({ call: "agentJoined", agent: message.agent });
+    }
+    steps.push({ call: "sendMessageToUser", message });
+    agent = message.agent;
+  }
+  return steps;
+}
+
+/**
+ * User messages never confirmed (the answer was lost in a reload) that Kustomer has: matched by
+ * text against the customer's messages not yet recorded, oldest first, each Kustomer message to one
+ * user message. Messages this page is sending now are left alone. Every pending message is looked
+ * for, requested or not: a damaged log may have lost the request.
+ */
+export function settleSent(
+  state: DeskState,
+  messages: readonly KustomerMessage[],
+  sending: ReadonlySet<string> = new Set(),
+): EventInput[] {
+  const unmatched = messages
+    .filter((m) =>
+      m?.direction === "in" && typeof m.messageId === "string" && !isSeen(state, m.messageId)
+    )
+    .sort(byTime);
+  const events: EventInput[] = [];
+  for (const { id, text } of state.pending) {
+    if (sending.has(id)) continue;
+    const i = unmatched.findIndex((m) => (m.body ?? "") === text);
+    if (i < 0) continue;
+    events.push({ type: "user_message_sent", data: { id, messageId: unmatched[i].messageId } });
+    unmatched.splice(i, 1);
+  }
+  return events;
+}
+
+/**
+ * The opening message, if Kustomer has it: the customer's first message, when it carries the
+ * context. Only meaningful while the opening was requested and not confirmed.
+ */
+export function findOpening(
+  state: DeskState,
+  messages: readonly KustomerMessage[],
+): string | undefined {
+  const first = messages.filter((m) => m?.direction === "in").sort(byTime)[0];
+  return first && (first.body ?? "") === (state.context ?? "") ? first.messageId : undefined;
+}
+
+/** Why a user message pending at the end of a chat failed. */
+export const ENDED_BEFORE_SENT = "the chat ended before the message could be sent";
+
+/**
+ * The events that end a chat: who ended it, the request to end the Kustomer conversation when
+ * this desk must still end it, and each user message still pending, failed.
+ */
+export function endEvents(
+  state: DeskState,
+  by: EndedBy,
+  options: { reason?: string; endInKustomer?: boolean } = {},
+): EventInput[] {
+  if (state.status === "ended" || state.status === "idle") return [];
+  const { reason, endInKustomer = by !== "agent" } = options;
+  const events: EventInput[] = [
+    { type: "chat_ended", data: { by, ...(reason ? { reason } : {}) } },
+  ];
+  if (endInKustomer && state.conversationId) events.push({ type: "end_requested", data: {} });
+  for (const { id } of state.pending) {
+    events.push({ type: "user_message_failed", data: { id, reason: ENDED_BEFORE_SENT } });
+  }
+  return events;
+}
+
+/** A step a resume takes, in order. */
+export type ResumeStep =
+  | "end_in_kustomer"
+  | "create_conversation"
+  | "settle_opening"
+  | "send_opening"
+  | "attach_key"
+  | "catch_up";
+
+/**
+ * What a resume must do, from the log alone: settle each effect that may be half-done (an end, the
+ * opening message) before doing anything again, then catch up.
+ */
+export function resumePlan(state: DeskState): ResumeStep[] {
+  if (state.status === "idle") return [];
+  if (state.status === "ended") return state.endRequested ? ["end_in_kustomer"] : [];
+  const steps: ResumeStep[] = [];
+  if (!state.conversationId) steps.push("create_conversation");
+  if (!state.opened) steps.push(state.openingRequested ? "settle_opening" : "send_opening");
+  if (state.historyKey && !state.historyKeyAttached) steps.push("attach_key");
+  steps.push("catch_up");
+  return steps;
+}

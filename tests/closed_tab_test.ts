@@ -1,0 +1,142 @@
+/**
+ * The closed tab: pages of one browser share the log store and Web Locks. A live page holds its
+ * escalation's lock; a chat whose tab was closed is taken up by the next page that asks for an
+ * agent, or ended by one page once nobody took it up within `orphanTimeoutMs`.
+ */
+
+import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
+import { LockRegistry, type PageLocks } from "./_locks.ts";
+import { ADA, connect, customerTexts, world } from "./_world.ts";
+import type { KustomerServiceDeskOptions } from "../src/options.ts";
+
+interface Tab {
+  desk: KustomerServiceDesk;
+  host: RecordingHost;
+  page: PageCore;
+  locks: PageLocks;
+  /** The tab is closed: its Core and its locks go with it. */
+  close(): void;
+}
+
+/** One browser: one simulated Kustomer customer, one store, one set of locks, many tabs. */
+function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptions = {}) {
+  const w = world(kind, options);
+  w.page.unload(); // the world's own page has no locks: these tests open their own tabs
+  const registry = new LockRegistry();
+  const tab = (state?: unknown): Tab => {
+    const page = new PageCore(w.sim);
+    const locks = registry.page();
+    const host = new RecordingHost({ state });
+    const desk = new KustomerServiceDesk(
+      { callback: host.callback, persistedState: state, instance: host.instance },
+      { ...w.options, core: page.core, locks },
+    );
+    return {
+      desk,
+      host,
+      page,
+      locks,
+      close() {
+        page.unload();
+        locks.unload();
+      },
+    };
+  };
+  return { w, registry, tab };
+}
+
+for (const kind of ["memory", "indexeddb"] as const) {
+  Deno.test(`a closed tab over ${kind}`, async (t) => {
+    await t.step(
+      "the next page that asks for an agent takes the chat up: transcript, missed and pending once",
+      async () => {
+        const { w, tab } = browser(kind);
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        const escalationId = first.host.record.escalationId;
+        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        // A message on its way when the tab closes: Kustomer never gets it.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void first.desk.sendMessageToAgent({ id: "u1", input: { text: "my order is 42" } }, "u1")
+          .catch(() => {});
+        await settle();
+        first.close();
+        w.sim.agentSend(conversationId, "Are you still there?");
+        const second = tab();
+        await second.desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.length, 1, "no second conversation");
+        await until(() => second.host.texts().length === 2, "transcript and missed message");
+        await settle();
+        assertEquals(second.host.texts(), ["Hi, I'm Ada.", "Are you still there?"]);
+        assertEquals(
+          second.host.named("agentJoined").map(([p]) => (p as { id: string }).id),
+          [ADA.id],
+          "back with Ada",
+        );
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+        assertEquals(second.host.record.escalationId, escalationId, "the same escalation");
+        w.sim.agentSend(conversationId, "Got it.");
+        await until(() => second.host.texts().length === 3, "a live message");
+        assertEquals(second.host.texts().at(-1), "Got it.");
+        second.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step("two live tabs never take up or write each other's chat", async () => {
+      const { w, tab } = browser(kind);
+      const first = tab();
+      await first.desk.startChat(connect(), {});
+      const conversationId = first.desk.state!.conversationId!;
+      w.sim.agentSend(conversationId, "hello");
+      await until(() => first.host.texts().length === 1, "first tab's message");
+      // Another live tab asks for an agent: a chat of its own.
+      const second = tab();
+      await second.desk.startChat(connect(), {});
+      assertEquals(w.sim.conversations.length, 2);
+      assertNotEquals(second.desk.state?.conversationId, conversationId);
+      assertEquals(second.host.texts(), [], "nothing of the first tab's chat");
+      // A duplicate of the first tab (same persisted state) does not resume it either.
+      const duplicate = tab(first.host.state);
+      assertEquals(await duplicate.desk.reconnect(), false);
+      const heads = await w.store.heads();
+      assertEquals(heads.length, 2, "both tabs' logs remain");
+      w.sim.agentSend(conversationId, "still with you");
+      await until(() => first.host.texts().length === 2, "the first tab goes on");
+      assertEquals(duplicate.host.texts(), []);
+      assertEquals(w.sim.conversations.map((c) => c.ended), [false, false]);
+      for (const each of [first, second, duplicate]) each.close();
+      await w.dispose();
+    });
+
+    await t.step(
+      "nobody takes it up within orphanTimeoutMs: exactly one page ends it in Kustomer",
+      async () => {
+        const { w, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        first.close();
+        const pages = [tab(), tab()];
+        await w.clock.advance(59_000);
+        assertEquals(w.sim.conversations[0].ended, false, "not before the time is up");
+        await w.clock.advance(1_000);
+        await until(() => w.sim.conversations[0].ended, "the orphan ended");
+        await w.clock.advance(1_000);
+        const ends = w.sim.callLog.filter((c) => c.method === "endConversation");
+        assertEquals(ends.length, 1, "one page ended it");
+        assert(w.logger.lines.some((l) => l.includes("closed tab")), w.logger.lines.join("\n"));
+        // A live chat is never ended this way.
+        const live = tab();
+        await live.desk.startChat(connect(), {});
+        await w.clock.advance(130_000);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        for (const each of [...pages, live]) each.close();
+        await w.dispose();
+      },
+    );
+  });
+}
