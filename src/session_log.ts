@@ -35,6 +35,9 @@ import {
 } from "./log_store.ts";
 import { errorText } from "./common.ts";
 
+/** The head is written at least this often while events are appended (ms). */
+const HEAD_EVERY_MS = 60_000;
+
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
   /** The clock. @default {Date.now} */
@@ -69,6 +72,9 @@ export class SessionLog {
   #first?: StoredEvent;
   #pending: StoredEvent[] = [];
   #compact = false;
+  /** When the head was last written, and whether it says the chat ended. */
+  #headAt = -Infinity;
+  #headEnded = false;
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
   #removed = false;
@@ -111,7 +117,12 @@ export class SessionLog {
   #load({ head, snapshot, records }: LoadedLog): void {
     this.#state = snapshot ? fromStored(snapshot.state) : initialState();
     this.#lines = [];
-    this.#seq = this.#durableSeq = head?.seq ?? 0;
+    // The head is written now and then, not with every event: the last record says where the
+    // log ends.
+    const last = (records.at(-1) as { seq?: unknown } | undefined)?.seq;
+    this.#seq = this.#durableSeq = Math.max(head?.seq ?? 0, typeof last === "number" ? last : 0);
+    this.#headAt = head?.updatedAt ?? -Infinity;
+    this.#headEnded = head?.endedAt !== undefined;
     this.#snapshotSeq = this.#linesAfter = snapshot?.seq ?? 0;
     for (const event of this.#decode(records)) this.#apply(event);
   }
@@ -247,15 +258,23 @@ export class SessionLog {
         else replace = [clean];
       }
     }
+    // The head goes with a new log, a snapshot, the end, and at least once a minute (for the
+    // sweep of abandoned logs); other writes are the events alone.
+    const ended = state.status === "ended";
+    const head = !this.#durableSeq || snapshot || (ended && !this.#headEnded) ||
+        this.#now() - this.#headAt >= HEAD_EVERY_MS
+      ? this.#head(last, snapshot?.seq ?? this.#snapshotSeq)
+      : undefined;
     try {
       await this.#store.write(this.id, {
         expectedSeq: this.#durableSeq,
         records,
-        head: this.#head(last, snapshot?.seq ?? this.#snapshotSeq),
+        head,
         snapshot,
         replace,
         prune,
       });
+      if (head) [this.#headAt, this.#headEnded] = [head.updatedAt, ended];
       this.#durableSeq = last;
       if (snapshot) this.#snapshotSeq = last;
       if (scrubbed) this.#first = scrubbed;
