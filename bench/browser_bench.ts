@@ -331,7 +331,13 @@ async function main(): Promise<void> {
   }
   const { chromium } = await import("playwright-core");
   const tmp = await Deno.makeTempDir({ prefix: "kustomer-desk-browser-bench-" });
-  const built = await build({ outDir: `${tmp}/dist`, example: false, types: false, log: () => {} });
+  const built = await build({
+    outDir: `${tmp}/dist`,
+    example: false,
+    types: false,
+    enforceBudget: false,
+    log: () => {},
+  });
   const server = serveFiles({
     distDir: built.outDir,
     pages: {
