@@ -795,6 +795,41 @@ export async function build(options: BuildOptions = {}): Promise<BuildResult> {
   return { outDir: absOut, sizes, budget, desk, npm, ms };
 }
 
+/** What each built file is, for the sizes table. */
+const ROLES: Record<string, string> = {
+  [FILES.esm]: "ESM entry, loaded up front",
+  [FILES.iife]: "classic script, loaded up front",
+  [FILES.engine]: "either's engine, when a chat needs it",
+  [FILES.simulator]: "the simulator, for tests and the example",
+  [FILES.example]: "the example page",
+  [FILES.exampleCarbon]: "Carbon AI Chat and React, for the example page only",
+  [FILES.dts]: "types of the ESM bundle",
+};
+
+/**
+ * Writes the sizes table into `BENCHMARKS.md`, between its `<!-- sizes:begin -->` and
+ * `<!-- sizes:end -->` lines (`deno task build --write-sizes`).
+ */
+export async function writeSizesTable(sizes: readonly FileSize[], file: string): Promise<void> {
+  const rows = sizes.map((s) => [
+    `\`${s.file}\`${ROLES[s.file] ? ` (${ROLES[s.file]})` : ""}`,
+    human(s.bytes),
+    human(s.gzipBytes),
+  ]);
+  const table = [["file", "minified", "gzipped"], ...rows];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  const line = (row: string[]) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(" | ")} |`;
+  const markdown = [
+    line(table[0]),
+    `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`,
+    ...rows.map(line),
+  ].join("\n");
+  const text = await Deno.readTextFile(file);
+  const match = /(<!-- sizes:begin -->\n)[\s\S]*?(<!-- sizes:end -->)/.exec(text);
+  if (!match) throw new BuildCheckError(`${file} has no <!-- sizes:begin/end --> section`);
+  await Deno.writeTextFile(file, text.replace(match[0], `${match[1]}\n${markdown}\n\n${match[2]}`));
+}
+
 function human(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(2)} KB`;
@@ -804,10 +839,14 @@ function human(n: number): string {
 if (import.meta.main) {
   const outArg = Deno.args.find((a) => a.startsWith("--out-dir="));
   try {
-    await build({
+    const result = await build({
       outDir: outArg?.slice("--out-dir=".length),
       example: !Deno.args.includes("--no-example"),
     });
+    if (Deno.args.includes("--write-sizes")) {
+      await writeSizesTable(result.sizes, rootPath("BENCHMARKS.md"));
+      console.log("Wrote the sizes table into BENCHMARKS.md");
+    }
   } catch (error) {
     console.error(`Build failed: ${(error as Error).message}`);
     Deno.exitCode = 1;

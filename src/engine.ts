@@ -509,9 +509,8 @@ export class DeskEngine {
         ...(typeof historyKey === "string" && historyKey ? { historyKey } : {}),
       },
     });
-    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch((error) =>
-      this.#warn(`could not sweep old chat logs (${errorText(error)})`)
-    );
+    // Storage trouble is said once, by the log; the next chat sweeps again.
+    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch(() => {});
     try {
       await this.#open(log);
       void this.#sendPending();

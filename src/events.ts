@@ -374,6 +374,65 @@ export function fromStored(stored: StoredState): DeskState {
   };
 }
 
+/** The type of each field of a stored state: `?` when it may be absent, `[]` a list of strings. */
+const STATE_FIELDS = Object.entries({
+  status: "string",
+  startedAt: "number?",
+  title: "string?",
+  context: "string?",
+  historyKey: "string?",
+  attribute: "string?",
+  historyKeyAttached: "boolean",
+  conversationId: "string?",
+  opened: "boolean",
+  openingRequested: "boolean?",
+  agentCount: "number",
+  seen: "[]",
+  unread: "[]?",
+  lastReadId: "string?",
+  satisfactionIds: "[]",
+  endedBy: "string?",
+  endRequested: "boolean?",
+  lastError: "string?",
+});
+
+/** The `typeof` of a value, as a string to compare with a spec. */
+const typeOf = (value: unknown): string => typeof value;
+
+/**
+ * What is wrong with a snapshot's state, said after "it" ("has number 5 for \"opened\""): a field
+ * of the wrong type, an unknown status, a pending message that does not read. Undefined when the
+ * state can be used.
+ */
+export function storedStateProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null) return `holds ${describe(value)}`;
+  const state = value as Record<string, unknown>;
+  for (const [key, spec] of STATE_FIELDS) {
+    const v = state[key];
+    if (v === undefined && spec.endsWith("?")) continue;
+    const ok = spec.startsWith("[]")
+      ? Array.isArray(v) && v.every((item) => typeof item === "string")
+      : typeOf(v) === spec.replace("?", "");
+    if (!ok) return `has ${describe(v)} for "${key}"`;
+  }
+  if (!["idle", "starting", "waiting", "connected", "ended"].includes(state.status as string)) {
+    return `has an unknown status, ${describe(state.status)}`;
+  }
+  const agent = state.agent as Record<string, unknown> | undefined;
+  if (
+    agent !== undefined && (typeof agent?.id !== "string" || typeof agent.nickname !== "string")
+  ) {
+    return 'has an "agent" that does not read';
+  }
+  const pending = state.pending as Record<string, unknown>[];
+  if (
+    !Array.isArray(pending) ||
+    !pending.every((p) =>
+      typeof p?.id === "string" && typeof p.text === "string" && Array.isArray(p.files)
+    )
+  ) return 'has a "pending" that does not read';
+}
+
 /** The text a user message shows in the transcript, naming files sent with it. */
 function userText({ text, files }: PendingUserMessage): string {
   return [text, ...files.map((name) => `📎 ${name}`)].filter(Boolean).join("\n");

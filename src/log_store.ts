@@ -199,6 +199,9 @@ export interface IndexedDbLogStoreOptions {
   durability?: IDBTransactionDurability;
 }
 
+/** How long an IndexedDB open may wait (behind another tab's blocked version change). */
+const OPEN_TIMEOUT_MS = 3000;
+
 const headKey = (logId: string): IDBValidKey => ["h", logId];
 const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
 const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
@@ -221,6 +224,8 @@ const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
  */
 export class IndexedDbLogStore implements LogStore {
   #db?: Promise<IDBDatabase>;
+  /** Why the last open has not finished (it timed out and may still open). */
+  #waiting?: Error;
   #dbName: string;
   #storeName: string;
   #durability: IDBTransactionDurability;
@@ -232,20 +237,70 @@ export class IndexedDbLogStore implements LogStore {
     this.#durability = options.durability ?? "default";
   }
 
+  /** Takes an open database: closed and forgotten when another tab upgrades or deletes it. */
+  #adopt(db: IDBDatabase): Promise<IDBDatabase> {
+    const adopted = Promise.resolve(db);
+    const forget = () => {
+      if (this.#db === adopted) this.#db = undefined;
+    };
+    // A connection left open would block the other tab: let it go, and open again when needed.
+    db.onversionchange = () => {
+      db.close();
+      forget();
+    };
+    db.onclose = forget;
+    return adopted;
+  }
+
   async #use<T>(
     mode: IDBTransactionMode,
     run: (store: IDBObjectStore, tx: IDBTransaction) => Promise<T>,
   ): Promise<T> {
     if (!this.#db) {
-      const request = indexedDB.open(this.#dbName);
-      request.onupgradeneeded = () => request.result.createObjectStore(this.#storeName);
-      const db = this.#db = done(request);
-      db.then((opened) => opened.onclose = () => this.#db = undefined, () => this.#db = undefined);
+      // An open still waiting behind another tab's version change: fail at once, not again late.
+      if (this.#waiting) throw this.#waiting;
+      const pending: Promise<IDBDatabase> = this.#db = new Promise((resolve, reject) => {
+        const request = indexedDB.open(this.#dbName);
+        request.onupgradeneeded = () => request.result.createObjectStore(this.#storeName);
+        // An open waits behind another tab's version change that is itself blocked: give up
+        // after a while (the write fails and is retried with the next one) rather than hang, and
+        // take the database when it opens after all.
+        const timer = setTimeout(() => {
+          this.#waiting = new Error(
+            `IndexedDB did not open within ${OPEN_TIMEOUT_MS} ms (blocked by another tab's version change?)`,
+          );
+          reject(this.#waiting);
+        }, OPEN_TIMEOUT_MS);
+        request.onsuccess = () => {
+          clearTimeout(timer);
+          this.#waiting = undefined;
+          resolve(this.#db = this.#adopt(request.result));
+        };
+        request.onerror = () => {
+          clearTimeout(timer);
+          this.#waiting = undefined;
+          reject(request.error);
+        };
+      });
+      pending.catch(() => {
+        if (this.#db === pending) this.#db = undefined;
+      });
     }
     const tx = (await this.#db).transaction(this.#storeName, mode, {
       durability: this.#durability,
     });
-    return run(tx.objectStore(this.#storeName), tx);
+    try {
+      return await run(tx.objectStore(this.#storeName), tx);
+    } catch (error) {
+      // A request refused at once (a full disk, a value that cannot be stored): nothing of the
+      // transaction may be written, or the log would hold events without their head.
+      try {
+        tx.abort();
+      } catch {
+        // Already finished or aborted.
+      }
+      throw error;
+    }
   }
 
   /** Writes atomically; see {@linkcode LogStore.write}. */
@@ -254,16 +309,20 @@ export class IndexedDbLogStore implements LogStore {
     return this.#use("readwrite", (store, tx) => {
       let conflict: LogConflictError | undefined;
       let taken = false;
-      if (!records.length || prune) {
-        // Nothing to add() (or the events go): check the log's end, in the same round trip.
-        const check = this.#end(store, logId);
-        check.then((actual) => {
-          if (actual !== expectedSeq) {
-            conflict = new LogConflictError(logId, expectedSeq, actual);
-            tx.abort();
-          }
-        });
-      }
+      // The check travels with the writes (one round trip) and aborts them all when it fails:
+      // with no events to add(), the log's end; else its head (a log deleted under this page,
+      // another writer's head ahead), and add() catches a sequence number another writer took.
+      const check = !records.length || prune
+        ? this.#end(store, logId)
+        : (done(store.get(headKey(logId))) as Promise<LogHead | undefined>).then((found) =>
+          found ? found.seq > expectedSeq ? found.seq : expectedSeq : 0
+        );
+      check.then((actual) => {
+        if (actual !== expectedSeq) {
+          conflict = new LogConflictError(logId, expectedSeq, actual);
+          tx.abort();
+        }
+      });
       if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
       // add() fails on a sequence number another writer took, and aborts the whole write.
       else {

@@ -26,6 +26,7 @@ import type {
 } from "./host_types.ts";
 import { errorText, KustomerError } from "./common.ts";
 import { fileProblems, quickReplyOf } from "./messages.ts";
+import { checkHostState, checkSendMessage, checkStartChat, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
   type KustomerServiceDeskOptions,
@@ -139,6 +140,9 @@ export class KustomerServiceDesk implements ServiceDesk {
       if (reply) return this.#sendQuickReply(reply);
     });
     on("chat:ready", () => this.#requeue());
+    globalThis.document?.addEventListener?.("visibilitychange", () => {
+      if (this.#chatOpen()) void this.#markRead();
+    });
   }
 
   /** Whether the host already has an agent chat (connected, connecting or reconnecting). */
@@ -153,10 +157,11 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  /** Whether the user can see the chat (its main window is open). */
+  /** Whether the user can see the chat (its main window is open, in a visible page). */
   #chatOpen(): boolean {
     try {
-      return this.#instance?.getState?.()?.viewState?.mainWindow === true;
+      return globalThis.document?.visibilityState !== "hidden" &&
+        this.#instance?.getState?.()?.viewState?.mainWindow === true;
     } catch {
       return false;
     }
@@ -252,9 +257,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    if (!connectMessage || typeof connectMessage !== "object") {
-      throw new TypeError("startChat() needs the connect message (a MessageResponse object)");
-    }
+    checkStartChat(connectMessage, options);
     let engine: DeskEngine;
     try {
       engine = await this.#load();
@@ -270,12 +273,15 @@ export class KustomerServiceDesk implements ServiceDesk {
   }
 
   /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
-  sendMessageToAgent(
+  async sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    return this.#run((engine) => engine.sendMessageToAgent(message, messageID, additionalData));
+    checkSendMessage(message, messageID, additionalData);
+    return await this.#run((engine) =>
+      engine.sendMessageToAgent(message, messageID, additionalData)
+    );
   }
 
   /**
@@ -328,7 +334,7 @@ export class KustomerServiceDesk implements ServiceDesk {
 
   /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
   filesSelectedForUpload(uploads: FileUpload[]): void {
-    if (!Array.isArray(uploads)) throw new TypeError("filesSelectedForUpload() needs an array");
+    checkUploads(uploads, "filesSelectedForUpload(): uploads");
     fileProblems(uploads).forEach((problem, i) => {
       if (problem) this.#c.h.setFileUploadStatus(uploads[i].id, true, problem);
     });
@@ -363,7 +369,7 @@ export class KustomerServiceDesk implements ServiceDesk {
 
   /** Old web chat's session details; the locale becomes Kustomer's language. */
   updateState(state: ServiceDeskHostState): void {
-    if (!state || typeof state !== "object") throw new TypeError("updateState() needs an object");
+    checkHostState(state);
     this.#c.locale = state.locale;
   }
 

@@ -17,11 +17,13 @@ import {
   decodeEvent,
   type DeskState,
   EVENT_VERSION,
+  EventDecodeError,
   type EventInput,
   evolve,
   fromStored,
   initialState,
   type StoredEvent,
+  storedStateProblem,
   toStored,
   type TranscriptEntry,
   transcriptEntry,
@@ -37,6 +39,33 @@ import { errorText } from "./common.ts";
 
 /** The head is written at least this often while events are appended (ms). */
 const HEAD_EVERY_MS = 60_000;
+
+/** Says which records were skipped (the first three reasons). */
+const skippedText = (reasons: string[]): string =>
+  `skipped ${reasons.length === 1 ? "a record" : `${reasons.length} records`} that cannot be ` +
+  `read (${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? "; …" : ""})`;
+
+/**
+ * Loads a log. A snapshot that is not this log's state (missing, ahead of the head, or not a
+ * state) is passed over, and the log is read from its events; `problem` says why.
+ */
+async function read(store: LogStore, id: string): Promise<{ loaded: LoadedLog; problem?: string }> {
+  const loaded = await store.load(id);
+  const { head, snapshot } = loaded;
+  const problem = !head?.snapshotSeq
+    ? undefined
+    : !snapshot
+    ? "is missing"
+    : snapshot.seq > head.seq
+    ? `is ahead of the log's last event, ${head.seq}`
+    : storedStateProblem(snapshot.state);
+  if (!problem) return { loaded };
+  return {
+    loaded: { head, records: snapshot ? await store.events(id) : loaded.records },
+    problem: `its snapshot (event ${head!.snapshotSeq}) cannot be used (it ${problem}); ` +
+      "read from the events instead",
+  };
+}
 
 /** Options of {@linkcode SessionLog}. */
 export interface SessionLogOptions {
@@ -85,6 +114,7 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions,
     loaded: LoadedLog = { records: [] },
+    snapshotProblem?: string,
   ) {
     this.id = id;
     this.#store = store;
@@ -92,7 +122,7 @@ export class SessionLog {
     this.#warn = options.warn ?? ((message) => console.warn(message));
     this.#snapshotEvery = options.snapshotEvery ?? 64;
     this.#createdAt = loaded.head?.createdAt ?? this.#now();
-    this.#load(loaded);
+    this.#load(loaded, snapshotProblem);
   }
 
   /** A new, empty log (nothing is written until the first append). */
@@ -109,36 +139,63 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions = {},
   ): Promise<SessionLog | undefined> {
-    const loaded = await store.load(id);
-    return loaded.head && new SessionLog(store, id, options, loaded);
+    const { loaded, problem } = await read(store, id);
+    return loaded.head && new SessionLog(store, id, options, loaded, problem);
   }
 
-  /** Takes the stored state: the snapshot, then the records after it. */
-  #load({ head, snapshot, records }: LoadedLog): void {
+  /**
+   * Takes the stored state: the snapshot, then the records after it. What does not read — a
+   * snapshot (see {@linkcode SessionLog.open}), records that do not decode or are out of sequence,
+   * events the head counts that are not there — is left out, and said in one warning: the chat
+   * goes on with the rest. Events after the head's count are the log's newest (the head is not
+   * written with every event).
+   */
+  #load({ head, snapshot, records }: LoadedLog, snapshotProblem?: string): void {
+    const problems = snapshotProblem ? [snapshotProblem] : [];
+    const headSeq = head?.seq ?? 0;
     this.#state = snapshot ? fromStored(snapshot.state) : initialState();
     this.#lines = [];
     // The head is written now and then, not with every event: the last record says where the
     // log ends.
-    const last = (records.at(-1) as { seq?: unknown } | undefined)?.seq;
-    this.#seq = this.#durableSeq = Math.max(head?.seq ?? 0, typeof last === "number" ? last : 0);
+    const end = (records.at(-1) as { seq?: unknown } | undefined)?.seq;
+    this.#seq = this.#durableSeq = Math.max(headSeq, typeof end === "number" ? end : 0);
     this.#headAt = head?.updatedAt ?? -Infinity;
     this.#headEnded = head?.endedAt !== undefined;
     this.#snapshotSeq = this.#linesAfter = snapshot?.seq ?? 0;
-    for (const event of this.#decode(records)) this.#apply(event);
+    let last = this.#snapshotSeq;
+    const skipped: string[] = [];
+    for (const record of records) {
+      try {
+        const event = decodeEvent(record);
+        if (event.seq <= last) {
+          throw new EventDecodeError(`event ${event.seq} is out of sequence`);
+        }
+        this.#apply(event);
+        last = event.seq;
+      } catch (error) {
+        skipped.push(errorText(error));
+      }
+    }
+    if (skipped.length) problems.push(skippedText(skipped));
+    else if (last < headSeq) problems.push(`events ${last + 1}–${headSeq} are missing`);
+    if (problems.length) {
+      this.#warn(`Chat log ${this.id}: ${problems.join("; ")}. The chat goes on without them.`);
+    }
   }
 
-  /** The records that decode, as events; the others skipped with a warning. */
+  /** The records that decode, as events; the others skipped with one warning. */
   #decode(records: readonly unknown[]): StoredEvent[] {
-    return records.flatMap((record) => {
+    const skipped: string[] = [];
+    const events = records.flatMap((record) => {
       try {
         return [decodeEvent(record)];
       } catch (error) {
-        this.#warn(
-          `Chat log ${this.id}: skipped a record that cannot be read (${errorText(error)}).`,
-        );
+        skipped.push(errorText(error));
         return [];
       }
     });
+    if (skipped.length) this.#warn(`Chat log ${this.id}: ${skippedText(skipped)}.`);
+    return events;
   }
 
   /** Applies an event to the state (and the transcript). */
@@ -285,12 +342,23 @@ export class SessionLog {
     } catch (error) {
       this.#compact ||= compact;
       if (error instanceof LogConflictError && !retried) {
+        const { loaded, problem } = await read(this.#store, this.id);
+        if (!loaded.head) {
+          // The log was deleted under this page (site data cleared in another tab): write it
+          // again from memory, as a snapshot of the state and the events not yet stored.
+          this.#warn(
+            `Chat log ${this.id} was deleted (site data cleared?); writing it again from memory.`,
+          );
+          this.#pending = [...batch, ...this.#pending];
+          this.#durableSeq = this.#snapshotSeq = 0;
+          this.#compact = true;
+          return this.#flush(true);
+        }
         // Another writer appended: take its events, then put ours after them.
         this.#warn(`Chat log ${this.id}: ${error.message}. Merging and writing again.`);
-        const loaded = await this.#store.load(this.id);
         const mine = [...batch, ...this.#pending];
         this.#pending = [];
-        this.#load(loaded);
+        this.#load(loaded, problem);
         mine.forEach((event) => this.#add(event));
         return this.#flush(true);
       }

@@ -12,7 +12,6 @@
 
 import type {
   KustomerAction,
-  KustomerAttachment,
   KustomerAvailability,
   KustomerCallback,
   KustomerConversation,
@@ -30,659 +29,62 @@ import type {
   KustomerSendMessageOptions,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
+import { _base64UrlDecode } from "./simulator/jwt.ts";
+import {
+  _ALLOWED_EXTENSIONS,
+  _ALLOWED_MIME_TYPES,
+  _checkCustomAttributes,
+  _checkDelay,
+  _clone,
+  _DAY_MS,
+  _isObject,
+  _mergeAttributes,
+  _redact,
+  _sdkError,
+} from "./simulator/checks.ts";
+import { _Network } from "./simulator/network.ts";
+import { type _FaultRule, _makeFaults } from "./simulator/faults.ts";
+import {
+  DEFAULT_AGENTS,
+  MAX_AGENT_REPLY_LENGTH,
+  MAX_ATTACHMENT_BYTES,
+  MAX_JWT_AGE_SECONDS,
+  MAX_MESSAGE_ATTACHMENT_BYTES,
+  MAX_TITLE_LENGTH,
+  type SimAgent,
+  type SimAgentSendOptions,
+  type SimAvailability,
+  type SimCall,
+  type SimConnection,
+  type SimConversation,
+  type SimConversationState,
+  type SimCustomer,
+  type SimDeliveryMode,
+  type SimFaults,
+  type SimInitResponse,
+  type SimLogin,
+  type SimMethod,
+  type SimReadReceipt,
+  type SimScheduler,
+  type SimScriptOptions,
+  type SimServerState,
+  type SimSettings,
+  type SimState,
+  type SimulatedKustomerCoreOptions,
+  type SimUncaughtError,
+} from "./simulator/types.ts";
 
-// ---------------------------------------------------------------------------------------------
-// Public types and constants
-// ---------------------------------------------------------------------------------------------
-
-/** The SDK methods that take part in fault injection (`faults.fail` / `faults.hang`). */
-export type SimMethod =
-  | "init"
-  | "login"
-  | "logout"
-  | "createConversation"
-  | "sendMessage"
-  | "getMessages"
-  | "getHistoricalMessages"
-  | "getConversations"
-  | "describeConversation"
-  | "describeCustomer"
-  | "endConversation"
-  | "markRead"
-  | "sendTypingActivity"
-  | "submitSatisfactionForm";
-
-/** The names of every {@linkcode SimMethod}, for runtime checks. */
-export const SIM_METHODS: readonly SimMethod[] = Object.freeze(
-  [
-    "init",
-    "login",
-    "logout",
-    "createConversation",
-    "sendMessage",
-    "getMessages",
-    "getHistoricalMessages",
-    "getConversations",
-    "describeConversation",
-    "describeCustomer",
-    "endConversation",
-    "markRead",
-    "sendTypingActivity",
-    "submitSatisfactionForm",
-  ] as const,
-);
-
-/**
- * How events reach listeners.
- *
- * - `"normal"`: each event once, in the order it happened.
- * - `"duplicate"`: every `onMessageReceived` is delivered twice (the second time as a copy).
- * - `"reverse"`: the `onMessageReceived` events held in one delivery batch (everything emitted
- *   in the same tick, or within `latencyMs` when latency is set) are delivered in reverse order,
- *   and `getMessages` / `getHistoricalMessages` answer newest first. Clients must sort by
- *   `createdAt`.
- */
-export type SimDeliveryMode = "normal" | "duplicate" | "reverse";
-
-/** What `isChatAvailable()` reports. */
-export type SimAvailability = "online" | "offline" | "hidden" | "disabled";
-
-/** The lifecycle of the simulator: `init` moves it from `"idle"` to `"ready"` when it calls back. */
-export type SimState = "idle" | "initializing" | "ready" | "disposed";
-
-/** Whether the simulated network is up (see `dropConnection()`). */
-export type SimConnection = "connected" | "dropped";
-
-/** A simulated Kustomer agent. */
-export interface SimAgent {
-  /** The agent's user id: it becomes `sentBy.id` of their messages. */
-  readonly id: string;
-  /** The name shown to the customer. */
-  readonly displayName: string;
-  /** The avatar URL, if any. */
-  readonly avatarUrl?: string;
-}
-
-/** The two default agents: Ada answers first, Grace takes transfers. */
-export const DEFAULT_AGENTS: readonly [SimAgent, SimAgent] = Object.freeze([
-  Object.freeze({ id: "agent-ada", displayName: "Ada" }),
-  Object.freeze({ id: "agent-grace", displayName: "Grace" }),
-]) as readonly [SimAgent, SimAgent];
-
-/** A timer seam: `globalThis` by default, a fake timer in tests. */
-export interface SimScheduler {
-  /** Runs `fn` after `ms` milliseconds; returns a handle for `clearTimeout`. */
-  setTimeout(fn: () => void, ms: number): unknown;
-  /** Cancels a handle returned by `setTimeout`. */
-  clearTimeout(id: unknown): void;
-}
-
-/** Timing of the scripted agent (all through the injected scheduler). */
-export interface SimScriptOptions {
-  /**
-   * Delay from the first customer message of a conversation to the agent starting to type.
-   * Also the delay before the second agent types after a transfer.
-   *
-   * @default {1000}
-   */
-  joinDelayMs?: number;
-  /**
-   * Delay from a later customer message to the agent starting to type.
-   *
-   * @default {500}
-   */
-  replyDelayMs?: number;
-  /**
-   * How long the agent types before the message arrives.
-   *
-   * @default {500}
-   */
-  typingMs?: number;
-}
-
-/** Brand settings that `init` answers. */
-export interface SimSettings {
-  /** The brand id, unless `init` passes one. @default {"brand-sim"} */
-  brandId?: string;
-  /** The team name. @default {"Simulated Support"} */
-  teamName?: string;
-  /** The greeting. @default {"Hi! How can we help you today?"} */
-  greeting?: string;
-}
-
-/**
- * What the simulator's `init` answers (a `KustomerInitResponse` with every setting present).
- */
-export type SimInitResponse = {
-  /** The brand settings. */
-  settings: { brandId: string; teamName: string; greeting: string; [key: string]: unknown };
-  [key: string]: unknown;
-};
-
-/** Options of {@linkcode SimulatedKustomerCore}. */
-export interface SimulatedKustomerCoreOptions {
-  /**
-   * The clock, in epoch milliseconds. It stamps `createdAt` and judges JWT `iat`.
-   *
-   * @default {Date.now}
-   */
-  now?: () => number;
-  /**
-   * The timer used for latency and the scripted agent.
-   *
-   * @default {globalThis}
-   */
-  scheduler?: SimScheduler;
-  /**
-   * Delay of every callback and event delivery. `0` delivers with `queueMicrotask`; more
-   * delivers through `scheduler.setTimeout`.
-   *
-   * @default {0}
-   */
-  latencyMs?: number;
-  /**
-   * Turns the scripted agent on (`true` for default timings, or the timings).
-   *
-   * @default {false}
-   */
-  script?: boolean | SimScriptOptions;
-  /**
-   * The agents: the first answers, the second takes transfers.
-   *
-   * @default {DEFAULT_AGENTS}
-   */
-  agents?: readonly [SimAgent, SimAgent];
-  /**
-   * How events reach listeners (see {@linkcode SimDeliveryMode}).
-   *
-   * @default {"normal"}
-   */
-  deliveryMode?: SimDeliveryMode;
-  /**
-   * What `isChatAvailable()` reports at first.
-   *
-   * @default {"online"}
-   */
-  availability?: SimAvailability;
-  /**
-   * The shape `isChatAvailable()` answers in: a string (Core docs) or `{ availability }`
-   * (starter kit).
-   *
-   * @default {"string"}
-   */
-  availabilityShape?: "string" | "object";
-  /**
-   * Whether the org lets customers end chats. When `false`, `endConversation` fails with 403.
-   *
-   * @default {true}
-   */
-  allowEndConversation?: boolean;
-  /** The brand settings `init` answers. */
-  settings?: SimSettings;
-  /**
-   * Whether attachment URLs come from `URL.createObjectURL(file)` when available. When
-   * `false` (or unavailable) they are `sim://attachments/<id>/<name>` (deterministic).
-   *
-   * @default {true}
-   */
-  objectUrls?: boolean;
-  /**
-   * Customer messages allowed per minute per customer; more fail with status 429.
-   *
-   * @default {120}
-   */
-  rateLimitPerMinute?: number;
-  /**
-   * A seeded, jittery network (see {@linkcode SimNetworkOptions}): every call and every event
-   * takes its own random delay, and a call takes effect part-way, so a page that goes away in
-   * between has changed the server but never hears the answer. Overrides `latencyMs` and
-   * `deliveryMode: "reverse"` (events already arrive in any order).
-   *
-   * @default {undefined}
-   */
-  network?: SimNetworkOptions;
-}
-
-/**
- * A seeded network between the page and the simulated server. Each call draws a latency in
- * `[minMs, maxMs]` and a point within it where the request reaches the server: the call takes
- * effect (fault rules are applied and `callLog` holds it from the start) after the first part,
- * and its answer arrives after the rest. Each event draws its own delay in `[minMs, maxMs]`, so
- * events may overtake each other. The same seed and the same calls give the same delays.
- */
-export interface SimNetworkOptions {
-  /** The seed of the delays (an integer). */
-  seed: number;
-  /** The shortest delay, in ms. @default {0} */
-  minMs?: number;
-  /** The longest delay, in ms. @default {300} */
-  maxMs?: number;
-}
-
-/** The error a failing call calls back with: any `KustomerSdkError` field may be set. */
-export type SimFaultError = Partial<KustomerSdkError> & { message?: string };
-
-/** Options of `faults.fail`. */
-export interface SimFailOptions {
-  /** How many calls fail. @default {1} */
-  times?: number;
-  /**
-   * The error's fields.
-   *
-   * @default {{ status: 500, code: "simulated_fault", message: "Simulated failure of <method>" }}
-   */
-  error?: SimFaultError;
-}
-
-/** Options of `faults.hang`. */
-export interface SimHangOptions {
-  /** How many calls hang. @default {Infinity} */
-  times?: number;
-  /**
-   * Whether the hung call still takes effect server-side (the request arrived, the answer was
-   * lost). When `false` the call has no effect at all.
-   *
-   * @default {false}
-   */
-  applied?: boolean;
-}
-
-/** Fault injection for the SDK methods of a {@linkcode SimulatedKustomerCore}. */
-export interface SimFaults {
-  /**
-   * Makes the next `times` calls of `method` call back with an `Error` (and have no effect).
-   * Rules queue up per method, first in first out.
-   *
-   * @param method The SDK method.
-   * @param options How many calls, and the error.
-   */
-  fail(method: SimMethod, options?: SimFailOptions): void;
-  /**
-   * Makes the next `times` calls of `method` never call back.
-   *
-   * @param method The SDK method.
-   * @param options How many calls, and whether they still take effect.
-   */
-  hang(method: SimMethod, options?: SimHangOptions): void;
-  /**
-   * Removes the fault rules of `method`, or of every method.
-   *
-   * @param method The SDK method, or none for all.
-   */
-  clear(method?: SimMethod): void;
-  /**
-   * How many faulted calls remain for `method` (or all methods); may be `Infinity`.
-   *
-   * @param method The SDK method, or none for all.
-   * @returns The number of calls still to fail or hang.
-   */
-  remaining(method?: SimMethod): number;
-}
-
-/** One SDK call as recorded by `callLog` (a `jwtToken` is replaced by `"[redacted]"`). */
-export interface SimCall {
-  /** The SDK method name. */
-  readonly method: string;
-  /** A shallow copy of the options passed. */
-  readonly options: unknown;
-}
-
-/** A successful login as recorded by `logins` (never the token). */
-export interface SimLogin {
-  /** The customer id it identified. */
-  readonly customerId: string;
-  /** The JWT payload claims. */
-  readonly claims: Readonly<Record<string, unknown>>;
-  /** When, by the simulator's clock (epoch ms). */
-  readonly at: number;
-}
-
-/** A `markRead` call as recorded by `readReceipts`. */
-export interface SimReadReceipt {
-  /** The conversation. */
-  readonly conversationId: string;
-  /** The message ids passed, or `undefined` when none were (all read). */
-  readonly messageIds: readonly string[] | undefined;
-  /** When, by the simulator's clock (epoch ms). */
-  readonly at: number;
-}
-
-/** A read-only view of a simulated conversation (server side). */
-export interface SimConversation {
-  /** The conversation id. */
-  readonly conversationId: string;
-  /** The customer it belongs to. */
-  readonly customerId: string;
-  /** Its title. */
-  readonly title: string;
-  /** Its brand, if known. */
-  readonly brand?: string;
-  /** ISO time of creation. */
-  readonly createdAt: string;
-  /** Whether it has ended. */
-  readonly ended: boolean;
-  /** Whether it has no message yet (agents cannot see drafts). */
-  readonly isDraft: boolean;
-  /** The current agent, once one was assigned (first agent message or transfer). */
-  readonly agent?: SimAgent;
-  /** How many messages it holds (both directions). */
-  readonly messageCount: number;
-  /** Its custom attributes. */
-  readonly customAttributes: Readonly<Record<string, unknown>>;
-  /** The satisfaction survey id, once sent. */
-  readonly satisfactionId?: string;
-}
-
-/** A read-only view of the current customer. */
-export interface SimCustomer {
-  /** The customer id (`anon-<n>` until login). */
-  readonly customerId: string;
-  /** Whether `login` identified them. */
-  readonly identified: boolean;
-  /** The e-mail claim, once identified. */
-  readonly email?: string;
-  /** The external id claim, once identified. */
-  readonly externalId?: string;
-  /** Attributes set by `describeCustomer`. */
-  readonly attributes: Readonly<Record<string, unknown>>;
-  /** Custom attributes set by `describeCustomer`. */
-  readonly customAttributes: Readonly<Record<string, unknown>>;
-}
-
-/** Options of `agentSend`. */
-export interface SimAgentSendOptions {
-  /** Who sends it; they become the current agent (default: the current agent, else the first). */
-  agent?: SimAgent;
-  /** Quick-reply buttons: sent as a `quick_replies` template in `meta.template`. */
-  quickReplies?: KustomerAction[];
-  /** Files the agent attaches. */
-  attachments?: KustomerAttachment[];
-}
-
-/** An exception thrown by a listener, a callback or a scripted step, caught by the simulator. */
-export interface SimUncaughtError {
-  /** Where: an event name, `"callback:<method>"`, or `"script"`. */
-  readonly source: string;
-  /** What was thrown. */
-  readonly error: unknown;
-}
-
-/** Largest attachment: 5 MB (5 × 1024 × 1024 bytes). */
-export const MAX_ATTACHMENT_BYTES: number = 5 * 1024 * 1024;
-/** Largest total of one message's attachments: 9.5 MB (9.5 × 1024 × 1024 bytes). */
-export const MAX_MESSAGE_ATTACHMENT_BYTES: number = 9.5 * 1024 * 1024;
-/** Longest agent reply, in characters. */
-export const MAX_AGENT_REPLY_LENGTH = 1024;
-/** Longest conversation title, in characters. */
-export const MAX_TITLE_LENGTH = 256;
-/** Longest `Str` / `Txt` custom attribute value, in characters. */
-export const MAX_TEXT_ATTRIBUTE_LENGTH = 1024;
-/** How old a login JWT's `iat` may be: less than 15 minutes, in seconds. */
-export const MAX_JWT_AGE_SECONDS = 15 * 60;
-
-// ---------------------------------------------------------------------------------------------
-// makeTestJwt
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Makes an HS256-shaped, unsigned JWT for tests and the example page: base64url header and
- * payload, and a fake signature. Never use it against a real Kustomer org.
- *
- * @example Usage
- * ```ts
- * import { makeTestJwt } from "./simulator.ts";
- * import { assertEquals } from "@std/assert";
- *
- * const token = makeTestJwt({ externalId: "u-1", iat: Math.floor(Date.now() / 1000) });
- * assertEquals(token.split(".").length, 3);
- * ```
- *
- * @param claims The payload claims, e.g. `{ externalId, email, iat }` (`iat` in seconds).
- * @returns The token `header.payload.signature`.
- */
-export function makeTestJwt(claims: Record<string, unknown>): string {
-  const header = _base64UrlEncode(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const payload = _base64UrlEncode(JSON.stringify(claims));
-  const signature = _base64UrlEncode("simulated-signature-not-verified");
-  return `${header}.${payload}.${signature}`;
-}
-
-function _base64UrlEncode(text: string): string {
-  const bytes = new TextEncoder().encode(text);
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function _base64UrlDecode(part: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(part)) throw new TypeError("not base64url");
-  const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
-  const padded = base64 + "=".repeat((4 - (base64.length % 4)) % 4);
-  const binary = atob(padded);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Internals
-// ---------------------------------------------------------------------------------------------
-
-const _ALLOWED_EXTENSIONS: ReadonlySet<string> = new Set([
-  "jpg",
-  "jpeg",
-  "png",
-  "pdf",
-  "doc",
-  "docx",
-  "xls",
-  "xlsx",
-  "zip",
-  "txt",
-  "mov",
-  "mp4",
-]);
-
-const _ALLOWED_MIME_TYPES: ReadonlySet<string> = new Set([
-  "image/jpeg",
-  "image/jpg",
-  "image/png",
-  "application/pdf",
-  "application/msword",
-  "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-  "application/vnd.ms-excel",
-  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-  "application/zip",
-  "application/x-zip-compressed",
-  "text/plain",
-  "video/quicktime",
-  "video/mp4",
-]);
-
-const _ATTRIBUTE_NAME = /^[A-Za-z_][A-Za-z0-9_]*(Str|Txt|Num|At|Bool|Url)$/;
-const _DAY_MS = 24 * 60 * 60 * 1000;
-
-const _STATUS_TITLES: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  413: "Payload Too Large",
-  415: "Unsupported Media Type",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-};
-
-function _sdkError(
-  status: number,
-  code: string,
-  message: string,
-  source?: unknown,
-): KustomerSdkError {
-  const error = new Error(message) as KustomerSdkError;
-  error.status = status;
-  error.code = code;
-  error.title = _STATUS_TITLES[status] ?? "Error";
-  if (source !== undefined) error.source = source;
-  return error;
-}
-
-function _isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function _clone<T>(value: T): T {
-  return structuredClone(value);
-}
-
-function _checkTimes(times: number, what: string): void {
-  if (!(times === Infinity || (Number.isInteger(times) && times > 0))) {
-    throw new RangeError(
-      `Cannot ${what}: times must be a positive integer or Infinity, got ${times}`,
-    );
-  }
-}
-
-function _checkDelay(value: number, name: string): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`Invalid ${name}: expected a finite number >= 0, got ${value}`);
-  }
-  return value;
-}
+export * from "./simulator/types.ts";
+export { makeTestJwt } from "./simulator/jwt.ts";
 
 interface _Timer {
   id: unknown;
   done: boolean;
 }
 
-/** The seeded delays of {@linkcode SimNetworkOptions}. */
-class _Network {
-  #state: number;
-  #min: number;
-  #span: number;
-
-  constructor(options: SimNetworkOptions) {
-    if (!_isObject(options) || !Number.isInteger(options.seed)) {
-      throw new TypeError(`Invalid network.seed: expected an integer, got ${options?.seed}`);
-    }
-    const min = _checkDelay(options.minMs ?? 0, "network.minMs");
-    const max = _checkDelay(options.maxMs ?? 300, "network.maxMs");
-    if (max < min) {
-      throw new RangeError(`Invalid network: maxMs (${max}) is below minMs (${min})`);
-    }
-    this.#state = options.seed >>> 0;
-    this.#min = min;
-    this.#span = max - min;
-  }
-
-  /** mulberry32: a small seeded generator of numbers in [0, 1). */
-  #next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** A delay for one event. */
-  event(): number {
-    return Math.round(this.#min + this.#next() * this.#span);
-  }
-
-  /** A call's delays: until it reaches the server, then until its answer arrives. */
-  call(): { requestMs: number; answerMs: number } {
-    const total = this.#min + this.#next() * this.#span;
-    const requestMs = Math.round(total * this.#next());
-    return { requestMs, answerMs: Math.max(0, Math.round(total) - requestMs) };
-  }
-}
-
-/** A conversation as {@linkcode SimulatedKustomerCore.exportState} saves it (JSON-safe). */
-export interface SimConversationState {
-  /** The conversation id. */
-  readonly conversationId: string;
-  /** Its customer. */
-  readonly customerId: string;
-  /** Its title. */
-  readonly title: string;
-  /** Its brand. */
-  readonly brand?: string;
-  /** ISO time of creation. */
-  readonly createdAt: string;
-  /** Whether it has ended. */
-  readonly ended: boolean;
-  /** Its messages, both directions. */
-  readonly messages: readonly KustomerMessage[];
-  /** The current agent. */
-  readonly agent?: SimAgent;
-  /** Whether an agent has sent a message. */
-  readonly agentSent: boolean;
-  /** Its custom attributes. */
-  readonly customAttributes: Readonly<Record<string, unknown>>;
-  /** Its satisfaction survey. */
-  readonly satisfaction?: {
-    readonly satisfactionId: string;
-    readonly form: unknown;
-    readonly response: Readonly<Record<string, unknown>>;
-  };
-  /** The customer's last typing state. */
-  readonly customerTyping?: boolean;
-  /** Agent message ids the customer has read. */
-  readonly read: readonly string[];
-  /** Whether the scripted agent has greeted. */
-  readonly scriptGreeted: boolean;
-}
-
-/** A customer as {@linkcode SimulatedKustomerCore.exportState} saves it. */
-export interface SimCustomerState {
-  /** The customer id. */
-  readonly customerId: string;
-  /** Whether a login identified them. */
-  readonly identified: boolean;
-  /** The e-mail claim. */
-  readonly email?: string;
-  /** The external id claim. */
-  readonly externalId?: string;
-  /** Attributes from `describeCustomer`. */
-  readonly attributes: Readonly<Record<string, unknown>>;
-  /** Custom attributes from `describeCustomer`. */
-  readonly customAttributes: Readonly<Record<string, unknown>>;
-  /** When their recent messages were sent (for the rate limit). */
-  readonly sentAt: readonly number[];
-}
-
-/**
- * The simulated Kustomer server's state: conversations, customers and id counters. JSON-safe, so
- * a page can keep it in `localStorage` and a reload finds the same "server" again.
- */
-export interface SimServerState {
-  /** Format version. */
-  readonly v: 1;
-  /** Every conversation. */
-  readonly conversations: readonly SimConversationState[];
-  /** Every customer. */
-  readonly customers: readonly SimCustomerState[];
-  /** Login identities (`externalId`/`email` key) to customer ids. */
-  readonly customerKeys: readonly (readonly [string, string])[];
-  /** The customer this page is (the SDK's own browser session). */
-  readonly currentCustomerId: string;
-  /** Id counters. */
-  readonly counters: Readonly<Record<"conv" | "msg" | "att" | "sat" | "anon" | "cust", number>>;
-  /** The last `createdAt` stamp (ms). */
-  readonly lastStamp: number;
-}
-
 interface _Step {
   delayMs: number;
   run: () => void;
-}
-
-interface _FaultRule {
-  kind: "fail" | "hang";
-  times: number;
-  error?: SimFaultError;
-  applied?: boolean;
 }
 
 interface _Satisfaction {
@@ -806,7 +208,7 @@ export class SimulatedKustomerCore implements KustomerCore {
   #state: SimState = "idle";
   #connection: SimConnection = "connected";
   #initBrandId: string | undefined;
-  #faultRules = new Map<SimMethod, _FaultRule[]>();
+  #takeFault: (method: SimMethod) => _FaultRule | undefined;
   #timers = new Set<_Timer>();
   #listeners = new Map<string, KustomerListener[]>();
   #outbox: { name: string; payload: unknown }[] = [];
@@ -857,7 +259,7 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#rateLimit = options.rateLimitPerMinute ?? 120;
     this.#network = options.network === undefined ? undefined : new _Network(options.network);
     this.#customer = this.#newAnonymous();
-    this.faults = this.#makeFaults();
+    ({ faults: this.faults, take: this.#takeFault } = _makeFaults());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1902,53 +1304,6 @@ export class SimulatedKustomerCore implements KustomerCore {
   // Private machinery
   // -------------------------------------------------------------------------------------------
 
-  #makeFaults(): SimFaults {
-    const rules = this.#faultRules;
-    const check = (method: unknown, what: string): SimMethod => {
-      if (!SIM_METHODS.includes(method as SimMethod)) {
-        throw new TypeError(`Cannot ${what}: unknown SDK method ${String(method)}`);
-      }
-      return method as SimMethod;
-    };
-    const add = (method: SimMethod, rule: _FaultRule) => {
-      const list = rules.get(method) ?? [];
-      list.push(rule);
-      rules.set(method, list);
-    };
-    return {
-      fail(method: SimMethod, options: SimFailOptions = {}): void {
-        const m = check(method, "fail");
-        const times = options.times ?? 1;
-        _checkTimes(times, `fail ${m}`);
-        add(m, { kind: "fail", times, ...(options.error ? { error: { ...options.error } } : {}) });
-      },
-      hang(method: SimMethod, options: SimHangOptions = {}): void {
-        const m = check(method, "hang");
-        const times = options.times ?? Infinity;
-        _checkTimes(times, `hang ${m}`);
-        add(m, { kind: "hang", times, applied: options.applied ?? false });
-      },
-      clear(method?: SimMethod): void {
-        if (method === undefined) rules.clear();
-        else rules.delete(check(method, "clear faults"));
-      },
-      remaining(method?: SimMethod): number {
-        const lists = method === undefined ? [...rules.values()] : [rules.get(method) ?? []];
-        return lists.flat().reduce((sum, r) => sum + r.times, 0);
-      },
-    };
-  }
-
-  #takeFault(method: SimMethod): _FaultRule | undefined {
-    const list = this.#faultRules.get(method);
-    const rule = list?.[0];
-    if (!list || !rule) return undefined;
-    rule.times -= 1;
-    if (rule.times <= 0) list.shift();
-    if (list.length === 0) this.#faultRules.delete(method);
-    return rule;
-  }
-
   /** The single path of every asynchronous SDK call. */
   #call<T>(
     method: SimMethod,
@@ -2439,71 +1794,6 @@ export class SimulatedKustomerCore implements KustomerCore {
       }
       this.#runScript(conv);
     }, step.delayMs);
-  }
-}
-
-function _redact(options: unknown): unknown {
-  if (!_isObject(options)) return options;
-  const copy: Record<string, unknown> = { ...options };
-  if ("jwtToken" in copy) copy.jwtToken = "[redacted]";
-  return copy;
-}
-
-function _checkCustomAttributes(attributes: unknown): KustomerSdkError | undefined {
-  if (!_isObject(attributes)) {
-    return _sdkError(400, "invalid_custom_attributes", "customAttributes must be an object");
-  }
-  for (const [name, value] of Object.entries(attributes)) {
-    const match = _ATTRIBUTE_NAME.exec(name);
-    if (!match) {
-      return _sdkError(
-        400,
-        "invalid_attribute_name",
-        `Custom attribute ${name} must be a system name ending with Str, Txt, Num, At, Bool or Url`,
-        name,
-      );
-    }
-    if (value === null) continue;
-    const suffix = match[1];
-    const bad = (expected: string) =>
-      _sdkError(
-        400,
-        "invalid_attribute_value",
-        `Custom attribute ${name} must be ${expected}`,
-        name,
-      );
-    switch (suffix) {
-      case "Str":
-      case "Txt":
-        if (typeof value !== "string") return bad("a string");
-        if (value.length > MAX_TEXT_ATTRIBUTE_LENGTH) {
-          return bad(`at most ${MAX_TEXT_ATTRIBUTE_LENGTH} characters (got ${value.length})`);
-        }
-        break;
-      case "Num":
-        if (typeof value !== "number" || !Number.isFinite(value)) return bad("a finite number");
-        break;
-      case "Bool":
-        if (typeof value !== "boolean") return bad("a boolean");
-        break;
-      case "At":
-        if (
-          !(typeof value === "number" && Number.isFinite(value)) &&
-          !(typeof value === "string" && !Number.isNaN(Date.parse(value)))
-        ) return bad("an ISO date string or epoch milliseconds");
-        break;
-      case "Url":
-        if (typeof value !== "string") return bad("a URL string");
-        break;
-    }
-  }
-  return undefined;
-}
-
-function _mergeAttributes(target: Record<string, unknown>, source: Record<string, unknown>): void {
-  for (const [name, value] of Object.entries(source)) {
-    if (value === null) delete target[name];
-    else target[name] = _clone(value);
   }
 }
 

@@ -1434,3 +1434,24 @@ Deno.test("storage defaults: IndexedDB when present, else memory with one warnin
     g.indexedDB = saved;
   }
 });
+
+Deno.test("read receipts wait while the page is hidden, and go when it is shown", async () => {
+  const g = globalThis as { document?: unknown };
+  const page = Object.assign(new EventTarget(), { visibilityState: "hidden" });
+  g.document = page;
+  try {
+    const w = world("memory");
+    await w.desk.startChat(connect(), {});
+    const { messageId } = w.sim.agentSend(w.conversationId, "read me");
+    await until(() => w.host.texts().length === 1, "shown");
+    await settle();
+    assertEquals(w.sim.readReceipts, [], "a hidden page has read nothing");
+    page.visibilityState = "visible";
+    page.dispatchEvent(new Event("visibilitychange"));
+    await until(() => w.sim.readReceipts.length === 1, "read once shown");
+    assertEquals(w.sim.readReceipts[0].messageIds, [messageId]);
+    await w.dispose();
+  } finally {
+    delete g.document;
+  }
+});

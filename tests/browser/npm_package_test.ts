@@ -18,7 +18,16 @@ import * as esbuild from "esbuild";
 import ts from "typescript";
 import type { Browser } from "playwright-core";
 import { build, type BuildResult } from "../../build.ts";
-import { IGNORE, launch, requireBrowser, watchErrors } from "./_helpers.ts";
+import {
+  IGNORE,
+  launch,
+  MESSAGES,
+  requireBrowser,
+  send,
+  transcript,
+  waitForMessage,
+  watchErrors,
+} from "./_helpers.ts";
 
 /** The Vite the app installs (8.3.8: 8.4.0's lock file is refused by some npm versions). */
 const VITE = "vite@8.3.8";
@@ -125,6 +134,33 @@ export async function runEscalation(factory) {
 `;
 
 const FAST = "{ script: { joinDelayMs: 10, replyDelayMs: 10, typingMs: 10 } }";
+
+const README = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+
+/** The code of the README snippet marked `<!-- snippet: name … -->` (the fenced block after it). */
+function snippet(name: string): string {
+  const marker = README.indexOf(`<!-- snippet: ${name} `);
+  if (marker < 0) throw new Error(`README has no "${name}" snippet`);
+  const fence = /```[^\n]*\n([\s\S]*?)\n```/.exec(README.slice(marker));
+  if (!fence) throw new Error(`README's "${name}" snippet has no code block`);
+  return fence[1];
+}
+
+/**
+ * Stands in for Kustomer's server for README's Carbon snippet: a simulator as
+ * `window.KustomerCore` (the desk uses it instead of loading core.js), its state kept in
+ * `sessionStorage` across a reload as Kustomer keeps it on its servers.
+ */
+const CARBON_SIM = `
+import { SimulatedKustomerCore } from "@kustomer-desk/web-chat/simulator";
+const sim = new SimulatedKustomerCore(${FAST});
+const saved = sessionStorage.getItem("test-sim");
+if (saved) sim.importState(JSON.parse(saved));
+const save = () => sessionStorage.setItem("test-sim", JSON.stringify(sim.exportState()));
+addEventListener("pagehide", save);
+setInterval(save, 100);
+window.KustomerCore = sim;
+`;
 
 /** The throwaway app: imports the package by name, as an adopter's app does. */
 const APP_MAIN = `
@@ -324,6 +360,81 @@ Deno.test({
         assertMatch(engine, new RegExp(`^${site.url}/engine-[\\w-]+\\.js$`));
       });
 
+      await t.step(
+        "README's Carbon snippet, bundled with esbuild: history merged after a reload",
+        async () => {
+          await Deno.writeTextFile(`${app}/carbon-snippet.js`, snippet("carbon"));
+          await Deno.writeTextFile(`${app}/carbon-sim.js`, CARBON_SIM);
+          await Deno.writeTextFile(
+            `${app}/carbon-main.js`,
+            'import "./carbon-sim.js";\nimport "./carbon-snippet.js";\n',
+          );
+          const out = `${app}/out-carbon`;
+          await timed("esbuild bundle (Carbon snippet)", () =>
+            esbuild.build({
+              absWorkingDir: app,
+              entryPoints: ["carbon-main.js"],
+              bundle: true,
+              splitting: true,
+              format: "esm",
+              minify: true,
+              outdir: out,
+              define: { "process.env.NODE_ENV": '"production"' },
+              // Carbon AI Chat comes from this repository's node_modules (the package from the
+              // app's). Not a symlink in the app: npm would prune it, through the link.
+              nodePaths: [new URL("../../node_modules", import.meta.url).pathname],
+              logLevel: "error",
+            }));
+          await Deno.writeTextFile(
+            `${out}/index.html`,
+            `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>carbon</title>
+<script type="module" src="./carbon-main.js"></script>`,
+          );
+          const site = serveFolder(out);
+          servers.push(site.server);
+          await timed("Carbon snippet in Chromium", async () => {
+            const context = await browser!.newContext({ viewport: { width: 1000, height: 800 } });
+            const page = await context.newPage();
+            const errors = watchErrors(page);
+            await page.goto(`${site.url}/`);
+            const wait = (text: string) => waitForMessage(page, text, 60_000);
+            await wait('Type "agent"');
+            await send(page, "hi there");
+            await page.locator(MESSAGES).filter({ hasText: 'Type "agent"' }).nth(1).waitFor();
+            await send(page, "an agent please");
+            await wait("Hi, I'm Ada");
+            await send(page, "hello from the snippet");
+            await wait("You said: hello from the snippet");
+            await page.reload();
+            await wait("You said: hello from the snippet");
+            const after = await transcript(page);
+            const at = (text: string) => {
+              const found = after.filter((m) => m.includes(text));
+              assertEquals(found.length, 1, `"${text}" shown once after the reload: ${after}`);
+              return after.indexOf(found[0]);
+            };
+            // Bot and agent history, merged in time order. (Carbon labels each message with who
+            // said it: "You said …", "The live agent said …".)
+            const order = [
+              at("You said hi there"),
+              at("You said an agent please"),
+              at("The live agent said Hi, I'm Ada"),
+              at("You said hello from the snippet"),
+              at("The live agent said You said: hello from the snippet"),
+            ];
+            for (let i = 1; i < order.length; i++) {
+              assert(order[i - 1] < order[i], `in time order after the reload: ${after}`);
+            }
+            assert(
+              after.findIndex((m) => m.includes('Type "agent"')) < order[0],
+              `the bot's answer comes first: ${after}`,
+            );
+            assertEquals(errors, []);
+            await context.close();
+          });
+        },
+      );
+
       await t.step("bundled with Vite: runs, and the engine is a lazy chunk", async () => {
         await timed(
           `npm install ${VITE} (prefer offline)`,
@@ -378,6 +489,9 @@ Deno.test({
           "/split-esm.html": module("esm/index.js"),
           "/classic.html": classic('{ title: "From the classic script" }'),
           "/classic-typo.html": classic('{ apikey: "public-chat-key" }'),
+          "/watsonx.html": `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>watsonx</title>
+${snippet("watsonx").replaceAll("https://cdn.jsdelivr.net/npm/", `${cdn.url}/npm/`)}`,
         });
         servers.push(site.server);
         await timed("CDN pages in Chromium", async () => {
@@ -406,6 +520,54 @@ Deno.test({
             new RegExp(`^${at}browser/kustomer-service-desk-engine\\.js\\?v=\\w+&f=iife$`),
           );
         });
+        // README's watsonx snippet, with its jsDelivr URL pointing here and IBM's and Kustomer's
+        // scripts stubbed at the network: core.js defines KustomerCore (the simulator); web chat
+        // escalates through the serviceDeskFactory the snippet gives it.
+        await timed("watsonx snippet in Chromium", async () => {
+          const context = await browser!.newContext();
+          await context.route(
+            "https://cdn.kustomerapp.com/chat-web/core.js",
+            (route) =>
+              route.fulfill({
+                contentType: "text/javascript",
+                body: `import("${at}browser/simulator.js").then((m) => {
+  window.KustomerCore = new m.SimulatedKustomerCore(${FAST});
+  dispatchEvent(new Event("kustomerCoreLoaded"));
+});`,
+              }),
+          );
+          const ibm = "https://web-chat.global.assistant.watson.appdomain.cloud/versions/latest/" +
+            "WatsonAssistantChatEntry.js";
+          await context.route(ibm, (route) =>
+            route.fulfill({
+              contentType: "text/javascript",
+              body: `(async () => {
+  const options = window.watsonAssistantChatOptions;
+  while (!window.KustomerCore) await new Promise((resolve) => setTimeout(resolve, 20));
+  const { runEscalation } = await import("${site.url}/harness.js");
+  window.result = { ...(await runEscalation(options.serviceDeskFactory)), onLoad: typeof options.onLoad };
+})();`,
+            }));
+          const page = await context.newPage();
+          const errors = watchErrors(page);
+          const requests: string[] = [];
+          page.on("request", (r) => requests.push(r.url()));
+          await page.goto(`${site.url}/watsonx.html`);
+          await page.waitForFunction(() => "result" in globalThis, undefined, { timeout: 30_000 });
+          const result = await page.evaluate(() =>
+            (globalThis as unknown as { result: Result & { onLoad: string } }).result
+          );
+          assert(result.ok, result.error);
+          assertEquals(result.onLoad, "function");
+          assert(requests.includes(ibm), "web chat was loaded");
+          assert(
+            requests.some((u) => u.startsWith(`${at}browser/kustomer-service-desk-engine.js`)),
+            "the engine came from the CDN",
+          );
+          assertEquals(errors, []);
+          await context.close();
+        });
+
         // A misspelt key: said on load, and thrown when the host calls the factory.
         const context = await browser!.newContext();
         const page = await context.newPage();

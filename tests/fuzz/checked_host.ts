@@ -239,3 +239,29 @@ export class ManualClock {
     return outcome;
   }
 }
+
+let unhandled: string[] = [];
+let listening = false;
+
+/**
+ * Starts collecting unhandled promise rejections (a crash of whatever case runs now); `take()`
+ * returns and forgets them.
+ */
+export function watchUnhandled(): { take(): string[] } {
+  if (!listening) {
+    listening = true;
+    globalThis.addEventListener("unhandledrejection", (event) => {
+      event.preventDefault();
+      const reason = (event as PromiseRejectionEvent).reason;
+      unhandled.push(`unhandled rejection: ${String(reason?.stack ?? reason)}`);
+    });
+  }
+  unhandled = [];
+  return {
+    take: () => {
+      const taken = unhandled;
+      unhandled = [];
+      return taken;
+    },
+  };
+}

@@ -18,7 +18,7 @@ import {
 } from "../../mod.ts";
 import { DEFAULT_AGENTS, makeTestJwt, SimulatedKustomerCore } from "../../simulator.ts";
 import { CALL_FAULTS, HostileCore } from "./hostile_core.ts";
-import { CheckedHost, ManualClock } from "./checked_host.ts";
+import { CheckedHost, ManualClock, watchUnhandled } from "./checked_host.ts";
 import { NASTY_IDS, NASTY_TEXTS, randomText, Rng } from "./rng.ts";
 
 /** What one case found. */
@@ -194,20 +194,6 @@ function hostileEvent(rng: Rng, conversationId: string): unknown {
   ])();
 }
 
-let unhandled: string[] = [];
-let listening = false;
-
-/** Records unhandled promise rejections (a crash of the case that is running). */
-function listenForUnhandled(): void {
-  if (listening) return;
-  listening = true;
-  globalThis.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    const reason = (event as PromiseRejectionEvent).reason;
-    unhandled.push(`unhandled rejection: ${String(reason?.stack ?? reason)}`);
-  });
-}
-
 /** A copy of one log in a fresh memory store (the replay check must not touch the original). */
 async function copyLog(store: MemoryLogStore, id: string): Promise<MemoryLogStore> {
   const copy = new MemoryLogStore();
@@ -226,8 +212,7 @@ async function copyLog(store: MemoryLogStore, id: string): Promise<MemoryLogStor
 
 /** Runs one case. */
 export async function runKustomerCase(seed: number): Promise<CaseResult> {
-  listenForUnhandled();
-  unhandled = [];
+  const unhandled = watchUnhandled();
   const rng = new Rng(seed);
   const crashes: string[] = [];
   const violations: string[] = [];
@@ -554,7 +539,7 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
   }
 
   function finish(): CaseResult {
-    crashes.push(...hostile.crashes, ...clock.thrown, ...unhandled);
+    crashes.push(...hostile.crashes, ...clock.thrown, ...unhandled.take());
     crashes.push(...sim.uncaughtErrors.map((u) => `${u.source}: ${String(u.error)}`));
     violations.push(...host.violations);
     for (const warning of warnings) {

@@ -85,7 +85,7 @@ export function checkTrial(outcome: TrialOutcome): Failure[] {
       fail("other", `${what} was marked failed but reached Kustomer`);
     } else if (onKustomer === 0 && failedVisibly) fail("failed-visibly", `${what} failed`);
     else if (onKustomer === 0) {
-      const gone = log.find((e) => e.kind === "load" && e.page > handed.page);
+      const gone = log.find((e) => e.kind === "unload" && e.page === handed.page);
       const after = gone
         ? ` (its page went away ${gone.at as number - (handed.at as number)} ms later)`
         : "";

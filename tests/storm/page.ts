@@ -76,6 +76,7 @@ function record(entry: { kind: string; [key: string]: unknown }): void {
   localStorage.setItem(LOG_KEY, JSON.stringify(log));
 }
 
+addEventListener("pagehide", () => record({ kind: "unload" }));
 addEventListener("error", (event) => record({ kind: "pageerror", text: String(event.message) }));
 addEventListener(
   "unhandledrejection",
@@ -124,6 +125,7 @@ const carbon: CarbonState = JSON.parse(
 const persist = () => sessionStorage.setItem(CARBON_KEY, JSON.stringify(carbon));
 let chatStarted = false;
 let isConnecting = false;
+let isReconnecting = false;
 let showingDisconnected = false;
 // Assigned once, after the history has loaded (Carbon's order); read by earlier closures.
 // deno-lint-ignore prefer-const
@@ -150,6 +152,22 @@ async function fire(type: string, event: unknown = { type }): Promise<void> {
 }
 
 const instance = {
+  /** Carbon's public state, the parts a desk reads. */
+  getState: () => ({
+    viewState: { mainWindow: true },
+    humanAgent: { isConnected: carbon.isConnected, isConnecting, isReconnecting },
+  }),
+  messaging: {
+    /** A `connect_to_agent` item starts the chat (`serviceDesk.skipConnectHumanAgentCard`). */
+    addMessage(message: MessageResponse): Promise<void> {
+      const connect = (message.output?.generic ?? []).some((item) =>
+        (item as { response_type?: string }).response_type === "connect_to_agent"
+      );
+      record({ kind: "addMessage", text: textsOf(message), connect });
+      if (connect) void requestAgent(message);
+      return Promise.resolve();
+    },
+  },
   on({ type, handler }: { type: string; handler: (event: unknown) => unknown }) {
     handlers.set(type, [...(handlers.get(type) ?? []), handler]);
   },
@@ -316,7 +334,7 @@ const connectMessage = {
 } as unknown as MessageResponse;
 
 /** The user asks for an agent (Carbon's `startChat`). */
-async function requestAgent(): Promise<void> {
+async function requestAgent(message: MessageResponse = connectMessage): Promise<void> {
   if (!desk) return;
   if (chatStarted) return void record({ kind: "refused", text: "a chat is already running" });
   chatStarted = true;
@@ -324,7 +342,7 @@ async function requestAgent(): Promise<void> {
   isConnecting = true;
   record({ kind: "startChat" });
   try {
-    await desk.startChat(connectMessage, { preStartChatPayload: undefined });
+    await desk.startChat(message, { preStartChatPayload: undefined });
     record({ kind: "startResolved" });
   } catch (error) {
     record({ kind: "startRejected", text: String(error) });
@@ -423,6 +441,7 @@ const storm = {
       tokens: JSON.parse(localStorage.getItem("storm:tokens") ?? "[]") as string[],
       chatStarted,
       isConnected: carbon.isConnected,
+      deskPointer: isPlain(carbon.serviceDeskState) && !!carbon.serviceDeskState.escalationId,
     };
   },
   indexedDbText,
@@ -448,14 +467,19 @@ try {
   record({ kind: "historyError", text: String(error) });
 }
 desk = factory({ callback, instance, persistedState: structuredClone(carbon.serviceDeskState) });
-if (carbon.isConnected) {
+
+/** Carbon's `handleHydration`: reconnect only if an agent had joined; `false` ends the chat. */
+async function hydrate(): Promise<void> {
+  if (!carbon.isConnected) return;
   chatStarted = true;
   let resumed = false;
   try {
-    resumed = (await desk.reconnect?.()) ?? false;
+    isReconnecting = true;
+    resumed = (await desk!.reconnect?.()) ?? false;
   } catch (error) {
     record({ kind: "reconnectError", text: String(error) });
   }
+  isReconnecting = false;
   record({ kind: "reconnect", result: resumed });
   if (!carbon.isConnected) chatStarted = false;
   else if (!resumed) {
@@ -465,4 +489,9 @@ if (carbon.isConnected) {
     persist();
   }
 }
+
+// Carbon does not await the hydration before it fires `chat:ready`.
+const hydrated = hydrate();
+await fire("chat:ready").catch(() => {});
+await hydrated;
 storm.ready = true;

@@ -137,6 +137,7 @@ type Snapshot = {
   tokens: string[];
   chatStarted: boolean;
   isConnected: boolean;
+  deskPointer: boolean;
 };
 
 type StormApi = {
@@ -367,9 +368,12 @@ export async function runTrial(
       // Carry on: ask again if the host is not in a chat, chat both ways, end from a side.
       const s = await snapshot();
       if (!s?.chatStarted) {
-        await requestAgent();
-        await until(started);
+        // A desk may put a user whom the reload left waiting back in the queue itself (on
+        // `chat:ready`, through `messaging.addMessage`); give it the time of a few calls.
+        const requeued = s?.deskPointer && await until((x) => x.chatStarted, 2_500);
+        if (!requeued) await requestAgent();
       }
+      if (!s?.isConnected) await until(started);
       await agentJoins();
       await userSendAndWait();
       if (random() < 0.5) {
