@@ -46,7 +46,7 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
  * growth; the build fails past it.
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 16 * 1024,
+  maxGzipBytes: 20 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */

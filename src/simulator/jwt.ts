@@ -14,7 +14,7 @@
  *
  * @example Usage
  * ```ts
- * import { makeTestJwt } from "./simulator.ts";
+ * import { makeTestJwt } from "./jwt.ts";
  * import { assertEquals } from "@std/assert";
  *
  * const token = makeTestJwt({ externalId: "u-1", iat: Math.floor(Date.now() / 1000) });

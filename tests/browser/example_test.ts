@@ -46,6 +46,12 @@ type Handle = {
 };
 declare const example: Handle;
 
+/**
+ * How long a page load (Carbon is 5 MB of script) may take on a shared 2-core machine: a limit,
+ * not a wait.
+ */
+const LOAD_MS = 90_000;
+
 const customerMessages = (page: Page, body: string) =>
   page.evaluate((body) => {
     const id = example.conversationId()!;
@@ -70,7 +76,7 @@ browserTest(
       await page.goto(`${url}/?agentDelay=30`);
 
       await t.step("the bot answers and escalates; the agent joins", async () => {
-        await waitForMessage(page, "example assistant");
+        await waitForMessage(page, "example assistant", LOAD_MS);
         await send(page, "I want an agent");
         await waitForMessage(page, "Hi, I'm Ada");
         const first = await page.evaluate(() =>
@@ -155,7 +161,7 @@ browserTest(
           });
           await page.reload();
 
-          await waitForMessage(page, "sent while you were away");
+          await waitForMessage(page, "sent while you were away", LOAD_MS);
           await page.waitForFunction(() =>
             example.desk?.state?.status === "connected" && example.desk.state.pending.length === 0
           );
@@ -277,7 +283,7 @@ browserTest(
         const page = await context.newPage();
         const errors = watchErrors(page);
         await page.goto(`${url}/?agentDelay=30`);
-        await waitForMessage(page, "example assistant");
+        await waitForMessage(page, "example assistant", LOAD_MS);
         await send(page, "talk to a human");
         await waitForMessage(page, "Hi, I'm Ada");
         await send(page, "please transfer me");

@@ -309,6 +309,17 @@ export async function runTrial(
       if (kind === "queued") {
         await pause(between(0, 300));
         await reload();
+        if (random() < 1 / 3) {
+          // The agent ends the waiting chat while the new page is resuming it (defect 5's race).
+          const s = await snapshot();
+          if (!s?.chatStarted && !s?.deskPointer) await requestAgent();
+          await until((x) => x.chatStarted, 2_500);
+          await pause(between(0, 300));
+          await page.evaluate(() =>
+            (globalThis as unknown as { storm: StormApi }).storm.agentEnd()
+          );
+          ended = true;
+        }
       } else {
         await agentJoins();
         await userSendAndWait();
@@ -326,7 +337,8 @@ export async function runTrial(
             await reload();
             break;
           case "agent message in flight":
-            await agentSend();
+            // One to three at once: each event has its own delay, so they may arrive out of order.
+            for (let i = 1 + Math.floor(random() * 3); i > 0; i--) await agentSend();
             await pause(between(0, 300));
             await reload();
             break;
@@ -339,6 +351,8 @@ export async function runTrial(
             ended = true;
             break;
           case "during the agent's end":
+            // Sometimes a user message is still on its way (defect 4: dropped without a failure).
+            if (random() < 0.5) await userSend();
             await agentSend();
             await page.evaluate(() =>
               (globalThis as unknown as { storm: StormApi }).storm.agentEnd()
