@@ -47,6 +47,12 @@ export interface LoadedLog {
   readonly snapshot?: LogSnapshot;
   /** Raw records after the snapshot (or all), in sequence order. */
   readonly records: readonly unknown[];
+  /**
+   * The log's last sequence number: its last event's key, or the head's count when that is
+   * later (the head is not written with every event). A store that cannot tell leaves it out,
+   * and the last record's `seq` counts.
+   */
+  readonly end?: number;
 }
 
 /** A stored event record: what a store needs to know of it. */
@@ -152,7 +158,8 @@ export class MemoryLogStore implements LogStore {
       const log = this.#logs.get(logId);
       if (!log) return { records: [] };
       const snapshot = named(log.head, log.snapshot);
-      return clone({ head: log.head, snapshot, records: this.#range(logId, snapshot?.seq ?? 0) });
+      const records = this.#range(logId, snapshot?.seq ?? 0);
+      return clone({ head: log.head, snapshot, records, end: Math.max(log.head.seq, log.last) });
     });
   }
 
@@ -345,11 +352,15 @@ export class IndexedDbLogStore implements LogStore {
   }
 
   /** A log's last sequence number: its last event's, or its head's when that is later. */
-  #end(store: IDBObjectStore, logId: string): Promise<number> {
-    const head = done(store.get(headKey(logId))) as Promise<LogHead | undefined>;
+  #end(store: IDBObjectStore, logId: string, known?: LogHead): Promise<number> {
+    const head = known ? Promise.resolve(known) : done(store.get(headKey(logId))) as Promise<
+      LogHead | undefined
+    >;
     const last = done(store.openKeyCursor(eventRange(logId, 0), "prev"));
     return Promise.all([head, last]).then(([head, cursor]) =>
-      Math.max(head?.seq ?? 0, ((cursor?.key as unknown[] | undefined)?.[2] as number) ?? 0)
+      Math.floor(
+        Math.max(head?.seq ?? 0, Number((cursor?.key as unknown[] | undefined)?.[2]) || 0),
+      )
     );
   }
 
@@ -362,8 +373,11 @@ export class IndexedDbLogStore implements LogStore {
       ]);
       if (!head) return { records: [] };
       const snapshot = named(head, stored);
-      const records = await done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)));
-      return { head, snapshot, records };
+      const [records, end] = await Promise.all([
+        done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1))),
+        this.#end(store, logId, head),
+      ]);
+      return { head, snapshot, records, end };
     });
   }
 

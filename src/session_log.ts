@@ -150,15 +150,15 @@ export class SessionLog {
    * goes on with the rest. Events after the head's count are the log's newest (the head is not
    * written with every event).
    */
-  #load({ head, snapshot, records }: LoadedLog, snapshotProblem?: string): void {
+  #load({ head, snapshot, records, end: stored }: LoadedLog, snapshotProblem?: string): void {
     const problems = snapshotProblem ? [snapshotProblem] : [];
     const headSeq = head?.seq ?? 0;
     this.#state = snapshot ? fromStored(snapshot.state) : initialState();
     this.#lines = [];
     // The head is written now and then, not with every event: the last record says where the
     // log ends.
-    const end = (records.at(-1) as { seq?: unknown } | undefined)?.seq;
-    this.#seq = this.#durableSeq = Math.max(headSeq, typeof end === "number" ? end : 0);
+    const end = stored ?? (records.at(-1) as { seq?: unknown } | undefined)?.seq;
+    this.#seq = this.#durableSeq = Math.floor(Math.max(headSeq, typeof end === "number" ? end : 0));
     this.#headAt = head?.updatedAt ?? -Infinity;
     this.#headEnded = head?.endedAt !== undefined;
     this.#snapshotSeq = this.#linesAfter = snapshot?.seq ?? 0;
