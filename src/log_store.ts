@@ -24,7 +24,10 @@ export interface LogHead {
   readonly v: 1;
   /** The log (escalation) id. */
   readonly id: string;
-  /** The sequence number of the last event. */
+  /**
+   * The sequence number of the last event when the head was written (it is not rewritten with
+   * every event: events after it may follow).
+   */
   readonly seq: number;
   /** When the log was created (ms since the epoch). */
   readonly createdAt: number;
@@ -44,6 +47,12 @@ export interface LoadedLog {
   readonly snapshot?: LogSnapshot;
   /** Raw records after the snapshot (or all), in sequence order. */
   readonly records: readonly unknown[];
+  /**
+   * The log's last sequence number: its last event's key, or the head's count when that is
+   * later (the head is not written with every event). A store that cannot tell leaves it out,
+   * and the last record's `seq` counts.
+   */
+  readonly end?: number;
 }
 
 /** A stored event record: what a store needs to know of it. */
@@ -55,8 +64,8 @@ export interface LogWrite {
   readonly expectedSeq: number;
   /** New events, after `expectedSeq`, in order. */
   readonly records: readonly LogRecord[];
-  /** The new head. */
-  readonly head: LogHead;
+  /** The new head, when it changes (a new log, a snapshot, the end, now and then). */
+  readonly head?: LogHead;
   /** A new snapshot. */
   readonly snapshot?: LogSnapshot;
   /** Stored events to overwrite (to drop a secret from them). */
@@ -68,8 +77,9 @@ export interface LogWrite {
 /** Storage of escalation logs. */
 export interface LogStore {
   /**
-   * Writes new events, the head, and optionally a snapshot, replaced events or a pruning, in one
-   * atomic step, if the log's last sequence number is still `write.expectedSeq`.
+   * Writes new events, and optionally the head, a snapshot, replaced events or a pruning, in one
+   * atomic step, if the log's last sequence number (its last event's, or its head's) is still
+   * `write.expectedSeq`. New events start right after it.
    *
    * @throws {LogConflictError} when another writer got there first.
    */
@@ -117,7 +127,7 @@ const task = <T>(fn: () => T): Promise<T> => new Promise((resolve) => resolve(fn
 export class MemoryLogStore implements LogStore {
   #logs = new Map<
     string,
-    { head: LogHead; snapshot?: LogSnapshot; events: Map<number, unknown> }
+    { head: LogHead; snapshot?: LogSnapshot; events: Map<number, unknown>; last: number }
   >();
 
   /** Writes atomically; see {@linkcode LogStore.write}. */
@@ -125,17 +135,19 @@ export class MemoryLogStore implements LogStore {
     return task(() => {
       const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
       const log = this.#logs.get(logId);
-      const actual = log?.head.seq ?? 0;
+      const actual = log ? Math.max(log.head.seq, log.last) : 0;
       if (actual !== expectedSeq) throw new LogConflictError(logId, expectedSeq, actual);
+      if (!log && !head) throw new TypeError(`The first write of log ${logId} needs a head`);
       const events = log?.events ?? new Map<number, unknown>();
       for (const record of [...records, ...replace]) events.set(record.seq, clone(record));
       if (prune && snapshot) {
         for (const seq of events.keys()) seq <= snapshot.seq && events.delete(seq);
       }
       this.#logs.set(logId, {
-        head: clone(head),
+        head: head ? clone(head) : log!.head,
         snapshot: clone(snapshot) ?? log?.snapshot,
         events,
+        last: records.at(-1)?.seq ?? actual,
       });
     });
   }
@@ -146,7 +158,8 @@ export class MemoryLogStore implements LogStore {
       const log = this.#logs.get(logId);
       if (!log) return { records: [] };
       const snapshot = named(log.head, log.snapshot);
-      return clone({ head: log.head, snapshot, records: this.#range(logId, snapshot?.seq ?? 0) });
+      const records = this.#range(logId, snapshot?.seq ?? 0);
+      return clone({ head: log.head, snapshot, records, end: Math.max(log.head.seq, log.last) });
     });
   }
 
@@ -302,23 +315,53 @@ export class IndexedDbLogStore implements LogStore {
     const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
     return this.#use("readwrite", (store, tx) => {
       let conflict: LogConflictError | undefined;
-      const check = store.get(headKey(logId));
-      check.onsuccess = () => {
-        const actual = (check.result as LogHead | undefined)?.seq ?? 0;
+      let taken = false;
+      // The check travels with the writes (one round trip) and aborts them all when it fails:
+      // with no events to add(), the log's end; else its head (a log deleted under this page,
+      // another writer's head ahead), and add() catches a sequence number another writer took.
+      const check = !records.length || prune
+        ? this.#end(store, logId)
+        : (done(store.get(headKey(logId))) as Promise<LogHead | undefined>).then((found) =>
+          found ? found.seq > expectedSeq ? found.seq : expectedSeq : 0
+        );
+      check.then((actual) => {
         if (actual !== expectedSeq) {
           conflict = new LogConflictError(logId, expectedSeq, actual);
           tx.abort();
         }
-      };
+      });
       if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
-      else for (const record of records) store.add(record, ["e", logId, record.seq]);
+      // add() fails on a sequence number another writer took, and aborts the whole write.
+      else {
+        for (const record of records) {
+          store.add(record, ["e", logId, record.seq]).onerror = (event) => {
+            taken ||= (event.target as IDBRequest).error?.name === "ConstraintError";
+          };
+        }
+      }
       for (const record of prune ? [] : replace) store.put(record, ["e", logId, record.seq]);
       if (snapshot) store.put(snapshot, snapshotKey(logId));
-      store.put(head, headKey(logId));
-      return done(tx).then(() => {}, (error) => {
-        throw conflict ?? error ?? new Error("IndexedDB transaction aborted");
+      if (head) store.put(head, headKey(logId));
+      return done(tx).then(() => {}, async (error) => {
+        if (conflict) throw conflict;
+        if (!taken) throw error ?? new Error("IndexedDB transaction aborted");
+        const actual = await this.#use("readonly", (store) => this.#end(store, logId));
+        throw new LogConflictError(logId, expectedSeq, actual);
       });
     });
+  }
+
+  /** A log's last sequence number: its last event's, or its head's when that is later. */
+  #end(store: IDBObjectStore, logId: string, known?: LogHead): Promise<number> {
+    const head = known ? Promise.resolve(known) : done(store.get(headKey(logId))) as Promise<
+      LogHead | undefined
+    >;
+    const last = done(store.openKeyCursor(eventRange(logId, 0), "prev"));
+    return Promise.all([head, last]).then(([head, cursor]) =>
+      Math.floor(
+        Math.max(head?.seq ?? 0, Number((cursor?.key as unknown[] | undefined)?.[2]) || 0),
+      )
+    );
   }
 
   /** Reads a log; see {@linkcode LogStore.load}. */
@@ -330,8 +373,11 @@ export class IndexedDbLogStore implements LogStore {
       ]);
       if (!head) return { records: [] };
       const snapshot = named(head, stored);
-      const records = await done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1)));
-      return { head, snapshot, records };
+      const [records, end] = await Promise.all([
+        done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1))),
+        this.#end(store, logId, head),
+      ]);
+      return { head, snapshot, records, end };
     });
   }
 

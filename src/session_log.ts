@@ -37,6 +37,9 @@ import {
 } from "./log_store.ts";
 import { errorText } from "./common.ts";
 
+/** The head is written at least this often while events are appended (ms). */
+const HEAD_EVERY_MS = 60_000;
+
 /** Says which records were skipped (the first three reasons). */
 const skippedText = (reasons: string[]): string =>
   `skipped ${reasons.length === 1 ? "a record" : `${reasons.length} records`} that cannot be ` +
@@ -98,6 +101,9 @@ export class SessionLog {
   #first?: StoredEvent;
   #pending: StoredEvent[] = [];
   #compact = false;
+  /** When the head was last written, and whether it says the chat ended. */
+  #headAt = -Infinity;
+  #headEnded = false;
   #scheduled?: Promise<void>;
   #chain: Promise<void> = Promise.resolve();
   #removed = false;
@@ -141,21 +147,27 @@ export class SessionLog {
    * Takes the stored state: the snapshot, then the records after it. What does not read — a
    * snapshot (see {@linkcode SessionLog.open}), records that do not decode or are out of sequence,
    * events the head counts that are not there — is left out, and said in one warning: the chat
-   * goes on with the rest.
+   * goes on with the rest. Events after the head's count are the log's newest (the head is not
+   * written with every event).
    */
-  #load({ head, snapshot, records }: LoadedLog, snapshotProblem?: string): void {
+  #load({ head, snapshot, records, end: stored }: LoadedLog, snapshotProblem?: string): void {
     const problems = snapshotProblem ? [snapshotProblem] : [];
     const headSeq = head?.seq ?? 0;
     this.#state = snapshot ? fromStored(snapshot.state) : initialState();
     this.#lines = [];
-    this.#seq = this.#durableSeq = headSeq;
+    // The head is written now and then, not with every event: the last record says where the
+    // log ends.
+    const end = stored ?? (records.at(-1) as { seq?: unknown } | undefined)?.seq;
+    this.#seq = this.#durableSeq = Math.floor(Math.max(headSeq, typeof end === "number" ? end : 0));
+    this.#headAt = head?.updatedAt ?? -Infinity;
+    this.#headEnded = head?.endedAt !== undefined;
     this.#snapshotSeq = this.#linesAfter = snapshot?.seq ?? 0;
     let last = this.#snapshotSeq;
     const skipped: string[] = [];
     for (const record of records) {
       try {
         const event = decodeEvent(record);
-        if (event.seq <= last || event.seq > headSeq) {
+        if (event.seq <= last) {
           throw new EventDecodeError(`event ${event.seq} is out of sequence`);
         }
         this.#apply(event);
@@ -303,15 +315,23 @@ export class SessionLog {
         else replace = [clean];
       }
     }
+    // The head goes with a new log, a snapshot, the end, and at least once a minute (for the
+    // sweep of abandoned logs); other writes are the events alone.
+    const ended = state.status === "ended";
+    const head = !this.#durableSeq || snapshot || (ended && !this.#headEnded) ||
+        this.#now() - this.#headAt >= HEAD_EVERY_MS
+      ? this.#head(last, snapshot?.seq ?? this.#snapshotSeq)
+      : undefined;
     try {
       await this.#store.write(this.id, {
         expectedSeq: this.#durableSeq,
         records,
-        head: this.#head(last, snapshot?.seq ?? this.#snapshotSeq),
+        head,
         snapshot,
         replace,
         prune,
       });
+      if (head) [this.#headAt, this.#headEnded] = [head.updatedAt, ended];
       this.#durableSeq = last;
       if (snapshot) this.#snapshotSeq = last;
       if (scrubbed) this.#first = scrubbed;

@@ -4,6 +4,7 @@ import {
   IndexedDbLogStore,
   LogConflictError,
   type LogHead,
+  type LogSnapshot,
   type LogStore,
   MemoryLogStore,
 } from "../src/log_store.ts";
@@ -122,12 +123,28 @@ for (const [kind, makeStore] of STORES) {
       await store.write("d", write);
       const error = await assertRejects(() => store.write("d", write), LogConflictError);
       assertEquals([error.expectedSeq, error.actualSeq], [0, 1]);
-      // A stale writer whose events would not collide is refused too, and writes nothing: the
-      // head check travels with the writes and aborts them all.
-      const stale = { expectedSeq: 0, records: [{ seq: 2 }, { seq: 3 }], head: head(3) };
+      // The refused write changed nothing: its other events and its head are not there.
+      const stale = {
+        expectedSeq: 0,
+        records: [{ seq: 1, stale: true }, { seq: 2 }],
+        head: head(2),
+      };
       await assertRejects(() => store.write("d", stale), LogConflictError);
+      // A write of no events (a compaction) with a stale expectation is refused too.
+      const snapshot = { seq: 0, state: {} as LogSnapshot["state"] };
+      await assertRejects(
+        () => store.write("d", { expectedSeq: 0, records: [], head: head(0), snapshot }),
+        LogConflictError,
+      );
       assertEquals(await store.events("d"), [{ seq: 1 }]);
       assertEquals((await store.load("d")).head?.seq, 1);
+      // A write without a head: the last event says where the log ends.
+      await store.write("d", { expectedSeq: 1, records: [{ seq: 2 }] });
+      const again = await assertRejects(
+        () => store.write("d", { expectedSeq: 1, records: [{ seq: 2 }] }),
+        LogConflictError,
+      );
+      assertEquals(again.actualSeq, 2);
     });
 
     await t.step("a second writer is caught and its events merged, not interleaved", async () => {
@@ -286,6 +303,41 @@ for (const [kind, makeStore] of STORES) {
         assertEquals((await reopened.readTranscript()).map((line) => line.id), ["a1"]);
       },
     );
+
+    await t.step("an append writes its events alone; the head goes now and then", async () => {
+      const inner = makeStore();
+      const heads: (number | undefined)[] = [];
+      const store: LogStore = {
+        ...counting(inner),
+        write: (id, write) => {
+          heads.push(write.head?.seq);
+          return inner.write(id, write);
+        },
+      };
+      let now = 0;
+      const log = SessionLog.create(store, "lean", { now: () => now });
+      await log.append(started, created);
+      for (let i = 0; i < 5; i++) await log.append(agent(`a${i}`));
+      now += 60_000;
+      await log.append(agent("later"));
+      await log.append({ type: "chat_ended", data: { by: "user" } });
+      await log.append({ type: "error_recorded", data: { where: "x", message: "y" } });
+      assertEquals(heads, [
+        2,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        8,
+        9,
+        undefined,
+      ]);
+      const reopened = (await SessionLog.open(inner, "lean"))!;
+      assertEquals(reopened.seq, 10, "the last event says where the log ends");
+      assertEquals(reopened.state, log.state);
+      assert((await inner.heads())[0].endedAt !== undefined, "the head says the chat ended");
+    });
 
     await t.step("remove deletes the log; later appends stay in memory", async () => {
       const store = makeStore();

@@ -58,7 +58,7 @@ export class RawLogStore implements LogStore {
   write(logId: string, write: LogWrite): Promise<void> {
     const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
     const log = this.#logs.get(logId);
-    const actual = log?.head.seq ?? 0;
+    const actual = log ? this.#end(log) : 0;
     if (actual !== expectedSeq) {
       return Promise.reject(new LogConflictError(logId, expectedSeq, actual));
     }
@@ -70,11 +70,18 @@ export class RawLogStore implements LogStore {
     ];
     if (prune && snapshot) kept = kept.filter((r) => !((seqOf(r) as number) <= snapshot.seq));
     this.#logs.set(logId, {
-      head: structuredClone(head),
+      head: head ? structuredClone(head) : log!.head,
       snapshot: structuredClone(snapshot) ?? log?.snapshot,
       records: kept,
     });
     return Promise.resolve();
+  }
+
+  /** As the real stores: the head is not written with every event; the last event ends the log. */
+  #end(log: { head: LogHead; records: unknown[] }): number {
+    const last = log.records.map((r) => (r as { seq?: unknown })?.seq)
+      .filter((seq): seq is number => typeof seq === "number").at(-1) ?? 0;
+    return Math.floor(Math.max(log.head.seq, last));
   }
 
   load(logId: string): Promise<LoadedLog> {
@@ -85,7 +92,12 @@ export class RawLogStore implements LogStore {
     const from = snapshot?.seq ?? 0;
     const after = (r: unknown) => !(((r as { seq?: unknown })?.seq as number) <= from);
     return Promise.resolve(
-      structuredClone({ head: log.head, snapshot, records: log.records.filter(after) }),
+      structuredClone({
+        head: log.head,
+        snapshot,
+        records: log.records.filter(after),
+        end: this.#end(log),
+      }),
     );
   }
 
@@ -169,12 +181,14 @@ export function damage(
       return { ...loaded, records };
     }
     case "head ahead": {
-      // The last events never made it, but the head says they did.
+      // The last events never made it, but the head says they did (the head is not written
+      // with every event: it counts from the log's end).
       const missing = rng.range(1, 5);
       const drop = rng.int(Math.min(2, records.length - firstDamageable) + 1);
+      const end = Math.max(loaded.head!.seq, loaded.end ?? 0);
       return {
         ...loaded,
-        head: { ...loaded.head!, seq: loaded.head!.seq + missing },
+        head: { ...loaded.head!, seq: end + missing },
         records: records.slice(0, records.length - drop),
       };
     }
