@@ -304,8 +304,8 @@ const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
 
 const BENCHMARKS = new URL("../BENCHMARKS.md", import.meta.url);
-const BEGIN = "<!-- browser:begin -->";
-const END = "<!-- browser:end -->";
+const BEGIN = "<!-- browser-bench:begin -->";
+const END = "<!-- browser-bench:end -->";
 
 /**
  * Writes the table into BENCHMARKS.md, between its markers (or as the section of
