@@ -37,18 +37,18 @@ import { buildNpmPackage, type NpmPackage } from "./build_npm.ts";
  * {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
-  maxGzipBytes: 8 * 1024,
+  maxGzipBytes: 9 * 1024,
   targetGzipBytes: 5 * 1024,
 };
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it. (20 KB since the engine became a mailbox with intent and
- * completion events, a connection object and Web Locks for closed tabs: 19.9 KB then, of which
- * main's host layer, option checks and log work 17.5 KB.)
+ * growth; the build fails past it. (22 KB since the engine became a mailbox with intent and
+ * completion events, a connection object and Web Locks for closed tabs, beside the host layer, the
+ * option and input checks and the log repair: 20.1 KB then. The aim is 10 KB.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 20 * 1024,
+  maxGzipBytes: 22 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
