@@ -25,7 +25,7 @@ import { serveFiles } from "../dev.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/browser/chromium.ts";
 
 /** The page: `window.bench`, functions that return milliseconds (or counts). */
-export const PAGE_SCRIPT = `
+const PAGE_SCRIPT = `
 import { kustomerServiceDeskFactory } from "/dist/kustomer-service-desk.js";
 import { SimulatedKustomerCore } from "/dist/simulator.js";
 
