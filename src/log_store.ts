@@ -329,7 +329,7 @@ export class IndexedDbLogStore implements LogStore {
           conflict = new LogConflictError(logId, expectedSeq, actual);
           tx.abort();
         }
-      });
+      }, () => {/* the transaction failed: its error is the write's */});
       if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
       // add() fails on a sequence number another writer took, and aborts the whole write.
       else {

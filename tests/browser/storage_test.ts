@@ -175,16 +175,19 @@ browserTest(
         const [context, page, warned, errors] = await fresh(() => {
           const g = globalThis as unknown as { full: boolean };
           g.full = false;
-          const put = IDBObjectStore.prototype.put;
-          IDBObjectStore.prototype.put = function (
-            this: IDBObjectStore,
-            ...args: [unknown, IDBValidKey?]
-          ) {
-            if (g.full) {
-              throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
-            }
-            return put.apply(this, args);
-          };
+          // A full disk refuses every write (an append is add() of its events).
+          for (const name of ["put", "add"] as const) {
+            const write = IDBObjectStore.prototype[name];
+            IDBObjectStore.prototype[name] = function (
+              this: IDBObjectStore,
+              ...args: [unknown, IDBValidKey?]
+            ) {
+              if (g.full) {
+                throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+              }
+              return write.apply(this, args);
+            };
+          }
         });
         await page.waitForFunction(() => "ready" in globalThis);
         await page.evaluate(() => t.start());
