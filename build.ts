@@ -37,7 +37,8 @@ import { buildNpmPackage, type NpmPackage } from "./build_npm.ts";
  * {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
-  maxGzipBytes: 8 * 1024,
+  // 8.5 KB since the closed-tab sweep (Web Locks) joined the host layer and option checks: 8.16 KB.
+  maxGzipBytes: 8.5 * 1024,
   targetGzipBytes: 5 * 1024,
 };
 
@@ -48,7 +49,7 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
  * main's host layer, option checks and log work 17.5 KB.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 20 * 1024,
+  maxGzipBytes: 21 * 1024, // 20.3 KB once the log, storm and fuzz work joined it
 };
 
 /** Bundle names, relative to the output directory. */
