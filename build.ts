@@ -37,18 +37,19 @@ import { buildNpmPackage, type NpmPackage } from "./build_npm.ts";
  * {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
-  maxGzipBytes: 9 * 1024,
+  // 8.5 KB since the closed-tab sweep (Web Locks) joined the host layer and option checks: 8.16 KB.
+  maxGzipBytes: 8.5 * 1024,
   targetGzipBytes: 5 * 1024,
 };
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it. (22 KB since the engine became a mailbox with intent and
+ * growth; the build fails past it. (21 KB since the engine became a mailbox with intent and
  * completion events, a connection object and Web Locks for closed tabs, beside the host layer, the
- * option and input checks and the log repair: 20.1 KB then. The aim is 10 KB.)
+ * option and input checks and the log repair. The aim is 10 KB.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 22 * 1024,
+  maxGzipBytes: 21 * 1024, // 20.3 KB once the log, storm and fuzz work joined it
 };
 
 /** Bundle names, relative to the output directory. */
