@@ -21,7 +21,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { type SafeHost, writePointer } from "./host.ts";
-import { errorText, KustomerError } from "./common.ts";
+import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
 import type {
@@ -585,6 +585,10 @@ export class DeskEngine {
   }
 
   async #start(connectMessage: MessageResponse, options: StartChatOptions): Promise<void> {
+    // The desk's own hand-off after a reload while queued: the user is waiting for the old chat and
+    // asked for no new one, so if that chat cannot go on, it ends here (no second conversation).
+    const requeued = (connectItem(connectMessage) as Record<string, unknown> | undefined)
+      ?.[REQUEUE_KEY] === true;
     let previous = await this.#loadPersisted();
     // A chat another live tab holds (a duplicated tab) is that tab's, not ours.
     if (previous && previous !== this.#log && !(await this.#hold(previous.id))) {
@@ -599,7 +603,7 @@ export class DeskEngine {
       } else {
         let outcome: ResumeOutcome | "failed";
         try {
-          outcome = await this.#resume(previous, { showEndedAway: false });
+          outcome = await this.#resume(previous, { showEndedAway: requeued });
         } catch (error) {
           outcome = isOver(previous.state) ? "ended" : "failed";
           if (outcome === "failed") {
@@ -611,6 +615,11 @@ export class DeskEngine {
         if (outcome === "live" || outcome === "ended") return;
       }
     } else if (this.#options.orphanedChat !== "end" && await this.#adopt()) {
+      return;
+    }
+    if (requeued) {
+      // The chat the user waited for ended (or is gone) meanwhile: say so, start nothing new.
+      this.#host.agentEndedChat();
       return;
     }
     this.#connection.stopTimers();

@@ -24,7 +24,7 @@ import type {
   ServiceDeskHostState,
   StartChatOptions,
 } from "./host_types.ts";
-import { errorText, KustomerError } from "./common.ts";
+import { errorText, KustomerError, REQUEUE_KEY as REQUEUE } from "./common.ts";
 import { fileProblems, quickReplyOf } from "./messages.ts";
 import { checkHostState, checkSendMessage, checkStartChat, checkUploads } from "./host_checks.ts";
 import {
@@ -446,7 +446,6 @@ export class KustomerServiceDesk implements ServiceDesk {
 }
 
 /** Marks the `connect_to_agent` item of a hand-off shown again after a reload. */
-const REQUEUE = "kustomer_requeue";
 
 const engineError = (error: unknown): boolean =>
   error instanceof KustomerError && error.method === "engine";

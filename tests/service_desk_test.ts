@@ -852,6 +852,27 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step(
+      "queued at a reload, and the agent ends meanwhile: the chat ends, no second conversation",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        const { desk, host } = w.reload();
+        await host.instance.fire({ type: "chat:ready" });
+        await until(() => host.instance.added.length === 1, "the hand-off shown again");
+        const handOff = host.instance.added[0];
+        w.sim.agentSend(conversationId, "Sorry, we are closing now.");
+        w.sim.agentEnd(conversationId);
+        await desk.startChat(handOff, {});
+        await until(() => host.named("agentEndedChat").length === 1, "the end shown");
+        assertEquals(host.texts(), ["Sorry, we are closing now."], "the agent's last words");
+        assertEquals(w.sim.conversations.length, 1, "no second conversation");
+        assertEquals(w.sim.conversations[0].ended, true);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
       "connected at a reload: no hand-off is shown again (Carbon reconnects)",
       async () => {
         const w = world(kind);
