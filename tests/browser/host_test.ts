@@ -253,6 +253,11 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
             await page.getByRole("button", { name: "Disconnect" }).last().click();
             await page.waitForFunction(() => globalThis.sim.conversations[0].ended);
           }
+          // The desk clears its persisted state once the end is recorded, a moment after Kustomer
+          // has it: a reload before that is a reload mid-end (the storm's business), not this test's.
+          await page.waitForFunction(() =>
+            !Object.values(sessionStorage).some((value) => value.includes("escalationId"))
+          );
           await page.reload();
           await waitForMessage(page, "Welcome! I am the bot.", LOAD_MS);
           assertEquals(await page.evaluate(() => globalThis.factoryCalls), [false]);
