@@ -56,6 +56,7 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
+export { withPending } from "./events.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
@@ -407,9 +408,11 @@ export class DeskEngine {
   /** The agent ended the chat: their last words first, then the end. */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => []);
+    const messages = await this.#messagesOf(log, true).catch(() => undefined);
     if (!this.#current(log)) return; // a concurrent end won
-    await this.#show(log, messages);
+    // Ended: what Kustomer has now is final; a user message on it went, the others cannot.
+    if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+    await this.#show(log, messages ?? []);
     await this.#end(log, "agent");
     this.#host.agentEndedChat();
     await this.#finish(log);
@@ -497,17 +500,19 @@ export class DeskEngine {
     log: SessionLog,
     by: EndedBy,
     options: { reason?: string; endInKustomer?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<Settlement> {
     const pending = log.state.pending;
     const events = endEvents(log.state, by, options);
-    if (!events.length) return;
+    if (!events.length) return { done: Promise.resolve() };
     await log.append(...events);
+    const told: Promise<void>[] = [];
     for (const { id } of pending) {
       const files = this.#files.get(id) ?? [];
       this.#files.delete(id);
-      if (by !== "user") this.#failed(id, ENDED_BEFORE_SENT, files);
+      if (by !== "user") told.push(this.#failed(id, ENDED_BEFORE_SENT, files));
       this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
     }
+    return { done: Promise.all(told).then(() => {}) };
   }
 
   /**
@@ -800,11 +805,15 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      if (options.showEndedAway) {
-        await this.#show(log, await this.#messagesOf(log, true).catch(() => []));
-      }
-      await this.#end(log, "agent", { reason: "ended while the page was away" });
+      const messages = await this.#messagesOf(log, true).catch(() => undefined);
+      if (!this.#current(log)) return "ended";
+      // Ended: what Kustomer has is final; a user message on it went, the others cannot.
+      if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+      if (options.showEndedAway) await this.#show(log, messages ?? []);
+      const failures = await this.#end(log, "agent", { reason: "ended while the page was away" });
       await this.#finish(log);
+      // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
+      await this.#wait(failures.done);
       return "ended_away";
     }
     // The reload may have come before the conversation was created or opened: finish that first.
@@ -834,9 +843,9 @@ export class DeskEngine {
   }
 
   /** Tells the host a user message (and its files) could not go. */
-  #failed(id: string, reason: string, files: readonly FileUpload[] = []): void {
+  #failed(id: string, reason: string, files: readonly FileUpload[] = []): Promise<void> {
     for (const f of files) this.#host.setFileUploadStatus(f.id, true, reason);
-    this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
+    return this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
   }
 
   /** Settles the caller waiting for user message `id`. */

@@ -356,6 +356,30 @@ export function transcriptEntry(
   }
 }
 
+/**
+ * The transcript with the user messages not yet confirmed, each at the time it was queued (after
+ * the lines of that time or earlier): after a reload the user sees what they typed, and the desk
+ * then sends each or marks it failed by its id.
+ */
+export function withPending(
+  transcript: readonly TranscriptEntry[],
+  state: DeskState,
+): TranscriptEntry[] {
+  const pending = state.pending.map((p): TranscriptEntry => ({
+    from: "user",
+    at: p.at,
+    id: p.id,
+    text: userText(p),
+  }));
+  const lines: TranscriptEntry[] = [];
+  let next = 0;
+  for (const line of transcript) {
+    while (next < pending.length && pending[next].at < line.at) lines.push(pending[next++]);
+    lines.push(line);
+  }
+  return [...lines, ...pending.slice(next)];
+}
+
 /** A state as a snapshot stores it: plain data (arrays for sets), copied now. */
 export type StoredState = Omit<DeskState, "seen"> & { readonly seen: readonly string[] };
 
