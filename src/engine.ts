@@ -47,6 +47,7 @@ import {
   ENDED_BEFORE_SENT,
   endEvents,
   findOpening,
+  findRequestedConversation,
   freshAgentMessages,
   isAgentMessage,
   isLive,
@@ -698,23 +699,10 @@ export class DeskEngine {
     if (!options.connected) await this.#wait(this.#connection.connect());
     if (this.#log !== log || log.state.status === "ended") return;
     if (!log.state.conversationId) {
-      const brand = this.#options.init?.brandId;
-      const created = await this.#ask("createConversation", {
-        title: log.state.title ?? this.#options.title,
-        ...(brand ? { brand } : {}),
-      });
-      if (typeof created?.conversationId !== "string") {
-        throw new KustomerError(
-          "createConversation",
-          "rejected",
-          "Kustomer created no conversation id",
-        );
-      }
-      await log.append({
-        type: "conversation_created",
-        data: { conversationId: created.conversationId },
-      });
-      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, created.conversationId);
+      const conversationId = await this.#requestedConversation(log) ??
+        await this.#createConversation(log);
+      await log.append({ type: "conversation_created", data: { conversationId } });
+      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, conversationId);
       if ((log.state.status as string) === "ended") {
         // Ended while Kustomer created it: end it there too.
         await log.append({ type: "end_requested", data: {} });
@@ -744,6 +732,42 @@ export class DeskEngine {
       });
     }
     this.#scheduleHeartbeat();
+  }
+
+  /**
+   * The draft a create request before a reload made, if Kustomer has it (none when it cannot say:
+   * a new one is created, and that draft stays, empty and unseen by agents).
+   */
+  async #requestedConversation(log: SessionLog): Promise<string | undefined> {
+    if (log.state.conversationRequestedAt === undefined) return undefined;
+    try {
+      if (!(await this.#wait(this.#connection.canListConversations()))) return undefined;
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
+      return findRequestedConversation(
+        log.state,
+        Array.isArray(conversations) ? conversations : [],
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Creates the conversation: the intent recorded first, so a reload looks for it. */
+  async #createConversation(log: SessionLog): Promise<string> {
+    await log.append({ type: "conversation_requested", data: {} });
+    const brand = this.#options.init?.brandId;
+    const created = await this.#ask("createConversation", {
+      title: log.state.title ?? this.#options.title,
+      ...(brand ? { brand } : {}),
+    });
+    if (typeof created?.conversationId !== "string") {
+      throw new KustomerError(
+        "createConversation",
+        "rejected",
+        "Kustomer created no conversation id",
+      );
+    }
+    return created.conversationId;
   }
 
   /** Sends the opening message, unless a request before a reload already put it on Kustomer. */

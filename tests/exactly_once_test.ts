@@ -79,6 +79,26 @@ for (const kind of ["memory", "indexeddb"] as const) {
       },
     );
 
+    await t.step(
+      "the conversation's creation answered after the page went away: the resume takes up that draft",
+      async () => {
+        const w = world(kind);
+        // Kustomer creates the conversation; the page never hears back.
+        w.sim.faults.hang("createConversation", { times: 1, applied: true });
+        void w.desk.startChat(connect(), {}).catch(() => {});
+        await until(() => w.sim.conversations.length === 1, "the draft");
+        const { desk } = w.reload();
+        await desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.map((c) => c.conversationId), [
+          desk.state?.conversationId,
+        ]);
+        assertEquals(w.sim.conversations[0].isDraft, false, "opened");
+        await desk.endChat();
+        assertEquals(w.sim.conversations.filter((c) => !c.ended), [], "nothing left open");
+        await w.dispose();
+      },
+    );
+
     await t.step("the agent's last words before ending during a reload are shown", async () => {
       const w = world(kind);
       await w.desk.startChat(connect(), {});
