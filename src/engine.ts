@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
+import type { AgentInfo, DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -99,6 +99,24 @@ interface Settlement {
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
+}
+
+/**
+ * The status line shown when a page takes up the chat of a closed tab: "You're back with Ada."
+ * Carbon shows a text item with an `agent_message_type` as a status line (as "Ada connected."),
+ * without HTML; the name's Markdown is escaped so that it shows as typed.
+ */
+export function backWith(agent: AgentInfo): MessageResponse {
+  const name = agent.nickname.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, "\\$&");
+  return {
+    output: {
+      generic: [{
+        response_type: "text",
+        text: `You're back with ${name}.`,
+        agent_message_type: "system",
+      }],
+    },
+  };
 }
 
 function newId(): string {
@@ -1101,6 +1119,9 @@ export class DeskEngine {
           await this.#giveUp(log, "left open by a closed tab");
         }
       }
+      // Back in the chat: say with whom, after the transcript and what was missed.
+      const agent = log.state.agent;
+      if (outcome === "live" && agent) this.#host.sendMessageToUser(backWith(agent), agent.id);
       if (outcome === "live" || outcome === "ended") return true;
     }
     return false;

@@ -6,10 +6,13 @@
 
 import { assertEquals, assertNotEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { backWith } from "../src/engine.ts";
 import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry, type PageLocks } from "./_locks.ts";
 import { ADA, connect, customerTexts, world } from "./_world.ts";
 import type { KustomerServiceDeskOptions } from "../src/options.ts";
+
+const ADA_INFO = { id: ADA.id, nickname: ADA.displayName };
 
 interface Tab {
   desk: KustomerServiceDesk;
@@ -76,19 +79,31 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const second = tab();
         await second.desk.startChat(connect(), {});
         assertEquals(w.sim.conversations.length, 1, "no second conversation");
-        await until(() => second.host.texts().length === 2, "transcript and missed message");
+        await until(() => second.host.texts().length === 3, "transcript, missed, back with");
         await settle();
-        assertEquals(second.host.texts(), ["Hi, I'm Ada.", "Are you still there?"]);
+        assertEquals(second.host.texts(), [
+          "Hi, I'm Ada.",
+          "Are you still there?",
+          "You're back with Ada.",
+        ]);
         assertEquals(
           second.host.named("agentJoined").map(([p]) => (p as { id: string }).id),
           [ADA.id],
-          "back with Ada",
         );
+        // "Back with Ada" is a status line (Carbon draws it as "Ada connected."), not Ada's words.
+        const [back, agentId] = second.host.named("sendMessageToUser").at(-1)!;
+        assertEquals(back, backWith(ADA_INFO));
+        assertEquals(agentId, ADA.id);
         assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
         assertEquals(second.host.record.escalationId, escalationId, "the same escalation");
         w.sim.agentSend(conversationId, "Got it.");
-        await until(() => second.host.texts().length === 3, "a live message");
+        await until(() => second.host.texts().length === 4, "a live message");
         assertEquals(second.host.texts().at(-1), "Got it.");
+        assertEquals(
+          second.host.texts().filter((text) => text.startsWith("You're back")).length,
+          1,
+          "said once",
+        );
         second.close();
         await w.dispose();
       },
@@ -155,3 +170,18 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
   });
 }
+
+Deno.test("backWith() names the agent in a status line, Markdown and HTML shown as typed", () => {
+  assertEquals(backWith({ id: "a-1", nickname: "Ada" }), {
+    output: {
+      generic: [{
+        response_type: "text",
+        text: "You're back with Ada.",
+        agent_message_type: "system",
+      }],
+    },
+  });
+  const text = (backWith({ id: "a-2", nickname: "*Eve* <b>x</b> [l](u) _y_" }).output
+    .generic![0] as { text: string }).text;
+  assertEquals(text, "You're back with \\*Eve\\* \\<b\\>x\\</b\\> \\[l\\]\\(u\\) \\_y\\_.");
+});
