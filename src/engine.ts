@@ -1129,7 +1129,8 @@ export class DeskEngine {
 
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
-   * `orphanTimeoutMs` (one page does it: the one that gets the lock).
+   * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
+   * (one page does each: the one that gets the lock).
    */
   endUnheld(): Promise<void> {
     return this.#post(async () => {
@@ -1137,33 +1138,31 @@ export class DeskEngine {
       if (!locks) return;
       const { now, orphanTimeoutMs, retentionMs } = this.#options;
       const heads = await this.#store.heads();
-      const candidates = openEscalations(heads, {
-        now: now(),
-        idleMs: orphanTimeoutMs,
-        except: this.#log?.id,
-      });
+      const mine = [this.#log?.id, this.#pointer.read()];
+      const candidates = [
+        ...openEscalations(heads, { now: now(), idleMs: orphanTimeoutMs, except: this.#log?.id }),
+        ...heads.filter((h) => h.endedAt !== undefined && !mine.includes(h.id)),
+      ];
       for (const head of candidates) {
         const release = await tryHold(locks, head.id);
         if (!release) continue;
         try {
           const log = await SessionLog.open(this.#store, head.id, this.#logOptions());
-          if (!log || isOver(log.state)) continue;
-          this.#warn(
-            `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
-          );
-          await log.append(
-            ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
-          );
-          const conversationId = log.state.conversationId;
-          if (log.state.endRequested && conversationId) {
-            try {
-              if (!this.#connection.listening) await this.#wait(this.#connection.connect());
-              await this.#ask("endConversation", { conversationId }, true);
-              await log.append({ type: "end_confirmed", data: {} });
-            } catch (error) {
-              this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
-            }
+          if (!log) continue;
+          if (log.state.status === "ended") {
+            // Ended by its tab, which went away before Kustomer confirmed the end.
+            if (resumePlan(log.state)[0] !== "end_in_kustomer") continue;
+            this.#warn("finished ending a chat of a closed tab in Kustomer (it was not confirmed)");
+          } else {
+            if (isOver(log.state)) continue;
+            this.#warn(
+              `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
+            );
+            await log.append(
+              ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
+            );
           }
+          await this.#endInKustomer(log, true);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {
           this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);

@@ -168,6 +168,41 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.dispose();
       },
     );
+    await t.step(
+      "a tab closed while its end was on its way: another page ends it in Kustomer, once, and clears it",
+      async () => {
+        const { w, registry, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        w.sim.agentSend(first.desk.state!.conversationId!, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        // The user ends the chat; the request never reaches Kustomer: the tab closes first.
+        w.sim.faults.hang("endConversation", { times: 1, applied: false });
+        void first.desk.endChat().catch(() => {});
+        await settle();
+        const [head] = await w.store.heads();
+        assertNotEquals(head?.endedAt, undefined, "the end is recorded");
+        first.close();
+        const asked = () => w.sim.callLog.filter((c) => c.method === "endConversation").length;
+        assertEquals([w.sim.conversations[0].ended, asked()], [false, 1]);
+        // Two pages of the site sweep together; one finishes the end.
+        const pages = [tab(), tab()];
+        registry.lineUp(2);
+        await w.clock.advance(60_000);
+        assertEquals(registry.waiting, 0, "both sweeps asked which locks are held");
+        await until(() => w.sim.conversations[0].ended, "the conversation ended in Kustomer");
+        await w.clock.advance(180_000);
+        assertEquals(asked(), 2, "asked once more, by one page");
+        assertEquals(await w.store.heads(), [], "the log is cleared");
+        assertEquals(
+          w.logger.lines.filter((l) => l.includes("finished ending a chat of a closed tab")).length,
+          1,
+          w.logger.lines.join("\n"),
+        );
+        for (const each of pages) each.close();
+        await w.dispose();
+      },
+    );
   });
 }
 
