@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { AgentInfo, DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
+import type { DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -42,6 +42,7 @@ import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./o
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
+import { backWith } from "./engine/notices.ts";
 import {
   agentSteps,
   ENDED_BEFORE_SENT,
@@ -99,24 +100,6 @@ interface Settlement {
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
-}
-
-/**
- * The status line shown when a page takes up the chat of a closed tab: "You're back with Ada."
- * Carbon shows a text item with an `agent_message_type` as a status line (as "Ada connected."),
- * without HTML; the name's Markdown is escaped so that it shows as typed.
- */
-export function backWith(agent: AgentInfo): MessageResponse {
-  const name = agent.nickname.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, "\\$&");
-  return {
-    output: {
-      generic: [{
-        response_type: "text",
-        text: `You're back with ${name}.`,
-        agent_message_type: "system",
-      }],
-    },
-  };
 }
 
 function newId(): string {

@@ -6,7 +6,7 @@
 
 import { assertEquals, assertNotEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
-import { backWith } from "../src/engine.ts";
+import { backWith } from "../src/engine/notices.ts";
 import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry, type PageLocks } from "./_locks.ts";
 import { ADA, connect, customerTexts, world } from "./_world.ts";
