@@ -40,6 +40,8 @@ import { SimulatedKustomerCore } from "/dist/simulator.js";
 // Count the desk's sweeps: each asks the real lock manager which locks are held.
 const query = navigator.locks.query.bind(navigator.locks);
 globalThis.sweeps = 0;
+// The names of the locks held now, asked of the real lock manager (not counted as a sweep).
+globalThis.heldLocks = async () => (await query()).held.map((lock) => lock.name);
 navigator.locks.query = async () => {
   const held = await query();
   globalThis.sweeps++;
@@ -81,6 +83,7 @@ type Globals = {
     agentSend(id: string, text: string): unknown;
   };
   sweeps: number;
+  heldLocks(): Promise<string[]>;
   save(): void;
   load(): void;
   conversationId(): string | undefined;
@@ -167,6 +170,11 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         // The first tab goes; Ada writes while nobody is there.
         await first.page.evaluate(() => globalThis.save());
         await first.page.close();
+        // A closed page's locks are released a moment later, not at once: until then its chat is
+        // a live tab's, and asking for an agent rightly starts another.
+        await second.page.waitForFunction(async () =>
+          !(await globalThis.heldLocks()).some((name) => name.startsWith("kustomer-service-desk:"))
+        );
         await second.page.evaluate(() => globalThis.load());
         await agentSays(second.page, "Are you still there?");
         await send(second.page, "an agent please");
