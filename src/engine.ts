@@ -42,6 +42,7 @@ import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./o
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
+import { backWith } from "./engine/notices.ts";
 import {
   agentSteps,
   ENDED_BEFORE_SENT,
@@ -1134,6 +1135,9 @@ export class DeskEngine {
           await this.#giveUp(log, "left open by a closed tab");
         }
       }
+      // Back in the chat: say with whom, after the transcript and what was missed.
+      const agent = log.state.agent;
+      if (outcome === "live" && agent) this.#host.sendMessageToUser(backWith(agent), agent.id);
       if (outcome === "live" || outcome === "ended") return true;
     }
     return false;
@@ -1141,7 +1145,8 @@ export class DeskEngine {
 
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
-   * `orphanTimeoutMs` (one page does it: the one that gets the lock).
+   * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
+   * (one page does each: the one that gets the lock).
    */
   endUnheld(): Promise<void> {
     return this.#post(async () => {
@@ -1149,33 +1154,31 @@ export class DeskEngine {
       if (!locks) return;
       const { now, orphanTimeoutMs, retentionMs } = this.#options;
       const heads = await this.#store.heads();
-      const candidates = openEscalations(heads, {
-        now: now(),
-        idleMs: orphanTimeoutMs,
-        except: this.#log?.id,
-      });
+      const mine = [this.#log?.id, this.#pointer.read()];
+      const candidates = [
+        ...openEscalations(heads, { now: now(), idleMs: orphanTimeoutMs, except: this.#log?.id }),
+        ...heads.filter((h) => h.endedAt !== undefined && !mine.includes(h.id)),
+      ];
       for (const head of candidates) {
         const release = await tryHold(locks, head.id);
         if (!release) continue;
         try {
           const log = await SessionLog.open(this.#store, head.id, this.#logOptions());
-          if (!log || isOver(log.state)) continue;
-          this.#warn(
-            `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
-          );
-          await log.append(
-            ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
-          );
-          const conversationId = log.state.conversationId;
-          if (log.state.endRequested && conversationId) {
-            try {
-              if (!this.#connection.listening) await this.#wait(this.#connection.connect());
-              await this.#ask("endConversation", { conversationId }, true);
-              await log.append({ type: "end_confirmed", data: {} });
-            } catch (error) {
-              this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
-            }
+          if (!log) continue;
+          if (log.state.status === "ended") {
+            // Ended by its tab, which went away before Kustomer confirmed the end.
+            if (resumePlan(log.state)[0] !== "end_in_kustomer") continue;
+            this.#warn("finished ending a chat of a closed tab in Kustomer (it was not confirmed)");
+          } else {
+            if (isOver(log.state)) continue;
+            this.#warn(
+              `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
+            );
+            await log.append(
+              ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
+            );
           }
+          await this.#endInKustomer(log, true);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {
           this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);
