@@ -48,6 +48,7 @@ import {
   ENDED_BEFORE_SENT,
   endEvents,
   findOpening,
+  findRequestedConversation,
   freshAgentMessages,
   isAgentMessage,
   isLive,
@@ -57,6 +58,7 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
+export { withPending } from "./events.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
@@ -408,9 +410,11 @@ export class DeskEngine {
   /** The agent ended the chat: their last words first, then the end. */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => []);
+    const messages = await this.#messagesOf(log, true).catch(() => undefined);
     if (!this.#current(log)) return; // a concurrent end won
-    await this.#show(log, messages);
+    // Ended: what Kustomer has now is final; a user message on it went, the others cannot.
+    if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+    await this.#show(log, messages ?? []);
     await this.#end(log, "agent");
     this.#host.agentEndedChat();
     await this.#finish(log);
@@ -498,17 +502,19 @@ export class DeskEngine {
     log: SessionLog,
     by: EndedBy,
     options: { reason?: string; endInKustomer?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<Settlement> {
     const pending = log.state.pending;
     const events = endEvents(log.state, by, options);
-    if (!events.length) return;
+    if (!events.length) return { done: Promise.resolve() };
     await log.append(...events);
+    const told: Promise<void>[] = [];
     for (const { id } of pending) {
       const files = this.#files.get(id) ?? [];
       this.#files.delete(id);
-      if (by !== "user") this.#failed(id, ENDED_BEFORE_SENT, files);
+      if (by !== "user") told.push(this.#failed(id, ENDED_BEFORE_SENT, files));
       this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
     }
+    return { done: Promise.all(told).then(() => {}) };
   }
 
   /**
@@ -694,23 +700,10 @@ export class DeskEngine {
     if (!options.connected) await this.#wait(this.#connection.connect());
     if (this.#log !== log || log.state.status === "ended") return;
     if (!log.state.conversationId) {
-      const brand = this.#options.init?.brandId;
-      const created = await this.#ask("createConversation", {
-        title: log.state.title ?? this.#options.title,
-        ...(brand ? { brand } : {}),
-      });
-      if (typeof created?.conversationId !== "string") {
-        throw new KustomerError(
-          "createConversation",
-          "rejected",
-          "Kustomer created no conversation id",
-        );
-      }
-      await log.append({
-        type: "conversation_created",
-        data: { conversationId: created.conversationId },
-      });
-      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, created.conversationId);
+      const conversationId = await this.#requestedConversation(log) ??
+        await this.#createConversation(log);
+      await log.append({ type: "conversation_created", data: { conversationId } });
+      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, conversationId);
       if ((log.state.status as string) === "ended") {
         // Ended while Kustomer created it: end it there too.
         await log.append({ type: "end_requested", data: {} });
@@ -740,6 +733,42 @@ export class DeskEngine {
       });
     }
     this.#scheduleHeartbeat();
+  }
+
+  /**
+   * The draft a create request before a reload made, if Kustomer has it (none when it cannot say:
+   * a new one is created, and that draft stays, empty and unseen by agents).
+   */
+  async #requestedConversation(log: SessionLog): Promise<string | undefined> {
+    if (log.state.conversationRequestedAt === undefined) return undefined;
+    try {
+      if (!(await this.#wait(this.#connection.canListConversations()))) return undefined;
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
+      return findRequestedConversation(
+        log.state,
+        Array.isArray(conversations) ? conversations : [],
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Creates the conversation: the intent recorded first, so a reload looks for it. */
+  async #createConversation(log: SessionLog): Promise<string> {
+    await log.append({ type: "conversation_requested", data: {} });
+    const brand = this.#options.init?.brandId;
+    const created = await this.#ask("createConversation", {
+      title: log.state.title ?? this.#options.title,
+      ...(brand ? { brand } : {}),
+    });
+    if (typeof created?.conversationId !== "string") {
+      throw new KustomerError(
+        "createConversation",
+        "rejected",
+        "Kustomer created no conversation id",
+      );
+    }
+    return created.conversationId;
   }
 
   /** Sends the opening message, unless a request before a reload already put it on Kustomer. */
@@ -801,11 +830,15 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      if (options.showEndedAway) {
-        await this.#show(log, await this.#messagesOf(log, true).catch(() => []));
-      }
-      await this.#end(log, "agent", { reason: "ended while the page was away" });
+      const messages = await this.#messagesOf(log, true).catch(() => undefined);
+      if (!this.#current(log)) return "ended";
+      // Ended: what Kustomer has is final; a user message on it went, the others cannot.
+      if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+      if (options.showEndedAway) await this.#show(log, messages ?? []);
+      const failures = await this.#end(log, "agent", { reason: "ended while the page was away" });
       await this.#finish(log);
+      // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
+      await this.#wait(failures.done);
       return "ended_away";
     }
     // The reload may have come before the conversation was created or opened: finish that first.
@@ -835,9 +868,9 @@ export class DeskEngine {
   }
 
   /** Tells the host a user message (and its files) could not go. */
-  #failed(id: string, reason: string, files: readonly FileUpload[] = []): void {
+  #failed(id: string, reason: string, files: readonly FileUpload[] = []): Promise<void> {
     for (const f of files) this.#host.setFileUploadStatus(f.id, true, reason);
-    this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
+    return this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
   }
 
   /** Settles the caller waiting for user message `id`. */
