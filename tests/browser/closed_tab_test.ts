@@ -179,13 +179,27 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
           )
         );
 
+        // The lock the first tab holds for its chat (the only one of the desk's).
+        const held = (await second.page.evaluate(() => globalThis.heldLocks()))
+          .filter((name) => name.startsWith("kustomer-service-desk:"));
+        assertEquals(held.length, 1, `one chat lock held: ${held}`);
+        const [lock] = held;
         // The first tab goes; Ada writes while nobody is there.
         await first.page.evaluate(() => globalThis.save());
         await first.page.close();
         // A closed page's locks are released a moment later, not at once: until then its chat is
-        // a live tab's, and asking for an agent rightly starts another.
-        await second.page.waitForFunction(async () =>
-          !(await globalThis.heldLocks()).some((name) => name.startsWith("kustomer-service-desk:"))
+        // a live tab's, and asking for an agent rightly starts another. Wait for the release by
+        // asking for the lock (granted only once the closed page's is gone), then let it go.
+        // (`waitForFunction` with an async predicate does not wait: a promise is truthy.)
+        await second.page.evaluate(
+          ([name, limit]) =>
+            Promise.race([
+              navigator.locks.request(name, () => {}),
+              new Promise((_, reject) =>
+                setTimeout(() => reject(new Error(`${name} still held after ${limit} ms`)), limit)
+              ),
+            ]),
+          [lock, LOAD_MS] as const,
         );
         await second.page.evaluate(() => globalThis.load());
         await agentSays(second.page, "Are you still there?");
