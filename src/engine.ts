@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
+import type { DeskState, EndedBy, TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -44,17 +44,19 @@ import { Mailbox } from "./engine/mailbox.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith } from "./engine/notices.ts";
 import {
+  agentEnded,
   agentSteps,
-  ENDED_BEFORE_SENT,
+  chatEnded,
+  confirmSent,
+  type Decision,
   endEvents,
   findOpening,
   findRequestedConversation,
-  freshAgentMessages,
   isAgentMessage,
   isLive,
   isOver,
   resumePlan,
-  settleSent,
+  showAgentMessages,
 } from "./engine/decide.ts";
 
 export { SessionLog };
@@ -379,25 +381,9 @@ export class DeskEngine {
 
   /** Records, then shows, the agent messages not yet seen (and those held), in Kustomer's order. */
   async #show(log: SessionLog, messages: readonly KustomerMessage[]): Promise<void> {
-    const fresh = freshAgentMessages(log.state, [...messages, ...this.#held.values()]);
+    const decision = showAgentMessages(log.state, [...messages, ...this.#held.values()]);
     this.#held.clear();
-    if (!fresh.length || !isLive(log.state)) return;
-    const steps = agentSteps(log.state.agent, fresh);
-    // Recorded together (one transaction), then shown: a reload never shows one twice.
-    await log.append(
-      ...fresh.map((message): EventInput => ({
-        type: "agent_message_received",
-        data: { message },
-      })),
-    );
-    if (this.#log !== log) return;
-    for (const step of steps) {
-      if (step.call === "sendMessageToUser") {
-        this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
-      } else {
-        this.#host[step.call](profile(step.agent));
-      }
-    }
+    await this.#decided(log, decision);
   }
 
   async #messagesOf(log: SessionLog, quiet?: boolean): Promise<KustomerMessage[]> {
@@ -410,14 +396,45 @@ export class DeskEngine {
   /** The agent ended the chat: their last words first, then the end. */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => undefined);
+    const messages = await this.#messagesOf(log, true).catch(() => []);
     if (!this.#current(log)) return; // a concurrent end won
-    // Ended: what Kustomer has now is final; a user message on it went, the others cannot.
-    if (messages) await this.#recordSent(log, settleSent(log.state, messages));
-    await this.#show(log, messages ?? []);
-    await this.#end(log, "agent");
-    this.#host.agentEndedChat();
+    await this.#decided(log, agentEnded(log.state, [...messages, ...this.#held.values()]));
     await this.#finish(log);
+  }
+
+  /**
+   * Records a decision's events (one write), then runs its effects in order. Resolves once they
+   * are recorded and started; `done` settles when the host has taken every failure.
+   */
+  async #decided(log: SessionLog, decision: Decision): Promise<Settlement> {
+    if (decision.events.length) await log.append(...decision.events);
+    const told: Promise<void>[] = [];
+    if (this.#log !== log) return { done: Promise.resolve() };
+    for (const effect of decision.effects) {
+      switch (effect.call) {
+        case "sendMessageToUser":
+          this.#host.sendMessageToUser(toMessageResponse(effect.message), effect.message.agent.id);
+          break;
+        case "agentJoined":
+        case "beginTransferToAnotherAgent":
+          this.#host[effect.call](profile(effect.agent));
+          break;
+        case "userMessageSent":
+          this.#settle(effect.id);
+          break;
+        case "userMessageFailed": {
+          const files = this.#files.get(effect.id) ?? [];
+          this.#files.delete(effect.id);
+          if (!effect.quiet) told.push(this.#failed(effect.id, effect.reason, files));
+          this.#settle(effect.id, new Error(`Cannot send the message: ${effect.reason}`));
+          break;
+        }
+        case "agentEndedChat":
+          this.#host.agentEndedChat();
+          break;
+      }
+    }
+    return { done: Promise.all(told).then(() => {}) };
   }
 
   // --- lost and recovered connection -------------------------------------------------------
@@ -465,18 +482,10 @@ export class DeskEngine {
     const messages = await this.#messagesOf(log);
     if (!this.#current(log)) return;
     this.#connection.setStatus("online");
-    await this.#recordSent(log, settleSent(log.state, messages, this.#sending));
+    await this.#decided(log, confirmSent(log.state, messages, this.#sending));
     await this.#show(log, messages);
     await this.#sendPending(log);
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
-  }
-
-  async #recordSent(log: SessionLog, events: EventInput[]): Promise<void> {
-    if (!events.length) return;
-    await log.append(...events);
-    for (const event of events) {
-      if (event.type === "user_message_sent") this.#settle(event.data.id);
-    }
   }
 
   async #endedRemotely(log: SessionLog): Promise<boolean> {
@@ -498,23 +507,12 @@ export class DeskEngine {
    * Records the end (and the request to end the Kustomer conversation when this desk must), and
    * fails the user messages that never went.
    */
-  async #end(
+  #end(
     log: SessionLog,
     by: EndedBy,
     options: { reason?: string; endInKustomer?: boolean } = {},
   ): Promise<Settlement> {
-    const pending = log.state.pending;
-    const events = endEvents(log.state, by, options);
-    if (!events.length) return { done: Promise.resolve() };
-    await log.append(...events);
-    const told: Promise<void>[] = [];
-    for (const { id } of pending) {
-      const files = this.#files.get(id) ?? [];
-      this.#files.delete(id);
-      if (by !== "user") told.push(this.#failed(id, ENDED_BEFORE_SENT, files));
-      this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
-    }
-    return { done: Promise.all(told).then(() => {}) };
+    return this.#decided(log, chatEnded(log.state, by, options));
   }
 
   /**
@@ -830,12 +828,16 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      const messages = await this.#messagesOf(log, true).catch(() => undefined);
+      const messages = await this.#messagesOf(log, true).catch(() => []);
       if (!this.#current(log)) return "ended";
-      // Ended: what Kustomer has is final; a user message on it went, the others cannot.
-      if (messages) await this.#recordSent(log, settleSent(log.state, messages));
-      if (options.showEndedAway) await this.#show(log, messages ?? []);
-      const failures = await this.#end(log, "agent", { reason: "ended while the page was away" });
+      const failures = await this.#decided(
+        log,
+        agentEnded(log.state, messages, {
+          show: options.showEndedAway,
+          tellHost: false,
+          reason: "ended while the page was away",
+        }),
+      );
       await this.#finish(log);
       // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
       await this.#wait(failures.done);
@@ -1118,13 +1120,12 @@ export class DeskEngine {
       // The transcript back: this page's host has never seen this chat.
       const transcript = await log.readTranscript();
       const shown = transcript.flatMap((t) => t.message ? [t.message] : []);
-      for (const step of agentSteps(undefined, shown)) {
-        if (step.call === "sendMessageToUser") {
-          this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
-        } else if (step.call === "agentJoined") {
-          this.#host.agentJoined(profile(step.agent));
-        }
-      }
+      await this.#decided(log, {
+        events: [],
+        effects: agentSteps(undefined, shown).filter((step) =>
+          step.call !== "beginTransferToAnotherAgent"
+        ),
+      });
       let outcome: ResumeOutcome | "failed";
       try {
         outcome = await this.#resume(log, { showEndedAway: true });
