@@ -1147,12 +1147,14 @@ export class DeskEngine {
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
    * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
-   * (one page does each: the one that gets the lock).
+   * (one page does each: the one that gets the lock). Resolves with the ids of the chats whose end
+   * Kustomer has still not confirmed (to try again later).
    */
-  endUnheld(): Promise<void> {
+  endUnheld(): Promise<string[]> {
     return this.#post(async () => {
+      const unconfirmed: string[] = [];
       const locks = this.#locks;
-      if (!locks) return;
+      if (!locks) return unconfirmed;
       const { now, orphanTimeoutMs, retentionMs } = this.#options;
       const heads = await this.#store.heads();
       const mine = [this.#log?.id, this.#pointer.read()];
@@ -1180,6 +1182,7 @@ export class DeskEngine {
             );
           }
           await this.#endInKustomer(log, true);
+          if (log.state.endRequested) unconfirmed.push(log.id);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {
           this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);
@@ -1187,6 +1190,7 @@ export class DeskEngine {
           release();
         }
       }
+      return unconfirmed;
     });
   }
 }

@@ -124,7 +124,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  /** Ended logs of other tabs this page has looked at: each once (its end may be unconfirmed). */
+  /** Ended logs of other tabs this page has looked at: each once, unless its end is still due. */
   #checkedEnds = new Set<string>();
 
   /**
@@ -145,7 +145,9 @@ export class KustomerServiceDesk implements ServiceDesk {
         due = true;
       }
     }
-    if (due) await this.#run((engine) => engine.endUnheld());
+    if (!due) return;
+    // An end Kustomer did not confirm (it did not answer) is tried again at the next sweep.
+    for (const id of await this.#run((engine) => engine.endUnheld())) this.#checkedEnds.delete(id);
   }
 
   /**

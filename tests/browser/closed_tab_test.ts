@@ -79,9 +79,10 @@ document.getElementById("chat").append(chat);
 type Globals = {
   sim: {
     conversations: { conversationId: string; ended: boolean; isDraft: boolean }[];
-    callLog: { method: string }[];
+    callLog: { method: string; options?: { body?: string } }[];
+    messagesOf(id: string): { body?: string; direction: string }[];
     agentSend(id: string, text: string): unknown;
-    faults: { hang(method: string, options: { times: number }): void };
+    faults: { hang(method: string, options: { times: number; applied?: boolean }): void };
   };
   sweeps: number;
   heldLocks(): Promise<string[]>;
@@ -167,6 +168,16 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         assertEquals(second.warnings.filter((w) => w.includes("closed tab")), []);
         await agentSays(first.page, "Still with me?");
         await waitForMessage(first.page, "Still with me?", LOAD_MS);
+        // A message on its way when the tab closes: Kustomer never gets it from this tab.
+        await first.page.evaluate(() =>
+          globalThis.sim.faults.hang("sendMessage", { times: 1, applied: false })
+        );
+        await send(first.page, "yes, order 42");
+        await first.page.waitForFunction(() =>
+          globalThis.sim.callLog.some((c) =>
+            c.method === "sendMessage" && c.options?.body === "yes, order 42"
+          )
+        );
 
         // The first tab goes; Ada writes while nobody is there.
         await first.page.evaluate(() => globalThis.save());
@@ -200,6 +211,20 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
           await second.page.evaluate(() => globalThis.sim.conversations.length),
           1,
           "no second conversation",
+        );
+        // The pending message reached Kustomer once, sent by the tab that took the chat up; the
+        // new tab's own request for an agent went to nobody.
+        await second.page.waitForFunction(() =>
+          globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) =>
+            m.body === "yes, order 42"
+          )
+        );
+        assertEquals(
+          await second.page.evaluate(() =>
+            globalThis.sim.messagesOf(globalThis.conversationId()!)
+              .filter((m) => m.direction === "in").slice(1).map((m) => m.body)
+          ),
+          ["yes, order 42"],
         );
         await agentSays(second.page, "Good to have you back.");
         await waitForMessage(second.page, "Good to have you back.", LOAD_MS);
