@@ -202,7 +202,7 @@ const rootPath = (p: string) => new URL(p, ROOT).pathname;
  * script) holds them and publishes them for the engine, which takes them from there rather than
  * carrying copies: one `KustomerError`, one `LogConflictError`, one set of options.
  */
-const SHARED = ["common", "messages", "options", "log_store"] as const;
+const SHARED = ["common", "messages", "options", "log_store", "host_checks"] as const;
 
 /** The two kinds of entry; each loads the engine under its own name (two on one page never mix). */
 type EntryKind = "esm" | "iife";

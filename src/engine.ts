@@ -20,7 +20,7 @@ import type {
   MessageResponse,
   StartChatOptions,
 } from "./host_types.ts";
-import { type SafeHost, writePointer } from "./host.ts";
+import { type HostInstance, type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
@@ -41,6 +41,7 @@ import {
 import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
+import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import {
   agentSteps,
@@ -99,6 +100,28 @@ interface Settlement {
 /** The `connect_to_agent` item of a message. */
 function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
+}
+
+/** Whether the host already has an agent chat (connected, connecting or reconnecting). */
+function hostHasChat(instance: HostInstance): boolean {
+  try {
+    const agent = instance.getState?.()?.humanAgent as
+      | { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean }
+      | undefined;
+    return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the user can see the chat (its main window is open, in a visible page). */
+function chatOpen(instance: HostInstance): boolean {
+  try {
+    return globalThis.document?.visibilityState !== "hidden" &&
+      instance.getState?.()?.viewState?.mainWindow === true;
+  } catch {
+    return false;
+  }
 }
 
 function newId(): string {
@@ -573,7 +596,7 @@ export class DeskEngine {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    // The desk checked the connect message.
+    checkStartChat(connectMessage, options);
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
     if (isLive(this.#log?.state)) throw new Error("Cannot start chat: a chat is already active");
     this.#starting = true;
@@ -893,17 +916,10 @@ export class DeskEngine {
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    if (!message || typeof message !== "object") {
-      throw new TypeError("sendMessageToAgent() needs a MessageRequest object");
-    }
-    const text = message.input?.text ?? "";
-    if (typeof text !== "string") throw new TypeError("message.input.text must be a string");
-    const id = typeof message.id === "string" && message.id ? message.id : messageID;
-    if (typeof id !== "string" || !id) {
-      throw new TypeError("sendMessageToAgent() needs a message id");
-    }
+    checkSendMessage(message, messageID, additionalData);
+    const text = message.input.text ?? "";
+    const id = message.id || messageID;
     const uploads = additionalData?.filesToUpload ?? [];
-    if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
     const settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
     await settlement?.done;
   }
@@ -1056,6 +1072,55 @@ export class DeskEngine {
         `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#options.orphanTimeoutMs} ms`,
       );
       await this.#giveUp(log, "left open by a page reload");
+    });
+  }
+
+  // --- the host's instance (Carbon AI Chat's events, registered by the desk) -----------------
+
+  #reading: Promise<void> = Promise.resolve();
+
+  /**
+   * Marks the agent's messages read, one marking at a time (so each message is marked once); given
+   * the host's `instance`, only when the user can see the chat.
+   */
+  markRead(instance?: HostInstance): Promise<void> {
+    if (instance && !chatOpen(instance)) return Promise.resolve();
+    return this.#reading = this.#reading.then(() => this.userReadMessages()).catch((error) =>
+      this.#warn(`could not mark messages read (${errorText(error)})`)
+    );
+  }
+
+  /** Sends a clicked quick reply to the agent (as the text the user saw). */
+  async sendQuickReply(reply: { label: string; value: string }): Promise<void> {
+    const id = `quick-reply-${globalThis.crypto?.randomUUID?.() ?? Date.now()}`;
+    try {
+      await this.sendMessageToAgent({ id, input: { text: reply.label || reply.value } }, id);
+    } catch (error) {
+      this.#warn(`could not send the quick reply to the agent (${errorText(error)})`);
+    }
+  }
+
+  /**
+   * After a reload while still waiting for an agent, the host knows of no chat: show the hand-off
+   * again (a `connect_to_agent` message the desk marks as its own), so that the host starts the
+   * chat and the desk resumes the waiting conversation.
+   */
+  async requeue(instance: HostInstance): Promise<void> {
+    const messaging = instance.messaging;
+    if (this.state || hostHasChat(instance) || typeof messaging?.addMessage !== "function") return;
+    const state = await this.savedState();
+    if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
+      return;
+    }
+    await messaging.addMessage({
+      output: {
+        generic: [{
+          response_type: "connect_to_agent",
+          message_to_human_agent: "",
+          agent_available: { message: "You are still waiting for an agent." },
+          [REQUEUE_KEY]: true,
+        }],
+      },
     });
   }
 
