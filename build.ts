@@ -279,7 +279,7 @@ g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
 const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
   name: "engine-import",
   setup(b) {
-    b.onLoad({ filter: /\/src\/(service_desk|history)\.ts$/ }, async (args) => {
+    b.onLoad({ filter: /\/src\/(service_desk|history|log_store)\.ts$/ }, async (args) => {
       const source = await Deno.readTextFile(args.path);
       const lazy = /(?<!typeof )import\("\.\/engine\.ts"\)/g; // the call, not the type
       if (!lazy.test(source)) {

@@ -57,6 +57,14 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
+export {
+  idbEvents,
+  idbLoad,
+  idbWrite,
+  memoryEvents,
+  memoryLoad,
+  memoryWrite,
+} from "./engine/log_io.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
