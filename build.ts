@@ -223,6 +223,48 @@ function linkKey(): string {
   return hash.digest("hex").slice(0, 12);
 }
 
+/**
+ * What the engine's modules import from each shared module (by name; `import * as` of a shared
+ * module is refused): all an entry publishes, so that the rest of a shared module can be left out
+ * of the entry when the entry itself does not use it.
+ */
+function engineNeeds(): Needs {
+  const needs = Object.fromEntries(SHARED.map((m) => [m, new Set<string>()])) as Record<
+    (typeof SHARED)[number],
+    Set<string>
+  >;
+  const visited = new Set<string>();
+  const visit = (file: URL) => {
+    if (visited.has(file.href)) return;
+    visited.add(file.href);
+    const source = Deno.readTextFileSync(file);
+    const statements = /^(?:import|export)\s+(type\s+)?([^;]*?)\s*from\s*"(\.\.?\/[^"]+\.ts)";/gm;
+    for (const [, typeOnly, clause, path] of source.matchAll(statements)) {
+      if (typeOnly) continue;
+      const target = new URL(path, file);
+      const shared = SHARED.find((m) => target.href === new URL(`src/${m}.ts`, ROOT).href);
+      if (!shared) {
+        visit(target);
+        continue;
+      }
+      const names = /^\{([^}]*)\}$/.exec(clause.trim());
+      if (!names) {
+        throw new BuildCheckError(`${file.pathname} must import ${path} by name, not "${clause}"`);
+      }
+      for (const part of names[1].split(",").map((p) => p.trim())) {
+        if (part && !part.startsWith("type ")) needs[shared].add(part.split(/\s+as\s+/)[0]);
+      }
+    }
+  };
+  visit(new URL("src/engine.ts", ROOT));
+  return Object.fromEntries(
+    Object.entries(needs).map(([m, names]) => [m, [...names].sort()]),
+  ) as Needs;
+}
+
+/** What the engine takes from each shared module (see {@linkcode engineNeeds}). */
+type Needs = Record<(typeof SHARED)[number], string[]>;
+
 /** Where an entry publishes what its engine needs. */
 const registry = (key: string, kind: EntryKind) =>
   `globalThis[Symbol.for("kustomer-service-desk?v=${key}&f=${kind}")]`;
@@ -232,22 +274,22 @@ const registry = (key: string, kind: EntryKind) =>
  * the entry's own: `import.meta.url`, or the classic script's `src`, since a classic script loaded
  * from another origin without the crossorigin attribute cannot import relative to itself).
  */
-const publish = (key: string, kind: EntryKind, base: string) => `
+const publish = (key: string, kind: EntryKind, base: string, needs: Needs) => `
 ${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
 ${registry(key, kind)} = {
-  ${SHARED.join(", ")},
+  ${SHARED.map((m) => `${m}: { ${needs[m].map((name) => `${name}: ${m}.${name}`)} }`)},
   engineUrl: new URL("./${FILES.engine}?v=${key}&f=${kind}", ${base}).href,
 };
 `;
 
 /** The ESM entry: everything `mod.ts` exports. */
-const esmEntry = (key: string) => `
+const esmEntry = (key: string, needs: Needs) => `
 export * from "./mod.ts";
-${publish(key, "esm", "import.meta.url")}
+${publish(key, "esm", "import.meta.url", needs)}
 `;
 
 /** The IIFE entry: the classic script's globals. */
-const iifeEntry = (key: string) => `
+const iifeEntry = (key: string, needs: Needs) => `
 import * as desk from "./mod.ts";
 const g = globalThis;
 const script = typeof document === "object" ? document.currentScript : null;
@@ -256,6 +298,7 @@ ${
     key,
     "iife",
     '(script && script.src) || (typeof location === "object" ? location.href : "file:///")',
+    needs,
   )
 }
 g.KustomerServiceDesk = desk;
@@ -296,7 +339,7 @@ const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
 });
 
 /** The engine's half: the shared modules come from the entry that loaded it, not from copies. */
-const sharedFromEntry = (key: string): esbuild.Plugin => ({
+const sharedFromEntry = (key: string, needs: Needs): esbuild.Plugin => ({
   name: "shared-from-entry",
   setup(b) {
     // `./options.ts` from src/, `../options.ts` from src/engine/.
@@ -309,7 +352,7 @@ const sharedFromEntry = (key: string): esbuild.Plugin => ({
       { filter: /^desk-registry$/ },
       () => ({ path: "registry", namespace: "desk-shared" }),
     );
-    b.onLoad({ filter: /.*/, namespace: "desk-shared" }, async (args) => {
+    b.onLoad({ filter: /.*/, namespace: "desk-shared" }, (args) => {
       if (args.path === "registry") {
         return {
           loader: "js",
@@ -320,7 +363,7 @@ if (!shared || new URLSearchParams(query).get("v") !== "${key}") {
 }`,
         };
       }
-      const names = Object.keys(await import(rootPath(`src/${args.path}.ts`)));
+      const names = needs[args.path as (typeof SHARED)[number]];
       return {
         loader: "js",
         contents: `import { shared } from "desk-registry";
@@ -366,17 +409,18 @@ export function bundleOptions(
   };
   const out = (f: string) => `${outDir}/${f}`;
   const key = linkKey();
+  const needs = engineNeeds();
   const configs: Record<string, esbuild.BuildOptions> = {
     esm: {
       ...common,
-      stdin: { contents: esmEntry(key), resolveDir: rootPath("."), sourcefile: "esm.js" },
+      stdin: { contents: esmEntry(key, needs), resolveDir: rootPath("."), sourcefile: "esm.js" },
       format: "esm",
       outfile: out(FILES.esm),
       plugins: [engineImport(key, "esm")],
     },
     iife: {
       ...common,
-      stdin: { contents: iifeEntry(key), resolveDir: rootPath("."), sourcefile: "iife.js" },
+      stdin: { contents: iifeEntry(key, needs), resolveDir: rootPath("."), sourcefile: "iife.js" },
       format: "iife",
       outfile: out(FILES.iife),
       plugins: [engineImport(key, "iife")],
@@ -386,7 +430,7 @@ export function bundleOptions(
       entryPoints: ["src/engine.ts"],
       format: "esm",
       outfile: out(FILES.engine),
-      plugins: [sharedFromEntry(key)],
+      plugins: [sharedFromEntry(key, needs)],
     },
     simulator: {
       ...common,
