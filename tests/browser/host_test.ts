@@ -245,6 +245,11 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
         `after the ${by} ends the chat, a reload: welcome back, nothing reconnects`,
         async () => {
           const { context, page, errors } = await escalated(browser, url);
+          // Carbon keeps the desk's pointer in sessionStorage while the chat is live, so the wait
+          // below, for it to be gone, means something.
+          await page.waitForFunction(() =>
+            Object.values(sessionStorage).some((value) => value.includes("escalationId"))
+          );
           if (by === "agent") {
             await page.evaluate(() => globalThis.sim.agentEnd(globalThis.conversationId()!));
             await waitForMessage(page, "ended the chat", LOAD_MS);
