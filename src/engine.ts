@@ -38,7 +38,14 @@ import {
   profile,
   toMessageResponse,
 } from "./messages.ts";
-import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
+import {
+  type DeskLocks,
+  type DeskOptions,
+  type ResolvedOptions,
+  resolveLocks,
+  savedId,
+} from "./options.ts";
+import { chatOptions } from "./engine/defaults.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
@@ -71,7 +78,7 @@ export type { SafeHost };
 export interface DeskContext {
   /** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
   readonly h: SafeHost;
-  readonly o: ResolvedOptions;
+  readonly o: DeskOptions;
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
@@ -80,8 +87,6 @@ export interface DeskContext {
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   readonly warn: (message: string) => void;
-  /** Runs a host-supplied function so that its errors never break the desk. */
-  readonly guard: (what: string, fn: () => unknown) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
 
@@ -146,7 +151,6 @@ export class DeskEngine {
   #options: ResolvedOptions;
   #store: LogStore;
   #warn: (message: string) => void;
-  #guard: (what: string, fn: () => unknown) => void;
   #updateQueue: (info: { message?: string }) => void;
   #pointer: EscalationPointer;
   #mailbox = new Mailbox();
@@ -171,10 +175,9 @@ export class DeskEngine {
 
   constructor(context: DeskContext) {
     this.#host = context.h;
-    this.#options = context.o;
+    this.#options = chatOptions(context.o);
     this.#store = context.store;
     this.#warn = context.warn;
-    this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
     const host = this.#host;
@@ -373,8 +376,16 @@ export class DeskEngine {
       },
     };
     const onSatisfaction = this.#options.onSatisfaction;
-    if (onSatisfaction) this.#guard("onSatisfaction", () => onSatisfaction(survey));
-    else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
+    if (onSatisfaction) {
+      // The page's function: its throw or rejection is a warning, never the desk's failure.
+      const fail = (error: unknown) =>
+        this.#warn(`the host's onSatisfaction() failed (${errorText(error)})`);
+      try {
+        Promise.resolve(onSatisfaction(survey)).catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    } else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
   }
 
   /**

@@ -69,19 +69,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
     const o = resolveOptions(options);
     const warn = (message: string) => o.logger.warn(`Kustomer service desk: ${message}`);
-    const guard = (what: string, fn: () => unknown) => {
-      const fail = (error: unknown) => warn(`the host's ${what}() failed (${errorText(error)})`);
-      try {
-        Promise.resolve(fn()).catch(fail);
-      } catch (error) {
-        fail(error);
-      }
-    };
     const pointer = readPointer(parameters.persistedState);
     this.#c = {
       o,
       warn,
-      guard,
       store: resolveStore(o.store, o.logger, o.durability),
       h: serialHost(callback, warn),
       persistedId: pointer
