@@ -31,13 +31,8 @@ import type {
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
 import type { LogStore } from "./log_store.ts";
-import {
-  ALLOWED_FILE_TYPES,
-  fileProblems,
-  parseAvailability,
-  profile,
-  toMessageResponse,
-} from "./messages.ts";
+import { ALLOWED_FILE_TYPES, fileProblems } from "./engine/files.ts";
+import { parseAvailability, profile, toMessageResponse } from "./messages.ts";
 import {
   type DeskLocks,
   type DeskOptions,
@@ -1141,6 +1136,13 @@ export class DeskEngine {
     return this.#reading = this.#reading.then(() => this.userReadMessages()).catch((error) =>
       this.#warn(`could not mark messages read (${errorText(error)})`)
     );
+  }
+
+  /** Tells the host which picked files cannot go to Kustomer, and why. */
+  filesSelected(uploads: FileUpload[]): void {
+    fileProblems(uploads).forEach((problem, i) => {
+      if (problem) this.#host.setFileUploadStatus(uploads[i].id, true, problem);
+    });
   }
 
   /** Sends a clicked quick reply to the agent (as the text the user saw). */

@@ -25,7 +25,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { errorText, KustomerError, REQUEUE_KEY as REQUEUE } from "./common.ts";
-import { fileProblems, quickReplyOf } from "./messages.ts";
+import { quickReplyOf } from "./messages.ts";
 import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
@@ -194,7 +194,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     );
   }
 
-  async #run<T>(fn: (engine: DeskEngine) => Promise<T>): Promise<T> {
+  async #run<T>(fn: (engine: DeskEngine) => T | Promise<T>): Promise<T> {
     return fn(await this.#load());
   }
 
@@ -296,12 +296,15 @@ export class KustomerServiceDesk implements ServiceDesk {
     });
   }
 
-  /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
+  /**
+   * Checks picked files against Kustomer's limits and tells the host which cannot go (the limits
+   * come with the engine, loaded by then: files are picked in a chat).
+   */
   filesSelectedForUpload(uploads: FileUpload[]): void {
     checkUploads(uploads, "filesSelectedForUpload(): uploads");
-    fileProblems(uploads).forEach((problem, i) => {
-      if (problem) this.#c.h.setFileUploadStatus(uploads[i].id, true, problem);
-    });
+    this.#run((engine) => engine.filesSelected(uploads)).catch((error) =>
+      this.#c.warn(`could not check the picked files (${errorText(error)})`)
+    );
   }
 
   /**
