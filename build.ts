@@ -289,9 +289,35 @@ export * from "./mod.ts";
 ${publish(key, "esm", "import.meta.url", needs)}
 `;
 
+/** The names a module exports as values (not types), sorted. */
+function valueExports(file: string): string[] {
+  const sf = ts.createSourceFile(
+    file,
+    Deno.readTextFileSync(rootPath(file)),
+    ts.ScriptTarget.ES2022,
+    true,
+  );
+  const names: string[] = [];
+  for (const st of sf.statements) {
+    if (ts.isExportDeclaration(st)) {
+      if (st.isTypeOnly || !st.exportClause || !ts.isNamedExports(st.exportClause)) continue;
+      for (const el of st.exportClause.elements) if (!el.isTypeOnly) names.push(el.name.text);
+    } else if (
+      ts.canHaveModifiers(st) &&
+      ts.getModifiers(st)?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword) &&
+      !ts.isInterfaceDeclaration(st) && !ts.isTypeAliasDeclaration(st)
+    ) {
+      names.push(...declaredNames(st));
+    }
+  }
+  return names.sort();
+}
+
 /** The IIFE entry: the classic script's globals. */
 const iifeEntry = (key: string, needs: Needs) => `
-import * as desk from "./mod.ts";
+import { ${valueExports("mod.ts")} } from "./mod.ts";
+// A plain object, not a module namespace (whose getters esbuild would have to spell out).
+const desk = { ${valueExports("mod.ts")} };
 const g = globalThis;
 const script = typeof document === "object" ? document.currentScript : null;
 ${

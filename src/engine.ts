@@ -64,12 +64,13 @@ export { SessionLog };
 export {
   idbEvents,
   idbLoad,
+  idbRemove,
   idbWrite,
   memoryEvents,
   memoryLoad,
   memoryWrite,
 } from "./engine/log_io.ts";
-export { withPending } from "./events.ts";
+export { chatTranscript } from "./engine/transcript.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */

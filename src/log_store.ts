@@ -197,14 +197,6 @@ export interface IndexedDbLogStoreOptions {
 /** How long an IndexedDB open may wait (behind another tab's blocked version change). */
 const OPEN_TIMEOUT_MS = 3000;
 
-/** Where a log's head is stored. */
-export const headKey = (logId: string): IDBValidKey => ["h", logId];
-/** Where a log's snapshot is stored. */
-export const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
-/** The keys of a log's events `from`…`to`. */
-export const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
-  IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
-
 /** A request's (or a transaction's) result as a promise. */
 export const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
   new Promise((resolve, reject) => {
@@ -320,12 +312,7 @@ export class IndexedDbLogStore implements LogStore {
 
   /** Deletes a log. */
   remove(logId: string): Promise<void> {
-    return this.#use("readwrite", (store, tx) => {
-      store.delete(eventRange(logId, 0));
-      store.delete(snapshotKey(logId));
-      store.delete(headKey(logId));
-      return done(tx).then(() => {});
-    });
+    return withEngine((io) => io.idbRemove(this.#transaction, logId));
   }
 
   /** All heads. */

@@ -7,6 +7,7 @@
 import type { KustomerCore, KustomerInitOptions } from "./kustomer_types.ts";
 import { describe, realScheduler, type Scheduler } from "./common.ts";
 import type { ChatDefaults } from "./engine/defaults.ts";
+import { isObject } from "./host_checks.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
 
 /** What the desk writes to the console (or a logger you pass). Never a token or a key. */
@@ -250,7 +251,6 @@ export const badNumber = (v: unknown, positive?: boolean): boolean =>
 
 const isText = (v: unknown) => typeof v === "string" && !!v.trim();
 const isFunction = (v: unknown) => typeof v === "function";
-const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** A check: a test, what the option must be, and whether a failure is a RangeError. */
 // deno-lint-ignore no-explicit-any

@@ -153,6 +153,12 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const w = world(kind);
         w.sim.faults.hang("describeConversation", { times: 1 });
         const start = w.desk.startChat(connect(), {});
+        // The clock moves once the call (and its timeout) is under way, however many turns the log's
+        // writes before it take.
+        await until(
+          () => w.sim.callLog.some((c) => c.method === "describeConversation"),
+          "the describeConversation call",
+        );
         await w.clock.advance(1_000);
         await start;
         assertEquals(w.desk.state?.status, "waiting");

@@ -5,8 +5,10 @@
  * @module
  */
 
-import { KUSTOMER_CORE_URL } from "../common.ts";
 import type { DeskOptions, ResolvedOptions } from "../options.ts";
+
+/** The Core script Kustomer documents. */
+export const KUSTOMER_CORE_URL = "https://cdn.kustomerapp.com/chat-web/core.js";
 
 const CHAT_DEFAULTS = {
   scriptUrl: KUSTOMER_CORE_URL,

@@ -9,8 +9,6 @@
 
 import {
   done,
-  eventRange,
-  headKey,
   type LoadedLog,
   LogConflictError,
   type LogHead,
@@ -18,8 +16,15 @@ import {
   type LogTransaction,
   type LogWrite,
   type MemoryLog,
-  snapshotKey,
 } from "../log_store.ts";
+
+/** Where a log's head is stored. */
+const headKey = (logId: string): IDBValidKey => ["h", logId];
+/** Where a log's snapshot is stored. */
+const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
+/** The keys of a log's events `from`…`to`. */
+const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
+  IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
 
 /** The stored snapshot, if it is the one the head names. */
 const named = (head: LogHead, stored?: LogSnapshot): LogSnapshot | undefined =>
@@ -147,4 +152,14 @@ export function idbLoad(use: LogTransaction, logId: string): Promise<LoadedLog> 
 /** `IndexedDbLogStore.events`. */
 export function idbEvents(use: LogTransaction, logId: string, toSeq?: number): Promise<unknown[]> {
   return use("readonly", (store) => done(store.getAll(eventRange(logId, 0, toSeq))));
+}
+
+/** `IndexedDbLogStore.remove`: the log's events, snapshot and head, in one transaction. */
+export function idbRemove(use: LogTransaction, logId: string): Promise<void> {
+  return use("readwrite", (store, tx) => {
+    store.delete(eventRange(logId, 0));
+    store.delete(snapshotKey(logId));
+    store.delete(headKey(logId));
+    return done(tx).then(() => {});
+  });
 }
