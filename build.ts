@@ -37,20 +37,20 @@ import { buildNpmPackage, type NpmPackage } from "./build_npm.ts";
  * {@linkcode DESK_TOTAL_BUDGET}.
  */
 export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBytes: number } = {
-  // 6.75 KB: 6.44 KB (ESM) and 6.65 KB (classic) since the checks of the async methods, the work
-  // behind the host's events, the log stores' reads and writes and the chat-only option defaults
-  // moved into the engine. The aim (issue 9) is 6 KB.
-  maxGzipBytes: 6.75 * 1024,
-  targetGzipBytes: 6 * 1024,
+  // 6 KB, issue 9's goal: 5.85 KB (ESM) and 5.99 KB (classic) since the checks of the async methods,
+  // the work behind the host's events, the file checks, the log stores' reads and writes and the
+  // chat-only option defaults moved into the engine.
+  maxGzipBytes: 6 * 1024,
+  targetGzipBytes: 5 * 1024,
 };
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
- * growth; the build fails past it. (20.9 KB: 20.54 KB with the ESM entry, 20.75 KB with the classic
+ * growth; the build fails past it. (20.6 KB: 20.40 KB with the ESM entry, 20.53 KB with the classic
  * one. The aim is 10 KB; what it would take is in BENCHMARKS.md.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 20.9 * 1024,
+  maxGzipBytes: 20.6 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
@@ -258,6 +258,10 @@ function engineNeeds(): Needs {
     }
   };
   visit(new URL("src/engine.ts", ROOT));
+  // An entry publishes them in one object: a name two shared modules export must be renamed.
+  const all = Object.values(needs).flatMap((names) => [...names]);
+  const twice = all.find((name, i) => all.indexOf(name) !== i);
+  if (twice) throw new BuildCheckError(`two shared modules export ${twice}: rename one`);
   return Object.fromEntries(
     Object.entries(needs).map(([m, names]) => [m, [...names].sort()]),
   ) as Needs;
@@ -278,7 +282,7 @@ const registry = (key: string, kind: EntryKind) =>
 const publish = (key: string, kind: EntryKind, base: string, needs: Needs) => `
 ${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
 ${registry(key, kind)} = {
-  ${SHARED.map((m) => `${m}: { ${needs[m].map((name) => `${name}: ${m}.${name}`)} }`)},
+  ${SHARED.flatMap((m) => needs[m].map((name) => `${name}: ${m}.${name}`))},
   engineUrl: new URL("./${FILES.engine}?v=${key}&f=${kind}", ${base}).href,
 };
 `;
@@ -394,7 +398,7 @@ if (!shared || new URLSearchParams(query).get("v") !== "${key}") {
       return {
         loader: "js",
         contents: `import { shared } from "desk-registry";
-export const { ${names.join(", ")} } = shared.${args.path};`,
+export const { ${names.join(", ")} } = shared;`,
       };
     });
   },

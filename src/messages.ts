@@ -81,7 +81,7 @@ export function toMessageResponse(message: AgentMessage): MessageResponse {
     } else {
       generic.push({
         response_type: "text",
-        text: file.url ? `📎 [${file.name}](${file.url})` : `📎 ${file.name}`,
+        text: `📎 ${file.url ? `[${file.name}](${file.url})` : file.name}`,
       });
     }
   }
