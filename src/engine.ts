@@ -20,7 +20,7 @@ import type {
   MessageResponse,
   StartChatOptions,
 } from "./host_types.ts";
-import { type SafeHost, writePointer } from "./host.ts";
+import { type HostInstance, type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
@@ -31,16 +31,19 @@ import type {
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
 import type { LogStore } from "./log_store.ts";
+import { ALLOWED_FILE_TYPES, fileProblems } from "./engine/files.ts";
+import { parseAvailability, profile, toMessageResponse } from "./messages.ts";
 import {
-  ALLOWED_FILE_TYPES,
-  fileProblems,
-  parseAvailability,
-  profile,
-  toMessageResponse,
-} from "./messages.ts";
-import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
+  type DeskLocks,
+  type DeskOptions,
+  type ResolvedOptions,
+  resolveLocks,
+  savedId,
+} from "./options.ts";
+import { chatOptions } from "./engine/defaults.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
+import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith } from "./engine/notices.ts";
 import {
@@ -60,14 +63,23 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
-export { withPending } from "./events.ts";
+export {
+  idbEvents,
+  idbLoad,
+  idbRemove,
+  idbWrite,
+  memoryEvents,
+  memoryLoad,
+  memoryWrite,
+} from "./engine/log_io.ts";
+export { chatTranscript } from "./engine/transcript.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
 export interface DeskContext {
   /** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
   readonly h: SafeHost;
-  readonly o: ResolvedOptions;
+  readonly o: DeskOptions;
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
@@ -76,8 +88,6 @@ export interface DeskContext {
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   readonly warn: (message: string) => void;
-  /** Runs a host-supplied function so that its errors never break the desk. */
-  readonly guard: (what: string, fn: () => unknown) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
 
@@ -106,6 +116,28 @@ function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
 }
 
+/** Whether the host already has an agent chat (connected, connecting or reconnecting). */
+function hostHasChat(instance: HostInstance): boolean {
+  try {
+    const agent = instance.getState?.()?.humanAgent as
+      | { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean }
+      | undefined;
+    return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the user can see the chat (its main window is open, in a visible page). */
+function chatOpen(instance: HostInstance): boolean {
+  try {
+    return globalThis.document?.visibilityState !== "hidden" &&
+      instance.getState?.()?.viewState?.mainWindow === true;
+  } catch {
+    return false;
+  }
+}
+
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -120,7 +152,6 @@ export class DeskEngine {
   #options: ResolvedOptions;
   #store: LogStore;
   #warn: (message: string) => void;
-  #guard: (what: string, fn: () => unknown) => void;
   #updateQueue: (info: { message?: string }) => void;
   #pointer: EscalationPointer;
   #mailbox = new Mailbox();
@@ -145,10 +176,9 @@ export class DeskEngine {
 
   constructor(context: DeskContext) {
     this.#host = context.h;
-    this.#options = context.o;
+    this.#options = chatOptions(context.o);
     this.#store = context.store;
     this.#warn = context.warn;
-    this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
     const host = this.#host;
@@ -347,8 +377,16 @@ export class DeskEngine {
       },
     };
     const onSatisfaction = this.#options.onSatisfaction;
-    if (onSatisfaction) this.#guard("onSatisfaction", () => onSatisfaction(survey));
-    else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
+    if (onSatisfaction) {
+      // The page's function: its throw or rejection is a warning, never the desk's failure.
+      const fail = (error: unknown) =>
+        this.#warn(`the host's onSatisfaction() failed (${errorText(error)})`);
+      try {
+        Promise.resolve(onSatisfaction(survey)).catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    } else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
   }
 
   /**
@@ -578,7 +616,7 @@ export class DeskEngine {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    // The desk checked the connect message.
+    checkStartChat(connectMessage, options);
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
     if (isLive(this.#log?.state)) throw new Error("Cannot start chat: a chat is already active");
     this.#starting = true;
@@ -929,17 +967,10 @@ export class DeskEngine {
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    if (!message || typeof message !== "object") {
-      throw new TypeError("sendMessageToAgent() needs a MessageRequest object");
-    }
-    const text = message.input?.text ?? "";
-    if (typeof text !== "string") throw new TypeError("message.input.text must be a string");
-    const id = typeof message.id === "string" && message.id ? message.id : messageID;
-    if (typeof id !== "string" || !id) {
-      throw new TypeError("sendMessageToAgent() needs a message id");
-    }
+    checkSendMessage(message, messageID, additionalData);
+    const text = message.input.text ?? "";
+    const id = message.id || messageID;
     const uploads = additionalData?.filesToUpload ?? [];
-    if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
     const settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
     await settlement?.done;
   }
@@ -1092,6 +1123,62 @@ export class DeskEngine {
         `ended the chat left waiting by a page reload: no reconnect and no new request within ${this.#options.orphanTimeoutMs} ms`,
       );
       await this.#giveUp(log, "left open by a page reload");
+    });
+  }
+
+  // --- the host's instance (Carbon AI Chat's events, registered by the desk) -----------------
+
+  #reading: Promise<void> = Promise.resolve();
+
+  /**
+   * Marks the agent's messages read, one marking at a time (so each message is marked once); given
+   * the host's `instance`, only when the user can see the chat.
+   */
+  markRead(instance?: HostInstance): Promise<void> {
+    if (instance && !chatOpen(instance)) return Promise.resolve();
+    return this.#reading = this.#reading.then(() => this.userReadMessages()).catch((error) =>
+      this.#warn(`could not mark messages read (${errorText(error)})`)
+    );
+  }
+
+  /** Tells the host which picked files cannot go to Kustomer, and why. */
+  filesSelected(uploads: FileUpload[]): void {
+    fileProblems(uploads).forEach((problem, i) => {
+      if (problem) this.#host.setFileUploadStatus(uploads[i].id, true, problem);
+    });
+  }
+
+  /** Sends a clicked quick reply to the agent (as the text the user saw). */
+  async sendQuickReply(reply: { label: string; value: string }): Promise<void> {
+    const id = `quick-reply-${globalThis.crypto?.randomUUID?.() ?? Date.now()}`;
+    try {
+      await this.sendMessageToAgent({ id, input: { text: reply.label || reply.value } }, id);
+    } catch (error) {
+      this.#warn(`could not send the quick reply to the agent (${errorText(error)})`);
+    }
+  }
+
+  /**
+   * After a reload while still waiting for an agent, the host knows of no chat: show the hand-off
+   * again (a `connect_to_agent` message the desk marks as its own), so that the host starts the
+   * chat and the desk resumes the waiting conversation.
+   */
+  async requeue(instance: HostInstance): Promise<void> {
+    const messaging = instance.messaging;
+    if (this.state || hostHasChat(instance) || typeof messaging?.addMessage !== "function") return;
+    const state = await this.savedState();
+    if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
+      return;
+    }
+    await messaging.addMessage({
+      output: {
+        generic: [{
+          response_type: "connect_to_agent",
+          message_to_human_agent: "",
+          agent_available: { message: "You are still waiting for an agent." },
+          [REQUEUE_KEY]: true,
+        }],
+      },
     });
   }
 

@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
-import { fileProblems } from "../src/messages.ts";
+import { fileProblems } from "../src/engine/files.ts";
 import { SessionLog, sweepLogs } from "../src/session_log.ts";
 import { MemoryLogStore } from "../src/log_store.ts";
 import type { ServiceDeskErrorInfo } from "../src/host_types.ts";
