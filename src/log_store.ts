@@ -224,6 +224,20 @@ const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
   });
 
 /**
+ * Commits a transaction whose requests are all made, without waiting for their answers to come
+ * back to the page first: one round trip less per write. A request that fails later (an `add()`
+ * on a taken key) still aborts it. Where `commit()` is missing or the transaction is no longer
+ * active, it commits on its own.
+ */
+const commit = (tx: IDBTransaction): void => {
+  try {
+    tx.commit?.();
+  } catch {
+    // Not active any more: it commits by itself.
+  }
+};
+
+/**
  * A log store in IndexedDB (opened lazily, on first use). Records: the head at `["h", id]`, the
  * snapshot at `["s", id]` and each event at `["e", id, seq]`. A write is one read-write
  * transaction with a single round trip: the head check is sent with the writes, and a stale head
@@ -328,7 +342,7 @@ export class IndexedDbLogStore implements LogStore {
         if (actual !== expectedSeq) {
           conflict = new LogConflictError(logId, expectedSeq, actual);
           tx.abort();
-        }
+        } else commit(tx);
       }, () => {/* the transaction failed: its error is the write's */});
       if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
       // add() fails on a sequence number another writer took, and aborts the whole write.
