@@ -30,7 +30,7 @@ import type {
   KustomerSatisfactionEvent,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
-import type { LogStore } from "./log_store.ts";
+import type { LoadedLog, LogStore } from "./log_store.ts";
 import {
   ALLOWED_FILE_TYPES,
   fileProblems,
@@ -70,6 +70,13 @@ export interface DeskContext {
   persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
+  /**
+   * The log of `persistedId`, read by `reconnect()` while the engine loaded: taken (once) by the
+   * engine's first read of that log.
+   */
+  preloaded?: { readonly id: string; readonly loaded: Promise<LoadedLog> };
+  /** The lock of `persistedId`, asked for by `reconnect()` while the engine loaded (taken once). */
+  preheld?: { readonly id: string; readonly held: Promise<(() => void) | undefined> };
   readonly warn: (message: string) => void;
   /** Runs a host-supplied function so that its errors never break the desk. */
   readonly guard: (what: string, fn: () => unknown) => void;
@@ -137,6 +144,10 @@ export class DeskEngine {
   #locks?: DeskLocks;
   /** The lock this page holds: its live escalation's. */
   #lock?: { readonly id: string; readonly release: () => void };
+  /** Takes the read of log `id` begun before the engine loaded, if there is one. */
+  #preloaded: (id: string) => Promise<LoadedLog> | undefined;
+  /** Takes the request for the lock of `id` begun before the engine loaded (another is let go). */
+  #preheld: (id?: string) => Promise<(() => void) | undefined> | undefined;
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -146,6 +157,17 @@ export class DeskEngine {
     this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
+    this.#preloaded = (id) => {
+      const preloaded = context.preloaded;
+      context.preloaded = undefined;
+      return preloaded?.id === id ? preloaded.loaded : undefined;
+    };
+    this.#preheld = (id) => {
+      const preheld = context.preheld;
+      context.preheld = undefined;
+      if (preheld && preheld.id === id) return preheld.held;
+      preheld?.held.then((release) => release?.(), () => {});
+    };
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
@@ -218,10 +240,16 @@ export class DeskEngine {
 
   // --- locks: which page holds which escalation -----------------------------------------------
 
-  /** Holds the lock of escalation `id`: false when another live page holds it. */
-  async #hold(id: string): Promise<boolean> {
-    if (!this.#locks || this.#lock?.id === id) return true;
-    const release = await tryHold(this.#locks, id);
+  /**
+   * Holds the lock of escalation `id` (`pending`: a request for it already made): false when
+   * another live page holds it.
+   */
+  async #hold(id: string, pending?: Promise<(() => void) | undefined>): Promise<boolean> {
+    if (!this.#locks || this.#lock?.id === id) {
+      pending?.then((release) => release?.(), () => {});
+      return true;
+    }
+    const release = await (pending ?? tryHold(this.#locks, id));
     if (!release) return false;
     this.#letGo();
     this.#lock = { id, release };
@@ -242,7 +270,12 @@ export class DeskEngine {
     const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
+    return this.#persistedLoad ??= SessionLog.open(
+      this.#store,
+      id,
+      this.#logOptions(),
+      this.#preloaded(id),
+    ).then(
       (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
@@ -1013,12 +1046,19 @@ export class DeskEngine {
    */
   reconnect(): Promise<boolean> {
     return this.#post(async () => {
+      // A fresh page asks for the chat's lock while it reads the log (both wait on the browser).
+      const id = this.#pointer.read();
+      const preheld = this.#preheld(id);
+      const holding = id && !this.#log && !this.#lock ? this.#hold(id, preheld) : undefined;
+      if (!holding) preheld?.then((release) => release?.(), () => {});
+      holding?.catch(() => {/* awaited below */});
       const log = await this.#loadPersisted();
       if (!log) {
+        if (holding && await holding) this.#letGo(id);
         if (this.#pointer.read()) this.#pointer.clear();
         return false;
       }
-      if (!(await this.#hold(log.id))) {
+      if (!(await (holding && log.id === id ? holding : this.#hold(log.id)))) {
         // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
         this.#pointer.clear();
         return false;

@@ -217,6 +217,16 @@ export interface DeskLocks {
 /** The name of the lock a live page holds for its escalation. */
 export const lockName = (escalationId: string): string => `kustomer-service-desk:${escalationId}`;
 
+/** Takes the lock of escalation `id` if it is free: resolves with its release, else undefined. */
+export function tryHold(locks: DeskLocks, id: string): Promise<(() => void) | undefined> {
+  return new Promise((resolve, reject) => {
+    locks.request(lockName(id), { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(undefined);
+      return new Promise<void>((release) => resolve(() => release()));
+    }).catch(reject);
+  });
+}
+
 /** The locks of the options: the given ones, `navigator.locks` in a page, or none. */
 export function resolveLocks(locks: DeskLocks | false | undefined): DeskLocks | undefined {
   if (locks === false) return undefined;

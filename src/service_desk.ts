@@ -36,6 +36,7 @@ import {
   resolveOptions,
   resolveStore,
   savedId,
+  tryHold,
 } from "./options.ts";
 
 /**
@@ -409,11 +410,24 @@ export class KustomerServiceDesk implements ServiceDesk {
   async reconnect(): Promise<boolean> {
     this.#reconnecting = true;
     const c = this.#c;
-    if (!c.persistedId) return false;
+    const id = c.persistedId;
+    if (!id) return false;
+    const locks = resolveLocks(c.o.locks);
+    if (!this.#engine) {
+      // Read the log and ask for its lock while the engine loads, rather than after.
+      const loaded = c.store.load(id);
+      const held = locks && tryHold(locks, id);
+      for (const pending of [loaded, held]) pending?.catch(() => {/* the engine says it */});
+      c.preloaded = { id, loaded };
+      if (held) c.preheld = { id, held };
+    }
     try {
       return await (await this.#load()).reconnect();
     } catch (error) {
       if (!engineError(error)) throw error;
+      // Read again when the engine loads at last: the log may have changed meanwhile.
+      c.preheld?.held.then((release) => release?.(), () => {});
+      c.preloaded = c.preheld = undefined;
       this.#whenLoaded(async (engine) => {
         if (!await engine.reconnect()) c.h.agentEndedChat();
       });
