@@ -42,11 +42,13 @@ import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./o
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
+import { backWith } from "./engine/notices.ts";
 import {
   agentSteps,
   ENDED_BEFORE_SENT,
   endEvents,
   findOpening,
+  findRequestedConversation,
   freshAgentMessages,
   isAgentMessage,
   isLive,
@@ -56,6 +58,7 @@ import {
 } from "./engine/decide.ts";
 
 export { SessionLog };
+export { withPending } from "./events.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
@@ -440,9 +443,11 @@ export class DeskEngine {
   /** The agent ended the chat: their last words first, then the end. */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => []);
+    const messages = await this.#messagesOf(log, true).catch(() => undefined);
     if (!this.#current(log)) return; // a concurrent end won
-    await this.#show(log, messages);
+    // Ended: what Kustomer has now is final; a user message on it went, the others cannot.
+    if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+    await this.#show(log, messages ?? []);
     await this.#end(log, "agent");
     this.#host.agentEndedChat();
     await this.#finish(log);
@@ -530,17 +535,19 @@ export class DeskEngine {
     log: SessionLog,
     by: EndedBy,
     options: { reason?: string; endInKustomer?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<Settlement> {
     const pending = log.state.pending;
     const events = endEvents(log.state, by, options);
-    if (!events.length) return;
+    if (!events.length) return { done: Promise.resolve() };
     await log.append(...events);
+    const told: Promise<void>[] = [];
     for (const { id } of pending) {
       const files = this.#files.get(id) ?? [];
       this.#files.delete(id);
-      if (by !== "user") this.#failed(id, ENDED_BEFORE_SENT, files);
+      if (by !== "user") told.push(this.#failed(id, ENDED_BEFORE_SENT, files));
       this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
     }
+    return { done: Promise.all(told).then(() => {}) };
   }
 
   /**
@@ -726,23 +733,10 @@ export class DeskEngine {
     if (!options.connected) await this.#wait(this.#connection.connect());
     if (this.#log !== log || log.state.status === "ended") return;
     if (!log.state.conversationId) {
-      const brand = this.#options.init?.brandId;
-      const created = await this.#ask("createConversation", {
-        title: log.state.title ?? this.#options.title,
-        ...(brand ? { brand } : {}),
-      });
-      if (typeof created?.conversationId !== "string") {
-        throw new KustomerError(
-          "createConversation",
-          "rejected",
-          "Kustomer created no conversation id",
-        );
-      }
-      await log.append({
-        type: "conversation_created",
-        data: { conversationId: created.conversationId },
-      });
-      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, created.conversationId);
+      const conversationId = await this.#requestedConversation(log) ??
+        await this.#createConversation(log);
+      await log.append({ type: "conversation_created", data: { conversationId } });
+      if (this.#pointer.read() === log.id) this.#pointer.write(log.id, conversationId);
       if ((log.state.status as string) === "ended") {
         // Ended while Kustomer created it: end it there too.
         await log.append({ type: "end_requested", data: {} });
@@ -772,6 +766,42 @@ export class DeskEngine {
       });
     }
     this.#scheduleHeartbeat();
+  }
+
+  /**
+   * The draft a create request before a reload made, if Kustomer has it (none when it cannot say:
+   * a new one is created, and that draft stays, empty and unseen by agents).
+   */
+  async #requestedConversation(log: SessionLog): Promise<string | undefined> {
+    if (log.state.conversationRequestedAt === undefined) return undefined;
+    try {
+      if (!(await this.#wait(this.#connection.canListConversations()))) return undefined;
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
+      return findRequestedConversation(
+        log.state,
+        Array.isArray(conversations) ? conversations : [],
+      );
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Creates the conversation: the intent recorded first, so a reload looks for it. */
+  async #createConversation(log: SessionLog): Promise<string> {
+    await log.append({ type: "conversation_requested", data: {} });
+    const brand = this.#options.init?.brandId;
+    const created = await this.#ask("createConversation", {
+      title: log.state.title ?? this.#options.title,
+      ...(brand ? { brand } : {}),
+    });
+    if (typeof created?.conversationId !== "string") {
+      throw new KustomerError(
+        "createConversation",
+        "rejected",
+        "Kustomer created no conversation id",
+      );
+    }
+    return created.conversationId;
   }
 
   /** Sends the opening message, unless a request before a reload already put it on Kustomer. */
@@ -833,11 +863,15 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      if (options.showEndedAway) {
-        await this.#show(log, await this.#messagesOf(log, true).catch(() => []));
-      }
-      await this.#end(log, "agent", { reason: "ended while the page was away" });
+      const messages = await this.#messagesOf(log, true).catch(() => undefined);
+      if (!this.#current(log)) return "ended";
+      // Ended: what Kustomer has is final; a user message on it went, the others cannot.
+      if (messages) await this.#recordSent(log, settleSent(log.state, messages));
+      if (options.showEndedAway) await this.#show(log, messages ?? []);
+      const failures = await this.#end(log, "agent", { reason: "ended while the page was away" });
       await this.#finish(log);
+      // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
+      await this.#wait(failures.done);
       return "ended_away";
     }
     // The reload may have come before the conversation was created or opened: finish that first.
@@ -867,9 +901,9 @@ export class DeskEngine {
   }
 
   /** Tells the host a user message (and its files) could not go. */
-  #failed(id: string, reason: string, files: readonly FileUpload[] = []): void {
+  #failed(id: string, reason: string, files: readonly FileUpload[] = []): Promise<void> {
     for (const f of files) this.#host.setFileUploadStatus(f.id, true, reason);
-    this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
+    return this.#host.setErrorStatus({ type: 3, messageID: id, logInfo: reason });
   }
 
   /** Settles the caller waiting for user message `id`. */
@@ -1141,6 +1175,9 @@ export class DeskEngine {
           await this.#giveUp(log, "left open by a closed tab");
         }
       }
+      // Back in the chat: say with whom, after the transcript and what was missed.
+      const agent = log.state.agent;
+      if (outcome === "live" && agent) this.#host.sendMessageToUser(backWith(agent), agent.id);
       if (outcome === "live" || outcome === "ended") return true;
     }
     return false;
@@ -1148,7 +1185,8 @@ export class DeskEngine {
 
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
-   * `orphanTimeoutMs` (one page does it: the one that gets the lock).
+   * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
+   * (one page does each: the one that gets the lock).
    */
   endUnheld(): Promise<void> {
     return this.#post(async () => {
@@ -1156,33 +1194,31 @@ export class DeskEngine {
       if (!locks) return;
       const { now, orphanTimeoutMs, retentionMs } = this.#options;
       const heads = await this.#store.heads();
-      const candidates = openEscalations(heads, {
-        now: now(),
-        idleMs: orphanTimeoutMs,
-        except: this.#log?.id,
-      });
+      const mine = [this.#log?.id, this.#pointer.read()];
+      const candidates = [
+        ...openEscalations(heads, { now: now(), idleMs: orphanTimeoutMs, except: this.#log?.id }),
+        ...heads.filter((h) => h.endedAt !== undefined && !mine.includes(h.id)),
+      ];
       for (const head of candidates) {
         const release = await tryHold(locks, head.id);
         if (!release) continue;
         try {
           const log = await SessionLog.open(this.#store, head.id, this.#logOptions());
-          if (!log || isOver(log.state)) continue;
-          this.#warn(
-            `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
-          );
-          await log.append(
-            ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
-          );
-          const conversationId = log.state.conversationId;
-          if (log.state.endRequested && conversationId) {
-            try {
-              if (!this.#connection.listening) await this.#wait(this.#connection.connect());
-              await this.#ask("endConversation", { conversationId }, true);
-              await log.append({ type: "end_confirmed", data: {} });
-            } catch (error) {
-              this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
-            }
+          if (!log) continue;
+          if (log.state.status === "ended") {
+            // Ended by its tab, which went away before Kustomer confirmed the end.
+            if (resumePlan(log.state)[0] !== "end_in_kustomer") continue;
+            this.#warn("finished ending a chat of a closed tab in Kustomer (it was not confirmed)");
+          } else {
+            if (isOver(log.state)) continue;
+            this.#warn(
+              `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
+            );
+            await log.append(
+              ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
+            );
           }
+          await this.#endInKustomer(log, true);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {
           this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);

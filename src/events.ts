@@ -60,6 +60,11 @@ export interface EventDataMap {
     /** The custom attribute that carries the key. */
     readonly attribute: string;
   };
+  /**
+   * The conversation is about to be created (intent): after a reload, a resume looks on Kustomer
+   * for the draft this request made before creating another.
+   */
+  conversation_requested: Record<string, never>;
   /** Kustomer created the conversation. */
   conversation_created: { readonly conversationId: string };
   /**
@@ -178,6 +183,8 @@ export interface DeskState {
   readonly historyKeyAttached: boolean;
   /** The Kustomer conversation. */
   readonly conversationId?: string;
+  /** When creating the conversation was last requested (its draft may be on Kustomer, unknown). */
+  readonly conversationRequestedAt?: number;
   /** Whether the first message went out (agents cannot see a draft). */
   readonly opened: boolean;
   /** Whether sending the first message was requested (it may be on Kustomer, unconfirmed). */
@@ -246,6 +253,8 @@ export function evolve(state: DeskState, event: StoredEvent): DeskState {
         attribute,
       };
     }
+    case "conversation_requested":
+      return state.conversationId ? state : { ...state, conversationRequestedAt: at };
     case "conversation_created":
       return {
         ...state,
@@ -356,6 +365,30 @@ export function transcriptEntry(
   }
 }
 
+/**
+ * The transcript with the user messages not yet confirmed, each at the time it was queued (after
+ * the lines of that time or earlier): after a reload the user sees what they typed, and the desk
+ * then sends each or marks it failed by its id.
+ */
+export function withPending(
+  transcript: readonly TranscriptEntry[],
+  state: DeskState,
+): TranscriptEntry[] {
+  const pending = state.pending.map((p): TranscriptEntry => ({
+    from: "user",
+    at: p.at,
+    id: p.id,
+    text: userText(p),
+  }));
+  const lines: TranscriptEntry[] = [];
+  let next = 0;
+  for (const line of transcript) {
+    while (next < pending.length && pending[next].at < line.at) lines.push(pending[next++]);
+    lines.push(line);
+  }
+  return [...lines, ...pending.slice(next)];
+}
+
 /** A state as a snapshot stores it: plain data (arrays for sets), copied now. */
 export type StoredState = Omit<DeskState, "seen"> & { readonly seen: readonly string[] };
 
@@ -384,6 +417,7 @@ const STATE_FIELDS = Object.entries({
   attribute: "string?",
   historyKeyAttached: "boolean",
   conversationId: "string?",
+  conversationRequestedAt: "number?",
   opened: "boolean",
   openingRequested: "boolean?",
   agentCount: "number",
@@ -453,6 +487,7 @@ export class EventDecodeError extends Error {
  */
 const FIELDS: Record<EventType, string> = {
   escalation_started: "title context attribute historyKey?",
+  conversation_requested: "",
   conversation_created: "conversationId",
   opening_requested: "",
   conversation_opened: "messageId",

@@ -58,8 +58,9 @@ export interface LoadChatHistoryOptions {
 }
 
 /**
- * Reads this tab's open escalation from its log and returns the agent chat as history items; empty
- * when there is none or it has ended.
+ * Reads this tab's open escalation from its log and returns the agent chat as history items (the
+ * user's messages not yet confirmed included, at the time they were typed); empty when there is
+ * none or it has ended.
  */
 export async function loadChatHistory(
   options: LoadChatHistoryOptions = {},
@@ -68,8 +69,8 @@ export async function loadChatHistory(
   if (!id) return [];
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
-  const { SessionLog } = await import("./engine.ts");
+  const { SessionLog, withPending } = await import("./engine.ts");
   const log = await SessionLog.open(resolveStore(options.store), id);
   if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
-  return toHistoryItems(await log.readTranscript());
+  return toHistoryItems(withPending(await log.readTranscript(), log.state));
 }

@@ -125,17 +125,28 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  /** Ends the chats no live page holds and nobody took up within `orphanTimeoutMs`, if any. */
+  /** Ended logs of other tabs this page has looked at: each once (its end may be unconfirmed). */
+  #checkedEnds = new Set<string>();
+
+  /**
+   * Ends the chats no live page holds and nobody took up within `orphanTimeoutMs`, and finishes
+   * the ends closed tabs asked for, if any (the engine loads only then).
+   */
   async #endUnheld(locks: DeskLocks): Promise<void> {
     const { o, store, persistedId } = this.#c;
     const heads = await store.heads();
     const held = new Set(((await locks.query?.())?.held ?? []).map((lock) => lock.name));
     const now = o.now();
-    const orphaned = heads.some((h) =>
-      h.endedAt === undefined && h.id !== persistedId && !held.has(lockName(h.id)) &&
-      now - h.updatedAt >= o.orphanTimeoutMs
-    );
-    if (orphaned) await this.#run((engine) => engine.endUnheld());
+    let due = false;
+    for (const h of heads) {
+      if (h.id === persistedId || held.has(lockName(h.id))) continue;
+      if (h.endedAt === undefined) due ||= now - h.updatedAt >= o.orphanTimeoutMs;
+      else if (!this.#checkedEnds.has(h.id)) {
+        this.#checkedEnds.add(h.id);
+        due = true;
+      }
+    }
+    if (due) await this.#run((engine) => engine.endUnheld());
   }
 
   /**

@@ -4,12 +4,15 @@
  * agent, or ended by one page once nobody took it up within `orphanTimeoutMs`.
  */
 
-import { assert, assertEquals, assertNotEquals } from "@std/assert";
+import { assertEquals, assertNotEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { backWith } from "../src/engine/notices.ts";
 import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry, type PageLocks } from "./_locks.ts";
 import { ADA, connect, customerTexts, world } from "./_world.ts";
 import type { KustomerServiceDeskOptions } from "../src/options.ts";
+
+const ADA_INFO = { id: ADA.id, nickname: ADA.displayName };
 
 interface Tab {
   desk: KustomerServiceDesk;
@@ -29,9 +32,15 @@ function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptio
     const page = new PageCore(w.sim);
     const locks = registry.page();
     const host = new RecordingHost({ state });
+    // The page's timers die with it, as a closed tab's do.
+    let open = true;
+    const scheduler = {
+      setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
+      clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
+    };
     const desk = new KustomerServiceDesk(
       { callback: host.callback, persistedState: state, instance: host.instance },
-      { ...w.options, core: page.core, locks },
+      { ...w.options, core: page.core, locks, scheduler },
     );
     return {
       desk,
@@ -39,6 +48,7 @@ function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptio
       page,
       locks,
       close() {
+        open = false;
         page.unload();
         locks.unload();
       },
@@ -69,19 +79,31 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const second = tab();
         await second.desk.startChat(connect(), {});
         assertEquals(w.sim.conversations.length, 1, "no second conversation");
-        await until(() => second.host.texts().length === 2, "transcript and missed message");
+        await until(() => second.host.texts().length === 3, "transcript, missed, back with");
         await settle();
-        assertEquals(second.host.texts(), ["Hi, I'm Ada.", "Are you still there?"]);
+        assertEquals(second.host.texts(), [
+          "Hi, I'm Ada.",
+          "Are you still there?",
+          "You're back with Ada.",
+        ]);
         assertEquals(
           second.host.named("agentJoined").map(([p]) => (p as { id: string }).id),
           [ADA.id],
-          "back with Ada",
         );
+        // "Back with Ada" is a status line (Carbon draws it as "Ada connected."), not Ada's words.
+        const [back, agentId] = second.host.named("sendMessageToUser").at(-1)!;
+        assertEquals(back, backWith(ADA_INFO));
+        assertEquals(agentId, ADA.id);
         assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
         assertEquals(second.host.record.escalationId, escalationId, "the same escalation");
         w.sim.agentSend(conversationId, "Got it.");
-        await until(() => second.host.texts().length === 3, "a live message");
+        await until(() => second.host.texts().length === 4, "a live message");
         assertEquals(second.host.texts().at(-1), "Got it.");
+        assertEquals(
+          second.host.texts().filter((text) => text.startsWith("You're back")).length,
+          1,
+          "said once",
+        );
         second.close();
         await w.dispose();
       },
@@ -116,19 +138,27 @@ for (const kind of ["memory", "indexeddb"] as const) {
     await t.step(
       "nobody takes it up within orphanTimeoutMs: exactly one page ends it in Kustomer",
       async () => {
-        const { w, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const { w, registry, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
         const first = tab();
         await first.desk.startChat(connect(), {});
         first.close();
         const pages = [tab(), tab()];
         await w.clock.advance(59_000);
         assertEquals(w.sim.conversations[0].ended, false, "not before the time is up");
+        // Both pages' sweeps fire together and race: each has seen the chat unheld before either
+        // goes on, so only the lock keeps the second from ending it too.
+        registry.lineUp(2);
         await w.clock.advance(1_000);
+        assertEquals(registry.waiting, 0, "both sweeps asked which locks are held");
         await until(() => w.sim.conversations[0].ended, "the orphan ended");
         await w.clock.advance(1_000);
         const ends = w.sim.callLog.filter((c) => c.method === "endConversation");
         assertEquals(ends.length, 1, "one page ended it");
-        assert(w.logger.lines.some((l) => l.includes("closed tab")), w.logger.lines.join("\n"));
+        assertEquals(
+          w.logger.lines.filter((l) => l.includes("ended a chat left open by a closed tab")).length,
+          1,
+          w.logger.lines.join("\n"),
+        );
         // A live chat is never ended this way.
         const live = tab();
         await live.desk.startChat(connect(), {});
@@ -138,5 +168,55 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.dispose();
       },
     );
+    await t.step(
+      "a tab closed while its end was on its way: another page ends it in Kustomer, once, and clears it",
+      async () => {
+        const { w, registry, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        w.sim.agentSend(first.desk.state!.conversationId!, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        // The user ends the chat; the request never reaches Kustomer: the tab closes first.
+        w.sim.faults.hang("endConversation", { times: 1, applied: false });
+        void first.desk.endChat().catch(() => {});
+        await settle();
+        const [head] = await w.store.heads();
+        assertNotEquals(head?.endedAt, undefined, "the end is recorded");
+        first.close();
+        const asked = () => w.sim.callLog.filter((c) => c.method === "endConversation").length;
+        assertEquals([w.sim.conversations[0].ended, asked()], [false, 1]);
+        // Two pages of the site sweep together; one finishes the end.
+        const pages = [tab(), tab()];
+        registry.lineUp(2);
+        await w.clock.advance(60_000);
+        assertEquals(registry.waiting, 0, "both sweeps asked which locks are held");
+        await until(() => w.sim.conversations[0].ended, "the conversation ended in Kustomer");
+        await w.clock.advance(180_000);
+        assertEquals(asked(), 2, "asked once more, by one page");
+        assertEquals(await w.store.heads(), [], "the log is cleared");
+        assertEquals(
+          w.logger.lines.filter((l) => l.includes("finished ending a chat of a closed tab")).length,
+          1,
+          w.logger.lines.join("\n"),
+        );
+        for (const each of pages) each.close();
+        await w.dispose();
+      },
+    );
   });
 }
+
+Deno.test("backWith() names the agent in a status line, Markdown and HTML shown as typed", () => {
+  assertEquals(backWith({ id: "a-1", nickname: "Ada" }), {
+    output: {
+      generic: [{
+        response_type: "text",
+        text: "You're back with Ada.",
+        agent_message_type: "system",
+      }],
+    },
+  });
+  const text = (backWith({ id: "a-2", nickname: "*Eve* <b>x</b> [l](u) _y_" }).output
+    .generic![0] as { text: string }).text;
+  assertEquals(text, "You're back with \\*Eve\\* \\<b\\>x\\</b\\> \\[l\\]\\(u\\) \\_y\\_.");
+});

@@ -2,12 +2,14 @@
 
 import { assertEquals } from "@std/assert";
 import { type DeskState, type EventInput, replay, type StoredEvent } from "../src/events.ts";
-import type { KustomerMessage } from "../src/kustomer_types.ts";
+import type { KustomerConversationSummary, KustomerMessage } from "../src/kustomer_types.ts";
 import {
   agentSteps,
+  CLOCK_SLACK_MS,
   ENDED_BEFORE_SENT,
   endEvents,
   findOpening,
+  findRequestedConversation,
   freshAgentMessages,
   resumePlan,
   settleSent,
@@ -141,6 +143,52 @@ Deno.test("findOpening() finds the opening message only when Kustomer has it", (
   );
 });
 
+Deno.test("findRequestedConversation() takes up the draft a lost create request made", async (t) => {
+  const started: EventInput = {
+    type: "escalation_started",
+    data: { title: "T", context: "C", attribute: "k" },
+  };
+  const requestedAt = 1_001; // given() times events from 1_000 ms, one ms apart
+  const state = given(started, { type: "conversation_requested", data: {} });
+  const conversation = (
+    conversationId: string,
+    afterMs: number,
+    extra: Partial<KustomerConversationSummary> = {},
+  ): KustomerConversationSummary => ({
+    conversationId,
+    createdAt: new Date(requestedAt + afterMs).toISOString(),
+    ended: false,
+    ...extra,
+  });
+  await t.step("the earliest open empty conversation created since the request", () => {
+    assertEquals(
+      findRequestedConversation(state, [conversation("later", 900), conversation("draft", 200)]),
+      "draft",
+    );
+  });
+  await t.step("Kustomer's clock a little behind the page's: still found", () => {
+    assertEquals(findRequestedConversation(state, [conversation("draft", -60_000)]), "draft");
+  });
+  await t.step("ended, with messages, or older than the request: none", () => {
+    assertEquals(
+      findRequestedConversation(state, [
+        conversation("ended", 100, { ended: true }),
+        conversation("chatted", 100, { preview: "hi", lastMessageAt: "x" }),
+        conversation("old", -CLOCK_SLACK_MS - 1),
+      ]),
+      undefined,
+    );
+  });
+  await t.step("no request, or the conversation already known: none", () => {
+    assertEquals(findRequestedConversation(given(started), [conversation("draft", 1)]), undefined);
+    const known = given(started, { type: "conversation_requested", data: {} }, {
+      type: "conversation_created",
+      data: { conversationId: "c1" },
+    });
+    assertEquals(findRequestedConversation(known, [conversation("draft", 1)]), undefined);
+  });
+});
+
 Deno.test("endEvents() ends once, asks Kustomer to end when it must, fails what is pending", () => {
   const state = given(...opened, queued("u1", "still there?"));
   assertEquals(endEvents(state, "user"), [
@@ -179,5 +227,12 @@ Deno.test("resumePlan() settles half-done effects before acting again", async (t
       "attach_key",
       "catch_up",
     ]);
+  });
+  await t.step("a conversation requested and not confirmed: look for its draft first", () => {
+    const state = given({
+      type: "escalation_started",
+      data: { title: "T", context: "C", attribute: "k" },
+    }, { type: "conversation_requested", data: {} });
+    assertEquals(resumePlan(state), ["settle_conversation", "send_opening", "catch_up"]);
   });
 });

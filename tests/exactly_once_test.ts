@@ -5,6 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import type { ServiceDeskErrorInfo } from "../src/host_types.ts";
+import { loadChatHistory } from "../src/history.ts";
 import { settle, until } from "./_helpers.ts";
 import { ADA, connect, customerTexts, GRACE, world } from "./_world.ts";
 
@@ -78,6 +79,26 @@ for (const kind of ["memory", "indexeddb"] as const) {
       },
     );
 
+    await t.step(
+      "the conversation's creation answered after the page went away: the resume takes up that draft",
+      async () => {
+        const w = world(kind);
+        // Kustomer creates the conversation; the page never hears back.
+        w.sim.faults.hang("createConversation", { times: 1, applied: true });
+        void w.desk.startChat(connect(), {}).catch(() => {});
+        await until(() => w.sim.conversations.length === 1, "the draft");
+        const { desk } = w.reload();
+        await desk.startChat(connect(), {});
+        assertEquals(w.sim.conversations.map((c) => c.conversationId), [
+          desk.state?.conversationId,
+        ]);
+        assertEquals(w.sim.conversations[0].isDraft, false, "opened");
+        await desk.endChat();
+        assertEquals(w.sim.conversations.filter((c) => !c.ended), [], "nothing left open");
+        await w.dispose();
+      },
+    );
+
     await t.step("the agent's last words before ending during a reload are shown", async () => {
       const w = world(kind);
       await w.desk.startChat(connect(), {});
@@ -112,6 +133,103 @@ for (const kind of ["memory", "indexeddb"] as const) {
         })[];
         assertEquals(failed.map((e) => e.messageID), ["u1"]);
         assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a user message pending at a reload is in the history the next page shows",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        await w.desk.sendMessageToAgent({ id: "u1", input: { text: "sent" } }, "u1");
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void w.desk.sendMessageToAgent({ id: "u2", input: { text: "on its way" } }, "u2")
+          .catch(() => {});
+        await settle();
+        const escalationId = w.host.record.escalationId as string;
+        w.reload();
+        const history = await loadChatHistory({ store: w.store, escalationId });
+        assertEquals(
+          history.map(({ message }) => {
+            const { id, input } = message as { id?: string; input?: { text?: string } };
+            return input ? `user ${id}: ${input.text}` : "agent";
+          }),
+          ["agent", "user u1: sent", "user u2: on its way"],
+        );
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the agent ends during a reload with a user message unsent: failed before reconnect() resolves",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void w.desk.sendMessageToAgent({ id: "u1", input: { text: "still there?" } }, "u1")
+          .catch(() => {});
+        await settle();
+        const { desk, host } = w.reload();
+        w.sim.agentSend(conversationId, "bye");
+        w.sim.agentEnd(conversationId);
+        assertEquals(await desk.reconnect(), false);
+        // Carbon ends its chat once reconnect() says false: a later USER_MESSAGE error is dropped.
+        const failedNow = host.errors().flatMap((e) => e.type === 3 ? [e.messageID] : []);
+        assertEquals(failedNow, ["u1"]);
+        assertEquals(host.texts(), ["bye"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a user message that reached Kustomer unconfirmed, the agent ends during the reload: sent, not failed",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        // Kustomer gets the message; the page never hears back.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+        void w.desk.sendMessageToAgent({ id: "u1", input: { text: "still there?" } }, "u1")
+          .catch(() => {});
+        await until(() => customerTexts(w.sim, conversationId).length === 2, "on Kustomer");
+        const { desk, host } = w.reload();
+        w.sim.agentEnd(conversationId);
+        assertEquals(await desk.reconnect(), false);
+        await settle();
+        assertEquals(host.errors().filter((e) => e.type === 3), [], "not marked failed");
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["still there?"]);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the agent ends while a user message's answer is on the way: it counts as sent",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        const conversationId = w.conversationId;
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+        const sending = w.desk.sendMessageToAgent({ id: "u1", input: { text: "one more" } }, "u1")
+          .then(() => "resolved", (e) => String(e));
+        await until(() => customerTexts(w.sim, conversationId).length === 2, "on Kustomer");
+        w.sim.agentEnd(conversationId);
+        await until(() => w.host.named("agentEndedChat").length === 1, "the end");
+        assertEquals(await sending, "resolved");
+        await w.clock.advance(1_000);
+        await settle();
+        assertEquals(w.host.errors().filter((e) => e.type === 3), [], "not marked failed");
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["one more"]);
         await w.dispose();
       },
     );

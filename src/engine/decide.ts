@@ -13,7 +13,7 @@ import {
   type EventInput,
   isSeen,
 } from "../events.ts";
-import type { KustomerMessage } from "../kustomer_types.ts";
+import type { KustomerConversationSummary, KustomerMessage } from "../kustomer_types.ts";
 import { byTime, normalizeMessage } from "../kustomer.ts";
 
 /** Orders by `createdAt` only (a stable sort keeps the given order for equal times). */
@@ -115,6 +115,29 @@ export function findOpening(
   return first && (first.body ?? "") === (state.context ?? "") ? first.messageId : undefined;
 }
 
+/** How far behind the page's clock Kustomer's may be when a draft's creation time is compared. */
+export const CLOCK_SLACK_MS = 5 * 60_000;
+
+/**
+ * The draft a create request lost in a reload made, if Kustomer has it: the customer's earliest
+ * conversation that is open, has no message, and was created no earlier than the request (less
+ * {@linkcode CLOCK_SLACK_MS}). Only meaningful while creating was requested and not confirmed.
+ */
+export function findRequestedConversation(
+  state: DeskState,
+  conversations: readonly KustomerConversationSummary[],
+): string | undefined {
+  const since = state.conversationRequestedAt;
+  if (since === undefined || state.conversationId) return undefined;
+  const created = (c: KustomerConversationSummary) => Date.parse(c.createdAt ?? "");
+  return conversations
+    .filter((c) =>
+      typeof c?.conversationId === "string" && c.conversationId !== "" && c.ended !== true &&
+      !c.lastMessageAt && !c.preview && created(c) >= since - CLOCK_SLACK_MS
+    )
+    .sort((a, b) => created(a) - created(b))[0]?.conversationId;
+}
+
 /** Why a user message pending at the end of a chat failed. */
 export const ENDED_BEFORE_SENT = "the chat ended before the message could be sent";
 
@@ -142,6 +165,7 @@ export function endEvents(
 /** A step a resume takes, in order. */
 export type ResumeStep =
   | "end_in_kustomer"
+  | "settle_conversation"
   | "create_conversation"
   | "settle_opening"
   | "send_opening"
@@ -150,13 +174,17 @@ export type ResumeStep =
 
 /**
  * What a resume must do, from the log alone: settle each effect that may be half-done (an end, the
- * opening message) before doing anything again, then catch up.
+ * conversation's creation, the opening message) before doing anything again, then catch up.
  */
 export function resumePlan(state: DeskState): ResumeStep[] {
   if (state.status === "idle") return [];
   if (state.status === "ended") return state.endRequested ? ["end_in_kustomer"] : [];
   const steps: ResumeStep[] = [];
-  if (!state.conversationId) steps.push("create_conversation");
+  if (!state.conversationId) {
+    steps.push(
+      state.conversationRequestedAt === undefined ? "create_conversation" : "settle_conversation",
+    );
+  }
   if (!state.opened) steps.push(state.openingRequested ? "settle_opening" : "send_opening");
   if (state.historyKey && !state.historyKeyAttached) steps.push("attach_key");
   steps.push("catch_up");

@@ -1,9 +1,7 @@
 /**
- * A fixed-seed sample of the reload storm (`deno task test:storm`): 27 trials, three of each kind,
+ * A fixed-seed sample of the reload storm, run by `deno task test`: 27 trials, three of each kind,
  * must lose, duplicate and orphan nothing, with nothing else amiss ("failed visibly" is allowed).
- *
- * Not named `*_test.ts` on purpose: `deno task test` does not run it until the engine passes it
- * (issue 8); then rename it to `tests/storm/storm_test.ts` (or move it to `tests/browser/`).
+ * `deno task storm` runs the full storm (300 trials, any seed).
  *
  * @module
  */

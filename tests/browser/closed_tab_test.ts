@@ -1,0 +1,239 @@
+/**
+ * The closed tab in a real browser: Carbon AI Chat 1.9.1 in Chromium, the built bundles over http,
+ * real IndexedDB shared by the tabs of one context, and the real `navigator.locks`.
+ *
+ * Kustomer's server outlives the tabs: each page's simulator starts from the state the previous
+ * page left in `localStorage` (the test moves it on explicitly before a page takes over), as the
+ * real Kustomer keeps its conversations whatever the browser does. Each page counts its desk's
+ * sweeps (its `navigator.locks.query()` calls), so the test waits for sweeps, not for time.
+ *
+ * @module
+ */
+
+import { assert, assertEquals } from "@std/assert";
+import { stop } from "esbuild";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import {
+  ARTIFACTS,
+  browserTest,
+  launch,
+  MESSAGES,
+  send,
+  serve,
+  transcript,
+  waitForMessage,
+  watchErrors,
+} from "./_helpers.ts";
+
+/** How often each page sweeps for chats of closed tabs, and how long one may lie unheld. */
+const ORPHAN_MS = 1_500;
+
+/** Carbon with a bot that escalates on "agent", the desk with the real locks, the simulator. */
+const PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>closed tab</title></head>
+<body style="margin:0"><div id="chat"></div>
+<script type="module">
+import "/dist/example-carbon.js";
+import { kustomerServiceDeskFactory } from "/dist/kustomer-service-desk.js";
+import { SimulatedKustomerCore } from "/dist/simulator.js";
+// Count the desk's sweeps: each asks the real lock manager which locks are held.
+const query = navigator.locks.query.bind(navigator.locks);
+globalThis.sweeps = 0;
+navigator.locks.query = async () => {
+  const held = await query();
+  globalThis.sweeps++;
+  return held;
+};
+const sim = new SimulatedKustomerCore();
+const saved = localStorage.getItem("sim");
+if (saved) sim.importState(JSON.parse(saved));
+Object.assign(globalThis, {
+  sim,
+  save: () => localStorage.setItem("sim", JSON.stringify(sim.exportState())),
+  load: () => sim.importState(JSON.parse(localStorage.getItem("sim"))),
+  conversationId: () => sim.conversations.at(-1)?.conversationId,
+});
+const factory = kustomerServiceDeskFactory({ core: sim, orphanTimeoutMs: ${ORPHAN_MS} });
+const chat = document.createElement("cds-aichat-container");
+chat.openChatByDefault = true;
+chat.messaging = {
+  customSendMessage: async (request, _options, instance) => {
+    const text = request.input?.text ?? "";
+    const item = /agent/i.test(text)
+      ? { response_type: "connect_to_agent", message_to_human_agent: text,
+          agent_available: { message: "An agent will be with you shortly." },
+          agent_unavailable: { message: "No agent is online right now." } }
+      : { response_type: "text", text: text ? "BOT: I can't help with " + text : "Welcome! I am the bot." };
+    await instance.messaging.addMessage({ output: { generic: [item] } });
+  },
+};
+chat.serviceDesk = { skipConnectHumanAgentCard: true };
+chat.serviceDeskFactory = factory;
+document.getElementById("chat").append(chat);
+</script></body></html>`;
+
+/** The page's globals, as the test sees them. */
+type Globals = {
+  sim: {
+    conversations: { conversationId: string; ended: boolean; isDraft: boolean }[];
+    callLog: { method: string }[];
+    agentSend(id: string, text: string): unknown;
+  };
+  sweeps: number;
+  save(): void;
+  load(): void;
+  conversationId(): string | undefined;
+};
+declare const globalThis: Globals;
+
+/** A page load may take tens of seconds on a shared machine (Carbon is 5 MB): a limit, not a wait. */
+const LOAD_MS = 90_000;
+
+const agentSays = (page: Page, text: string) =>
+  page.evaluate((text) => globalThis.sim.agentSend(globalThis.conversationId()!, text), text);
+
+/** How many times the page's simulated Kustomer was asked to end a conversation. */
+const ends = (page: Page) =>
+  page.evaluate(() => globalThis.sim.callLog.filter((c) => c.method === "endConversation").length);
+
+/** Waits until the page's desk has swept `more` more times than now. */
+async function sweeps(page: Page, more: number): Promise<void> {
+  const now = await page.evaluate(() => globalThis.sweeps);
+  await page.waitForFunction((target) => globalThis.sweeps >= target, now + more, {
+    timeout: LOAD_MS,
+  });
+}
+
+/** Opens the page in a new tab of `context`, with its console warnings collected. */
+async function openTab(context: BrowserContext, url: string) {
+  const page = await context.newPage();
+  const errors = watchErrors(page);
+  const warnings: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "warning") warnings.push(m.text());
+  });
+  await page.goto(`${url}/tab.html`);
+  await waitForMessage(page, "Welcome! I am the bot.", LOAD_MS);
+  return { page, errors, warnings };
+}
+
+/** A first tab, escalated, with Ada's greeting shown; Kustomer's state saved for the next tab. */
+async function liveTab(context: BrowserContext, url: string) {
+  const tab = await openTab(context, url);
+  await send(tab.page, "an agent please");
+  await tab.page.waitForFunction(() => globalThis.sim.conversations.at(-1)?.isDraft === false);
+  await agentSays(tab.page, "Hi, I'm Ada.");
+  await waitForMessage(tab.page, "Hi, I'm Ada.", LOAD_MS);
+  await tab.page.evaluate(() => globalThis.save());
+  return tab;
+}
+
+/** Positions of `texts` in the rendered transcript (each must be there once). */
+async function positions(page: Page, texts: string[]): Promise<number[]> {
+  const lines = await transcript(page);
+  return texts.map((text) => {
+    const found = lines.flatMap((line, i) => line.includes(text) ? [i] : []);
+    assertEquals(found.length, 1, `"${text}" is shown once; the chat shows:\n${lines.join("\n")}`);
+    return found[0];
+  });
+}
+
+async function newContext(browser: Browser): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+  context.setDefaultTimeout(LOAD_MS);
+  context.setDefaultNavigationTimeout(LOAD_MS);
+  return context;
+}
+
+browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
+  const { url, server } = serve({ distDir: built.outDir, pages: { "/tab.html": PAGE } });
+  const browser = await launch();
+  try {
+    await t.step(
+      "a live tab's chat is left alone; once closed, the next tab that asks takes it up",
+      async () => {
+        const context = await newContext(browser);
+        const first = await liveTab(context, url);
+        const second = await openTab(context, url);
+        // The second tab sweeps while the first one's chat lies idle longer than ORPHAN_MS: only
+        // the first tab's lock keeps the second from ending it.
+        await sweeps(second.page, 3);
+        assertEquals(await ends(second.page), 0, "the second tab ended nothing");
+        assertEquals(second.warnings.filter((w) => w.includes("closed tab")), []);
+        await agentSays(first.page, "Still with me?");
+        await waitForMessage(first.page, "Still with me?", LOAD_MS);
+
+        // The first tab goes; Ada writes while nobody is there.
+        await first.page.evaluate(() => globalThis.save());
+        await first.page.close();
+        await second.page.evaluate(() => globalThis.load());
+        await agentSays(second.page, "Are you still there?");
+        await send(second.page, "an agent please");
+        await waitForMessage(second.page, "You're back with Ada.", LOAD_MS);
+        const order = await positions(second.page, [
+          "Ada connected.",
+          "Hi, I'm Ada.",
+          "Still with me?",
+          "Are you still there?",
+          "You're back with Ada.",
+        ]);
+        assert(order.every((at, i) => i === 0 || order[i - 1] < at), `in this order: ${order}`);
+        // A status line, as "Ada connected." is: no avatar, no "Ada" heading over it.
+        const status = second.page.locator(MESSAGES).filter({ hasText: "You're back with Ada." });
+        assertEquals(
+          await status.evaluate((el) =>
+            el.classList.contains("cds-aichat--message--system-message")
+          ),
+          true,
+        );
+        assertEquals(
+          await second.page.evaluate(() => globalThis.sim.conversations.length),
+          1,
+          "no second conversation",
+        );
+        await agentSays(second.page, "Good to have you back.");
+        await waitForMessage(second.page, "Good to have you back.", LOAD_MS);
+        await second.page.locator(MESSAGES).last().scrollIntoViewIfNeeded();
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await second.page.screenshot({ path: `${ARTIFACTS}closed-tab-back-with.png` });
+        assertEquals(await ends(second.page), 0);
+        assertEquals([...first.errors, ...second.errors], []);
+        await context.close();
+      },
+    );
+
+    await t.step(
+      "nobody asks within orphanTimeoutMs: exactly one of the open tabs ends it in Kustomer",
+      async () => {
+        const context = await newContext(browser);
+        const first = await liveTab(context, url);
+        const others = [await openTab(context, url), await openTab(context, url)];
+        await Promise.all(others.map(({ page }) => sweeps(page, 2)));
+        for (const { page } of others) assertEquals(await ends(page), 0, "not while it is live");
+        await first.page.evaluate(() => globalThis.save());
+        await first.page.close();
+        for (const { page } of others) await page.evaluate(() => globalThis.load());
+        const total = async () => (await ends(others[0].page)) + (await ends(others[1].page));
+        const deadline = Date.now() + LOAD_MS;
+        while ((await total()) === 0) {
+          assert(Date.now() < deadline, "a tab ends the closed tab's chat");
+          await Promise.race(others.map(({ page }) => sweeps(page, 1)));
+        }
+        // Both tabs sweep twice more: neither ends it again.
+        await Promise.all(others.map(({ page }) => sweeps(page, 2)));
+        assertEquals(await total(), 1, "one tab ended it, once");
+        const said = others.flatMap(({ warnings }) =>
+          warnings.filter((w) => w.includes("ended a chat left open by a closed tab"))
+        );
+        assertEquals(said.length, 1, said.join("\n"));
+        assertEquals([...first.errors, ...others.flatMap(({ errors }) => errors)], []);
+        await context.close();
+      },
+    );
+  } finally {
+    await browser.close();
+    await server.shutdown();
+    await stop();
+  }
+});
