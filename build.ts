@@ -46,10 +46,13 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
  * growth; the build fails past it. (21 KB since the engine became a mailbox with intent and
  * completion events, a connection object and Web Locks for closed tabs, beside the host layer, the
- * option and input checks and the log repair. The aim is 10 KB.)
+ * option and input checks and the log repair; 21.5 KB since a resume reads its log and asks for its
+ * lock from the entry while the engine loads. The aim is 10 KB.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 21 * 1024, // 20.3 KB once the log, storm and fuzz work joined it
+  // 20.3 KB once the log, storm and fuzz work joined it; 21.1 KB once a resume began reading its
+  // log and asking for its lock in the entry, while the engine loads (issue 9).
+  maxGzipBytes: 21.5 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */

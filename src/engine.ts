@@ -74,17 +74,18 @@ export interface DeskContext {
   /** The host's locale (old web chat's updateState). */
   locale?: string;
   /**
-   * The log of `persistedId`, read by `reconnect()` while the engine loaded: taken (once) by the
-   * engine's first read of that log.
+   * What `reconnect()` began for `persistedId` while the engine loaded: the read of its log and the
+   * request for its lock, each taken once by the engine.
    */
-  preloaded?: { readonly id: string; readonly loaded: Promise<LoadedLog> };
-  /** The lock of `persistedId`, asked for by `reconnect()` while the engine loaded (taken once). */
-  preheld?: { readonly id: string; readonly held: Promise<(() => void) | undefined> };
+  pre?: { readonly id: string; loaded?: Promise<LoadedLog>; held?: Promise<Release | undefined> };
   readonly warn: (message: string) => void;
   /** Runs a host-supplied function so that its errors never break the desk. */
   readonly guard: (what: string, fn: () => unknown) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
+
+/** Lets go of a Web Lock. */
+type Release = () => void;
 
 /** Where this tab keeps the id of its open escalation (the host's persisted state, sessionStorage). */
 interface EscalationPointer {
@@ -147,10 +148,7 @@ export class DeskEngine {
   #locks?: DeskLocks;
   /** The lock this page holds: its live escalation's. */
   #lock?: { readonly id: string; readonly release: () => void };
-  /** Takes the read of log `id` begun before the engine loaded, if there is one. */
-  #preloaded: (id: string) => Promise<LoadedLog> | undefined;
-  /** Takes the request for the lock of `id` begun before the engine loaded (another is let go). */
-  #preheld: (id?: string) => Promise<(() => void) | undefined> | undefined;
+  #shared: DeskContext;
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -160,17 +158,7 @@ export class DeskEngine {
     this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
-    this.#preloaded = (id) => {
-      const preloaded = context.preloaded;
-      context.preloaded = undefined;
-      return preloaded?.id === id ? preloaded.loaded : undefined;
-    };
-    this.#preheld = (id) => {
-      const preheld = context.preheld;
-      context.preheld = undefined;
-      if (preheld && preheld.id === id) return preheld.held;
-      preheld?.held.then((release) => release?.(), () => {});
-    };
+    this.#shared = context;
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
@@ -243,16 +231,19 @@ export class DeskEngine {
 
   // --- locks: which page holds which escalation -----------------------------------------------
 
-  /**
-   * Holds the lock of escalation `id` (`pending`: a request for it already made): false when
-   * another live page holds it.
-   */
-  async #hold(id: string, pending?: Promise<(() => void) | undefined>): Promise<boolean> {
-    if (!this.#locks || this.#lock?.id === id) {
-      pending?.then((release) => release?.(), () => {});
-      return true;
-    }
-    const release = await (pending ?? tryHold(this.#locks, id));
+  /** Takes what `reconnect()` began for escalation `id` before the engine loaded, if anything. */
+  #pre<K extends "loaded" | "held">(key: K, id: string): NonNullable<DeskContext["pre"]>[K] {
+    const pre = this.#shared.pre;
+    if (pre?.id !== id) return undefined;
+    const value = pre[key];
+    pre[key] = undefined;
+    return value;
+  }
+
+  /** Holds the lock of escalation `id`: false when another live page holds it. */
+  async #hold(id: string): Promise<boolean> {
+    if (!this.#locks || this.#lock?.id === id) return true;
+    const release = await (this.#pre("held", id) ?? tryHold(this.#locks, id));
     if (!release) return false;
     this.#letGo();
     this.#lock = { id, release };
@@ -277,7 +268,7 @@ export class DeskEngine {
       this.#store,
       id,
       this.#logOptions(),
-      this.#preloaded(id),
+      this.#pre("loaded", id),
     ).then(
       (log) => log ?? this.#rebuild(id),
       (error) => {
@@ -1080,19 +1071,17 @@ export class DeskEngine {
    */
   reconnect(): Promise<boolean> {
     return this.#post(async () => {
-      // A fresh page asks for the chat's lock while it reads the log (both wait on the browser).
-      const id = this.#pointer.read();
-      const preheld = this.#preheld(id);
-      const holding = id && !this.#log && !this.#lock ? this.#hold(id, preheld) : undefined;
-      if (!holding) preheld?.then((release) => release?.(), () => {});
-      holding?.catch(() => {/* awaited below */});
       const log = await this.#loadPersisted();
       if (!log) {
-        if (holding && await holding) this.#letGo(id);
-        if (this.#pointer.read()) this.#pointer.clear();
+        const id = this.#pointer.read();
+        if (id) {
+          // The lock asked for before the engine loaded: no chat to hold it for.
+          this.#pre("held", id)?.then((release) => release?.(), () => {});
+          this.#pointer.clear();
+        }
         return false;
       }
-      if (!(await (holding && log.id === id ? holding : this.#hold(log.id)))) {
+      if (!(await this.#hold(log.id))) {
         // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
         this.#pointer.clear();
         return false;

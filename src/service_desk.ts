@@ -423,22 +423,20 @@ export class KustomerServiceDesk implements ServiceDesk {
     const c = this.#c;
     const id = c.persistedId;
     if (!id) return false;
-    const locks = resolveLocks(c.o.locks);
     if (!this.#engine) {
       // Read the log and ask for its lock while the engine loads, rather than after.
-      const loaded = c.store.load(id);
-      const held = locks && tryHold(locks, id);
-      for (const pending of [loaded, held]) pending?.catch(() => {/* the engine says it */});
-      c.preloaded = { id, loaded };
-      if (held) c.preheld = { id, held };
+      const locks = resolveLocks(c.o.locks);
+      const pre = c.pre = { id, loaded: c.store.load(id), held: locks && tryHold(locks, id) };
+      // Failures are the engine's to report, when it takes these.
+      for (const pending of [pre.loaded, pre.held]) pending?.catch(() => {});
     }
     try {
       return await (await this.#load()).reconnect();
     } catch (error) {
       if (!engineError(error)) throw error;
-      // Read again when the engine loads at last: the log may have changed meanwhile.
-      c.preheld?.held.then((release) => release?.(), () => {});
-      c.preloaded = c.preheld = undefined;
+      // Read again when the engine loads at last (the log may have changed meanwhile); the lock
+      // stays this page's.
+      if (c.pre) c.pre.loaded = undefined;
       this.#whenLoaded(async (engine) => {
         if (!await engine.reconnect()) c.h.agentEndedChat();
       });
