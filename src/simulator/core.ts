@@ -123,11 +123,11 @@ export class SimulatedKustomerCore implements KustomerCore {
     const latencyMs = _checkDelay(options.latencyMs ?? 0, "latencyMs");
     let script: Required<SimScriptOptions> | undefined;
     if (options.script) {
-      const s = options.script === true ? {} : options.script;
+      const timing = options.script === true ? {} : options.script;
       script = {
-        joinDelayMs: _checkDelay(s.joinDelayMs ?? 1000, "script.joinDelayMs"),
-        replyDelayMs: _checkDelay(s.replyDelayMs ?? 500, "script.replyDelayMs"),
-        typingMs: _checkDelay(s.typingMs ?? 500, "script.typingMs"),
+        joinDelayMs: _checkDelay(timing.joinDelayMs ?? 1000, "script.joinDelayMs"),
+        replyDelayMs: _checkDelay(timing.replyDelayMs ?? 500, "script.replyDelayMs"),
+        typingMs: _checkDelay(timing.typingMs ?? 500, "script.typingMs"),
       };
     }
     const now = options.now ?? (() => Date.now());
@@ -162,6 +162,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     if (script) this.#script = new _ScriptedAgent(script, delivery, this.#agentDesk());
     ({ faults: this.faults, take: this.#takeFault } = _makeFaults());
   }
+
+  // -------------------------------------------------------------------------------------------
+  // Inspection
+  // -------------------------------------------------------------------------------------------
 
   /** The lifecycle state: `"ready"` once `init` has called back. */
   get state(): SimState {
@@ -277,6 +281,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     return this.#delivery.listenerCount(name);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Network and lifecycle
+  // -------------------------------------------------------------------------------------------
+
   /**
    * Drops the connection: from now on every SDK call hangs (never calls back, has no effect
    * server-side), answers and events in flight are lost, and events are not delivered. The
@@ -354,6 +362,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#script?.stopAll();
     this.#server.revokeObjectUrls();
   }
+
+  // -------------------------------------------------------------------------------------------
+  // The Core SDK
+  // -------------------------------------------------------------------------------------------
 
   /**
    * Initializes the SDK; every other call must come after this has called back.
@@ -613,6 +625,10 @@ export class SimulatedKustomerCore implements KustomerCore {
     this.#delivery.removeListener(name, listener);
   }
 
+  // -------------------------------------------------------------------------------------------
+  // Agent control
+  // -------------------------------------------------------------------------------------------
+
   /**
    * Sends an agent message (`direction: "out"`, `sentBy: { type: "user", ... }`) and fires
    * `onMessageReceived`. The sender becomes the conversation's current agent. A message to an
@@ -743,16 +759,16 @@ export class SimulatedKustomerCore implements KustomerCore {
       return;
     }
     if (fault?.kind === "fail") {
-      const e = fault.error ?? {};
+      const wanted = fault.error ?? {};
       const error = _sdkError(
-        e.status ?? 500,
-        String(e.code ?? "simulated_fault"),
-        e.message ?? `Simulated failure of ${method}`,
-        e.source,
+        wanted.status ?? 500,
+        String(wanted.code ?? "simulated_fault"),
+        wanted.message ?? `Simulated failure of ${method}`,
+        wanted.source,
       );
-      if (e.code !== undefined) error.code = e.code;
-      if (e.title !== undefined) error.title = e.title;
-      if (e.name !== undefined) error.name = e.name;
+      if (wanted.code !== undefined) error.code = wanted.code;
+      if (wanted.title !== undefined) error.title = wanted.title;
+      if (wanted.name !== undefined) error.name = wanted.name;
       delivery.answer(method, callback, undefined, error, undefined, hooks.answerMs);
       return;
     }

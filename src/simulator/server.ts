@@ -172,14 +172,14 @@ export class _Server {
 
   /** A snapshot of the current customer. */
   customer(): SimCustomer {
-    const c = this.#customer;
+    const record = this.#customer;
     return {
-      customerId: c.customerId,
-      identified: c.identified,
-      ...(c.email !== undefined ? { email: c.email } : {}),
-      ...(c.externalId !== undefined ? { externalId: c.externalId } : {}),
-      attributes: _clone(c.attributes),
-      customAttributes: _clone(c.customAttributes),
+      customerId: record.customerId,
+      identified: record.identified,
+      ...(record.email !== undefined ? { email: record.email } : {}),
+      ...(record.externalId !== undefined ? { externalId: record.externalId } : {}),
+      attributes: _clone(record.attributes),
+      customAttributes: _clone(record.customAttributes),
     };
   }
 
@@ -557,13 +557,13 @@ export class _Server {
       const invalid = _checkCustomAttributes(options.customAttributes);
       if (invalid) return invalid;
     }
-    const c = this.#customer;
-    Object.assign(c.attributes, _clone(options.attributes ?? {}));
-    _mergeAttributes(c.customAttributes, options.customAttributes ?? {});
+    const customer = this.#customer;
+    Object.assign(customer.attributes, _clone(options.attributes ?? {}));
+    _mergeAttributes(customer.customAttributes, options.customAttributes ?? {});
     return {
-      customerId: c.customerId,
-      attributes: _clone(c.attributes),
-      customAttributes: _clone(c.customAttributes),
+      customerId: customer.customerId,
+      attributes: _clone(customer.attributes),
+      customAttributes: _clone(customer.customAttributes),
     };
   }
 

@@ -40,6 +40,8 @@ import { SimulatedKustomerCore } from "/dist/simulator.js";
 // Count the desk's sweeps: each asks the real lock manager which locks are held.
 const query = navigator.locks.query.bind(navigator.locks);
 globalThis.sweeps = 0;
+// The names of the locks held now, asked of the real lock manager (not counted as a sweep).
+globalThis.heldLocks = async () => (await query()).held.map((lock) => lock.name);
 navigator.locks.query = async () => {
   const held = await query();
   globalThis.sweeps++;
@@ -79,8 +81,10 @@ type Globals = {
     conversations: { conversationId: string; ended: boolean; isDraft: boolean }[];
     callLog: { method: string }[];
     agentSend(id: string, text: string): unknown;
+    faults: { hang(method: string, options: { times: number }): void };
   };
   sweeps: number;
+  heldLocks(): Promise<string[]>;
   save(): void;
   load(): void;
   conversationId(): string | undefined;
@@ -167,6 +171,11 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         // The first tab goes; Ada writes while nobody is there.
         await first.page.evaluate(() => globalThis.save());
         await first.page.close();
+        // A closed page's locks are released a moment later, not at once: until then its chat is
+        // a live tab's, and asking for an agent rightly starts another.
+        await second.page.waitForFunction(async () =>
+          !(await globalThis.heldLocks()).some((name) => name.startsWith("kustomer-service-desk:"))
+        );
         await second.page.evaluate(() => globalThis.load());
         await agentSays(second.page, "Are you still there?");
         await send(second.page, "an agent please");
@@ -228,6 +237,46 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         );
         assertEquals(said.length, 1, said.join("\n"));
         assertEquals([...first.errors, ...others.flatMap(({ errors }) => errors)], []);
+        await context.close();
+      },
+    );
+
+    await t.step(
+      "a tab closed while its end was on its way: the next tab of the site finishes it, once",
+      async () => {
+        const context = await newContext(browser);
+        const first = await liveTab(context, url);
+        // The user ends the chat; Kustomer never gets the request before the tab closes.
+        await first.page.evaluate(() =>
+          globalThis.sim.faults.hang("endConversation", { times: 1 })
+        );
+        await first.page.getByRole("button", { name: "Disconnect" }).first().click();
+        await first.page.getByRole("button", { name: "Disconnect" }).last().click();
+        // The desk asks Kustomer only once the end is stored.
+        await first.page.waitForFunction(() =>
+          globalThis.sim.callLog.some((c) => c.method === "endConversation")
+        );
+        await first.page.evaluate(() => globalThis.save());
+        await first.page.close();
+        const next = await openTab(context, url);
+        assertEquals(
+          await next.page.evaluate(() => globalThis.sim.conversations.map((c) => c.ended)),
+          [false],
+          "open in Kustomer when the tab closed",
+        );
+        await next.page.waitForFunction(() => globalThis.sim.conversations[0].ended, undefined, {
+          timeout: LOAD_MS,
+        });
+        await sweeps(next.page, 2);
+        assertEquals(await ends(next.page), 1, "ended once");
+        assertEquals(
+          next.warnings.filter((w) => w.includes("finished ending a chat of a closed tab")).length,
+          1,
+          next.warnings.join("\n"),
+        );
+        const lines = await transcript(next.page);
+        assert(!lines.some((line) => line.includes("Ada")), lines.join("\n"));
+        assertEquals([...first.errors, ...next.errors], []);
         await context.close();
       },
     );

@@ -7,8 +7,8 @@
  */
 
 import { assertEquals } from "@std/assert";
-import { IGNORE, requireBrowser } from "../browser/_helpers.ts";
-import { figures, report, runStorm, TRIAL_KINDS } from "./storm.ts";
+import { IGNORE, requireBrowser } from "./_helpers.ts";
+import { figures, report, runStorm, TRIAL_KINDS } from "../storm/storm.ts";
 
 /** The sample's seed: change it only with a note of why. */
 const SEED = 2026;
