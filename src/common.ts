@@ -4,9 +4,6 @@
  * @module
  */
 
-/** The Core script Kustomer documents. */
-export const KUSTOMER_CORE_URL = "https://cdn.kustomerapp.com/chat-web/core.js";
-
 /**
  * The key the desk sets on the `connect_to_agent` item it adds itself after a reload while queued,
  * so that the engine knows the start is the old chat's, not a new request.

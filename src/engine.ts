@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DeskState, EndedBy, EventInput, TranscriptEntry } from "./events.ts";
+import type { DeskState, EndedBy, TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -20,7 +20,7 @@ import type {
   MessageResponse,
   StartChatOptions,
 } from "./host_types.ts";
-import { type SafeHost, writePointer } from "./host.ts";
+import { type HostInstance, type SafeHost, writePointer } from "./host.ts";
 import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
@@ -30,42 +30,56 @@ import type {
   KustomerSatisfactionEvent,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
-import type { LoadedLog, LogStore } from "./log_store.ts";
+import type { LogStore } from "./log_store.ts";
+import { ALLOWED_FILE_TYPES, fileProblems } from "./engine/files.ts";
+import { parseAvailability, profile, toMessageResponse } from "./messages.ts";
 import {
-  ALLOWED_FILE_TYPES,
-  fileProblems,
-  parseAvailability,
-  profile,
-  toMessageResponse,
-} from "./messages.ts";
-import { type DeskLocks, type ResolvedOptions, resolveLocks, savedId } from "./options.ts";
+  type DeskLocks,
+  type DeskOptions,
+  type ResolvedOptions,
+  resolveLocks,
+  savedId,
+} from "./options.ts";
+import { chatOptions } from "./engine/defaults.ts";
 import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
+import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith } from "./engine/notices.ts";
 import {
+  agentEnded,
   agentSteps,
-  ENDED_BEFORE_SENT,
+  chatEnded,
+  confirmSent,
+  type Decision,
   endEvents,
   findOpening,
   findRequestedConversation,
-  freshAgentMessages,
   isAgentMessage,
   isLive,
   isOver,
   resumePlan,
-  settleSent,
+  showAgentMessages,
 } from "./engine/decide.ts";
 
 export { SessionLog };
-export { withPending } from "./events.ts";
+export {
+  idbEvents,
+  idbLoad,
+  idbRemove,
+  idbWrite,
+  memoryEvents,
+  memoryLoad,
+  memoryWrite,
+} from "./engine/log_io.ts";
+export { chatTranscript } from "./engine/transcript.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
 export interface DeskContext {
   /** The host's callbacks, each safe to call: a throw or a rejection becomes a warning. */
   readonly h: SafeHost;
-  readonly o: ResolvedOptions;
+  readonly o: DeskOptions;
   readonly store: LogStore;
   /** This tab's open escalation (host persisted state or sessionStorage). */
   persistedId?: string;
@@ -73,19 +87,9 @@ export interface DeskContext {
   persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
-  /**
-   * What `reconnect()` began for `persistedId` while the engine loaded: the read of its log and the
-   * request for its lock, each taken once by the engine.
-   */
-  pre?: { readonly id: string; loaded?: Promise<LoadedLog>; held?: Promise<Release | undefined> };
   readonly warn: (message: string) => void;
-  /** Runs a host-supplied function so that its errors never break the desk. */
-  readonly guard: (what: string, fn: () => unknown) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
-
-/** Lets go of a Web Lock. */
-type Release = () => void;
 
 /** Where this tab keeps the id of its open escalation (the host's persisted state, sessionStorage). */
 interface EscalationPointer {
@@ -112,6 +116,28 @@ function connectItem(message: MessageResponse): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
 }
 
+/** Whether the host already has an agent chat (connected, connecting or reconnecting). */
+function hostHasChat(instance: HostInstance): boolean {
+  try {
+    const agent = instance.getState?.()?.humanAgent as
+      | { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean }
+      | undefined;
+    return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether the user can see the chat (its main window is open, in a visible page). */
+function chatOpen(instance: HostInstance): boolean {
+  try {
+    return globalThis.document?.visibilityState !== "hidden" &&
+      instance.getState?.()?.viewState?.mainWindow === true;
+  } catch {
+    return false;
+  }
+}
+
 function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
@@ -126,7 +152,6 @@ export class DeskEngine {
   #options: ResolvedOptions;
   #store: LogStore;
   #warn: (message: string) => void;
-  #guard: (what: string, fn: () => unknown) => void;
   #updateQueue: (info: { message?: string }) => void;
   #pointer: EscalationPointer;
   #mailbox = new Mailbox();
@@ -148,17 +173,14 @@ export class DeskEngine {
   #locks?: DeskLocks;
   /** The lock this page holds: its live escalation's. */
   #lock?: { readonly id: string; readonly release: () => void };
-  #shared: DeskContext;
 
   constructor(context: DeskContext) {
     this.#host = context.h;
-    this.#options = context.o;
+    this.#options = chatOptions(context.o);
     this.#store = context.store;
     this.#warn = context.warn;
-    this.#guard = context.guard;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
-    this.#shared = context;
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
@@ -231,19 +253,10 @@ export class DeskEngine {
 
   // --- locks: which page holds which escalation -----------------------------------------------
 
-  /** Takes what `reconnect()` began for escalation `id` before the engine loaded, if anything. */
-  #pre<K extends "loaded" | "held">(key: K, id: string): NonNullable<DeskContext["pre"]>[K] {
-    const pre = this.#shared.pre;
-    if (pre?.id !== id) return undefined;
-    const value = pre[key];
-    pre[key] = undefined;
-    return value;
-  }
-
   /** Holds the lock of escalation `id`: false when another live page holds it. */
   async #hold(id: string): Promise<boolean> {
     if (!this.#locks || this.#lock?.id === id) return true;
-    const release = await (this.#pre("held", id) ?? tryHold(this.#locks, id));
+    const release = await tryHold(this.#locks, id);
     if (!release) return false;
     this.#letGo();
     this.#lock = { id, release };
@@ -264,12 +277,7 @@ export class DeskEngine {
     const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(
-      this.#store,
-      id,
-      this.#logOptions(),
-      this.#pre("loaded", id),
-    ).then(
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
       (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
@@ -369,8 +377,16 @@ export class DeskEngine {
       },
     };
     const onSatisfaction = this.#options.onSatisfaction;
-    if (onSatisfaction) this.#guard("onSatisfaction", () => onSatisfaction(survey));
-    else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
+    if (onSatisfaction) {
+      // The page's function: its throw or rejection is a warning, never the desk's failure.
+      const fail = (error: unknown) =>
+        this.#warn(`the host's onSatisfaction() failed (${errorText(error)})`);
+      try {
+        Promise.resolve(onSatisfaction(survey)).catch(fail);
+      } catch (error) {
+        fail(error);
+      }
+    } else this.#warn(`survey ${satisfactionId} arrived; pass onSatisfaction to show it`);
   }
 
   /**
@@ -403,25 +419,9 @@ export class DeskEngine {
 
   /** Records, then shows, the agent messages not yet seen (and those held), in Kustomer's order. */
   async #show(log: SessionLog, messages: readonly KustomerMessage[]): Promise<void> {
-    const fresh = freshAgentMessages(log.state, [...messages, ...this.#held.values()]);
+    const decision = showAgentMessages(log.state, [...messages, ...this.#held.values()]);
     this.#held.clear();
-    if (!fresh.length || !isLive(log.state)) return;
-    const steps = agentSteps(log.state.agent, fresh);
-    // Recorded together (one transaction), then shown: a reload never shows one twice.
-    await log.append(
-      ...fresh.map((message): EventInput => ({
-        type: "agent_message_received",
-        data: { message },
-      })),
-    );
-    if (this.#log !== log) return;
-    for (const step of steps) {
-      if (step.call === "sendMessageToUser") {
-        this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
-      } else {
-        this.#host[step.call](profile(step.agent));
-      }
-    }
+    await this.#decided(log, decision);
   }
 
   async #messagesOf(log: SessionLog, quiet?: boolean): Promise<KustomerMessage[]> {
@@ -434,14 +434,45 @@ export class DeskEngine {
   /** The agent ended the chat: their last words first, then the end. */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => undefined);
+    const messages = await this.#messagesOf(log, true).catch(() => []);
     if (!this.#current(log)) return; // a concurrent end won
-    // Ended: what Kustomer has now is final; a user message on it went, the others cannot.
-    if (messages) await this.#recordSent(log, settleSent(log.state, messages));
-    await this.#show(log, messages ?? []);
-    await this.#end(log, "agent");
-    this.#host.agentEndedChat();
+    await this.#decided(log, agentEnded(log.state, [...messages, ...this.#held.values()]));
     await this.#finish(log);
+  }
+
+  /**
+   * Records a decision's events (one write), then runs its effects in order. Resolves once they
+   * are recorded and started; `done` settles when the host has taken every failure.
+   */
+  async #decided(log: SessionLog, decision: Decision): Promise<Settlement> {
+    if (decision.events.length) await log.append(...decision.events);
+    const told: Promise<void>[] = [];
+    if (this.#log !== log) return { done: Promise.resolve() };
+    for (const effect of decision.effects) {
+      switch (effect.call) {
+        case "sendMessageToUser":
+          this.#host.sendMessageToUser(toMessageResponse(effect.message), effect.message.agent.id);
+          break;
+        case "agentJoined":
+        case "beginTransferToAnotherAgent":
+          this.#host[effect.call](profile(effect.agent));
+          break;
+        case "userMessageSent":
+          this.#settle(effect.id);
+          break;
+        case "userMessageFailed": {
+          const files = this.#files.get(effect.id) ?? [];
+          this.#files.delete(effect.id);
+          if (!effect.quiet) told.push(this.#failed(effect.id, effect.reason, files));
+          this.#settle(effect.id, new Error(`Cannot send the message: ${effect.reason}`));
+          break;
+        }
+        case "agentEndedChat":
+          this.#host.agentEndedChat();
+          break;
+      }
+    }
+    return { done: Promise.all(told).then(() => {}) };
   }
 
   // --- lost and recovered connection -------------------------------------------------------
@@ -489,18 +520,10 @@ export class DeskEngine {
     const messages = await this.#messagesOf(log);
     if (!this.#current(log)) return;
     this.#connection.setStatus("online");
-    await this.#recordSent(log, settleSent(log.state, messages, this.#sending));
+    await this.#decided(log, confirmSent(log.state, messages, this.#sending));
     await this.#show(log, messages);
     await this.#sendPending(log);
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
-  }
-
-  async #recordSent(log: SessionLog, events: EventInput[]): Promise<void> {
-    if (!events.length) return;
-    await log.append(...events);
-    for (const event of events) {
-      if (event.type === "user_message_sent") this.#settle(event.data.id);
-    }
   }
 
   async #endedRemotely(log: SessionLog): Promise<boolean> {
@@ -522,23 +545,12 @@ export class DeskEngine {
    * Records the end (and the request to end the Kustomer conversation when this desk must), and
    * fails the user messages that never went.
    */
-  async #end(
+  #end(
     log: SessionLog,
     by: EndedBy,
     options: { reason?: string; endInKustomer?: boolean } = {},
   ): Promise<Settlement> {
-    const pending = log.state.pending;
-    const events = endEvents(log.state, by, options);
-    if (!events.length) return { done: Promise.resolve() };
-    await log.append(...events);
-    const told: Promise<void>[] = [];
-    for (const { id } of pending) {
-      const files = this.#files.get(id) ?? [];
-      this.#files.delete(id);
-      if (by !== "user") told.push(this.#failed(id, ENDED_BEFORE_SENT, files));
-      this.#settle(id, new Error(`Cannot send the message: ${ENDED_BEFORE_SENT}`));
-    }
-    return { done: Promise.all(told).then(() => {}) };
+    return this.#decided(log, chatEnded(log.state, by, options));
   }
 
   /**
@@ -604,7 +616,7 @@ export class DeskEngine {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    // The desk checked the connect message.
+    checkStartChat(connectMessage, options);
     if (this.#starting) throw new Error("Cannot start chat: a chat is already starting");
     if (isLive(this.#log?.state)) throw new Error("Cannot start chat: a chat is already active");
     this.#starting = true;
@@ -854,12 +866,16 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      const messages = await this.#messagesOf(log, true).catch(() => undefined);
+      const messages = await this.#messagesOf(log, true).catch(() => []);
       if (!this.#current(log)) return "ended";
-      // Ended: what Kustomer has is final; a user message on it went, the others cannot.
-      if (messages) await this.#recordSent(log, settleSent(log.state, messages));
-      if (options.showEndedAway) await this.#show(log, messages ?? []);
-      const failures = await this.#end(log, "agent", { reason: "ended while the page was away" });
+      const failures = await this.#decided(
+        log,
+        agentEnded(log.state, messages, {
+          show: options.showEndedAway,
+          tellHost: false,
+          reason: "ended while the page was away",
+        }),
+      );
       await this.#finish(log);
       // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
       await this.#wait(failures.done);
@@ -951,17 +967,10 @@ export class DeskEngine {
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    if (!message || typeof message !== "object") {
-      throw new TypeError("sendMessageToAgent() needs a MessageRequest object");
-    }
-    const text = message.input?.text ?? "";
-    if (typeof text !== "string") throw new TypeError("message.input.text must be a string");
-    const id = typeof message.id === "string" && message.id ? message.id : messageID;
-    if (typeof id !== "string" || !id) {
-      throw new TypeError("sendMessageToAgent() needs a message id");
-    }
+    checkSendMessage(message, messageID, additionalData);
+    const text = message.input.text ?? "";
+    const id = message.id || messageID;
     const uploads = additionalData?.filesToUpload ?? [];
-    if (!Array.isArray(uploads)) throw new TypeError("filesToUpload must be an array");
     const settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
     await settlement?.done;
   }
@@ -1071,17 +1080,17 @@ export class DeskEngine {
    */
   reconnect(): Promise<boolean> {
     return this.#post(async () => {
+      // A fresh page asks for the chat's lock while it reads the log (both wait on the browser).
+      const id = this.#pointer.read();
+      const holding = id && !this.#log && !this.#lock ? this.#hold(id) : undefined;
+      holding?.catch(() => {/* awaited below */});
       const log = await this.#loadPersisted();
       if (!log) {
-        const id = this.#pointer.read();
-        if (id) {
-          // The lock asked for before the engine loaded: no chat to hold it for.
-          this.#pre("held", id)?.then((release) => release?.(), () => {});
-          this.#pointer.clear();
-        }
+        if (holding && await holding) this.#letGo(id);
+        if (this.#pointer.read()) this.#pointer.clear();
         return false;
       }
-      if (!(await this.#hold(log.id))) {
+      if (!(await (holding && log.id === id ? holding : this.#hold(log.id)))) {
         // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
         this.#pointer.clear();
         return false;
@@ -1122,6 +1131,62 @@ export class DeskEngine {
     });
   }
 
+  // --- the host's instance (Carbon AI Chat's events, registered by the desk) -----------------
+
+  #reading: Promise<void> = Promise.resolve();
+
+  /**
+   * Marks the agent's messages read, one marking at a time (so each message is marked once); given
+   * the host's `instance`, only when the user can see the chat.
+   */
+  markRead(instance?: HostInstance): Promise<void> {
+    if (instance && !chatOpen(instance)) return Promise.resolve();
+    return this.#reading = this.#reading.then(() => this.userReadMessages()).catch((error) =>
+      this.#warn(`could not mark messages read (${errorText(error)})`)
+    );
+  }
+
+  /** Tells the host which picked files cannot go to Kustomer, and why. */
+  filesSelected(uploads: FileUpload[]): void {
+    fileProblems(uploads).forEach((problem, i) => {
+      if (problem) this.#host.setFileUploadStatus(uploads[i].id, true, problem);
+    });
+  }
+
+  /** Sends a clicked quick reply to the agent (as the text the user saw). */
+  async sendQuickReply(reply: { label: string; value: string }): Promise<void> {
+    const id = `quick-reply-${globalThis.crypto?.randomUUID?.() ?? Date.now()}`;
+    try {
+      await this.sendMessageToAgent({ id, input: { text: reply.label || reply.value } }, id);
+    } catch (error) {
+      this.#warn(`could not send the quick reply to the agent (${errorText(error)})`);
+    }
+  }
+
+  /**
+   * After a reload while still waiting for an agent, the host knows of no chat: show the hand-off
+   * again (a `connect_to_agent` message the desk marks as its own), so that the host starts the
+   * chat and the desk resumes the waiting conversation.
+   */
+  async requeue(instance: HostInstance): Promise<void> {
+    const messaging = instance.messaging;
+    if (this.state || hostHasChat(instance) || typeof messaging?.addMessage !== "function") return;
+    const state = await this.savedState();
+    if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
+      return;
+    }
+    await messaging.addMessage({
+      output: {
+        generic: [{
+          response_type: "connect_to_agent",
+          message_to_human_agent: "",
+          agent_available: { message: "You are still waiting for an agent." },
+          [REQUEUE_KEY]: true,
+        }],
+      },
+    });
+  }
+
   // --- the closed tab ------------------------------------------------------------------------
 
   /**
@@ -1147,13 +1212,12 @@ export class DeskEngine {
       // The transcript back: this page's host has never seen this chat.
       const transcript = await log.readTranscript();
       const shown = transcript.flatMap((t) => t.message ? [t.message] : []);
-      for (const step of agentSteps(undefined, shown)) {
-        if (step.call === "sendMessageToUser") {
-          this.#host.sendMessageToUser(toMessageResponse(step.message), step.message.agent.id);
-        } else if (step.call === "agentJoined") {
-          this.#host.agentJoined(profile(step.agent));
-        }
-      }
+      await this.#decided(log, {
+        events: [],
+        effects: agentSteps(undefined, shown).filter((step) =>
+          step.call !== "beginTransferToAnotherAgent"
+        ),
+      });
       let outcome: ResumeOutcome | "failed";
       try {
         outcome = await this.#resume(log, { showEndedAway: true });
@@ -1175,12 +1239,14 @@ export class DeskEngine {
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
    * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
-   * (one page does each: the one that gets the lock).
+   * (one page does each: the one that gets the lock). Resolves with the ids of the chats whose end
+   * Kustomer has still not confirmed (to try again later).
    */
-  endUnheld(): Promise<void> {
+  endUnheld(): Promise<string[]> {
     return this.#post(async () => {
+      const unconfirmed: string[] = [];
       const locks = this.#locks;
-      if (!locks) return;
+      if (!locks) return unconfirmed;
       const { now, orphanTimeoutMs, retentionMs } = this.#options;
       const heads = await this.#store.heads();
       const mine = [this.#log?.id, this.#pointer.read()];
@@ -1208,6 +1274,7 @@ export class DeskEngine {
             );
           }
           await this.#endInKustomer(log, true);
+          if (log.state.endRequested) unconfirmed.push(log.id);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {
           this.#warn(`could not end a chat left open by a closed tab (${errorText(error)})`);
@@ -1215,6 +1282,7 @@ export class DeskEngine {
           release();
         }
       }
+      return unconfirmed;
     });
   }
 }

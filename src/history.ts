@@ -69,8 +69,6 @@ export async function loadChatHistory(
   if (!id) return [];
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
-  const { SessionLog, withPending } = await import("./engine.ts");
-  const log = await SessionLog.open(resolveStore(options.store), id);
-  if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
-  return toHistoryItems(withPending(await log.readTranscript(), log.state));
+  const { chatTranscript } = await import("./engine.ts");
+  return toHistoryItems(await chatTranscript(resolveStore(options.store), id));
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { ServiceDeskCallback } from "./host_types.ts";
+import type { MessageResponse, ServiceDeskCallback } from "./host_types.ts";
 import { errorText } from "./common.ts";
 
 /** The host callbacks a host may leave out; calling a missing other one is a warning. */
@@ -25,6 +25,13 @@ export type SafeHost = {
     ...args: Parameters<NonNullable<ServiceDeskCallback[K]>>
   ) => Promise<void>;
 };
+
+/** The part of the host's instance the desk uses (Carbon AI Chat's `ChatInstance`). */
+export interface HostInstance {
+  on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
+  getState?(): { viewState?: { mainWindow?: boolean }; humanAgent?: unknown } | undefined;
+  messaging?: { addMessage?(message: MessageResponse): unknown };
+}
 
 /** What the desk keeps in the host's persisted state (and sessionStorage for hosts without it). */
 export interface PersistedPointer {

@@ -5,12 +5,8 @@
  * @module
  */
 
-import {
-  KUSTOMER_CORE_URL,
-  KustomerError,
-  type KustomerErrorReason,
-  type Scheduler,
-} from "./common.ts";
+import { KustomerError, type KustomerErrorReason, type Scheduler } from "./common.ts";
+import { KUSTOMER_CORE_URL } from "./engine/defaults.ts";
 import type { AgentMessage } from "./events.ts";
 import type {
   KustomerCallback,

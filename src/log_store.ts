@@ -114,65 +114,47 @@ export class LogConflictError extends Error {
   }
 }
 
-/** The stored snapshot, if it is the one the head names. */
-const named = (head: LogHead, stored?: LogSnapshot): LogSnapshot | undefined =>
-  stored?.seq === head.snapshotSeq ? stored : undefined;
-
-const clone = structuredClone;
-
 /** Runs `fn` now; its result or throw as a promise. */
-const task = <T>(fn: () => T): Promise<T> => new Promise((resolve) => resolve(fn()));
+const task = <T>(fn: () => T | Promise<T>): Promise<T> => new Promise((resolve) => resolve(fn()));
+
+/**
+ * The engine, which holds the stores' reads and writes: a page that never has a chat needs only
+ * {@linkcode LogStore.heads} (the closed-tab sweep) and never downloads them. Once it is loaded, a
+ * call runs at once, as before it was split off.
+ */
+let engine: typeof import("./engine.ts") | undefined;
+const withEngine = <T>(run: (io: typeof import("./engine.ts")) => T | Promise<T>): Promise<T> =>
+  engine ? task(() => run(engine!)) : import("./engine.ts").then((loaded) => run(engine = loaded));
+
+/** A memory store's log. */
+export interface MemoryLog {
+  /** The head. */
+  head: LogHead;
+  /** The last snapshot written. */
+  snapshot?: LogSnapshot;
+  /** The events by sequence number. */
+  events: Map<number, unknown>;
+  /** The last event's sequence number. */
+  last: number;
+}
 
 /** A log store in memory: for tests, and where IndexedDB is unavailable. Lost on reload. */
 export class MemoryLogStore implements LogStore {
-  #logs = new Map<
-    string,
-    { head: LogHead; snapshot?: LogSnapshot; events: Map<number, unknown>; last: number }
-  >();
+  #logs = new Map<string, MemoryLog>();
 
   /** Writes atomically; see {@linkcode LogStore.write}. */
   write(logId: string, write: LogWrite): Promise<void> {
-    return task(() => {
-      const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
-      const log = this.#logs.get(logId);
-      const actual = log ? Math.max(log.head.seq, log.last) : 0;
-      if (actual !== expectedSeq) throw new LogConflictError(logId, expectedSeq, actual);
-      if (!log && !head) throw new TypeError(`The first write of log ${logId} needs a head`);
-      const events = log?.events ?? new Map<number, unknown>();
-      for (const record of [...records, ...replace]) events.set(record.seq, clone(record));
-      if (prune && snapshot) {
-        for (const seq of events.keys()) seq <= snapshot.seq && events.delete(seq);
-      }
-      this.#logs.set(logId, {
-        head: head ? clone(head) : log!.head,
-        snapshot: clone(snapshot) ?? log?.snapshot,
-        events,
-        last: records.at(-1)?.seq ?? actual,
-      });
-    });
+    return withEngine((io) => io.memoryWrite(this.#logs, logId, write));
   }
 
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
-    return task(() => {
-      const log = this.#logs.get(logId);
-      if (!log) return { records: [] };
-      const snapshot = named(log.head, log.snapshot);
-      const records = this.#range(logId, snapshot?.seq ?? 0);
-      return clone({ head: log.head, snapshot, records, end: Math.max(log.head.seq, log.last) });
-    });
+    return withEngine((io) => io.memoryLoad(this.#logs, logId));
   }
 
   /** Reads events; see {@linkcode LogStore.events}. */
-  events(logId: string, toSeq = Infinity): Promise<unknown[]> {
-    return task(() => clone(this.#range(logId, 0, toSeq)));
-  }
-
-  #range(logId: string, after: number, to = Infinity): unknown[] {
-    return [...this.#logs.get(logId)?.events ?? []]
-      .filter(([seq]) => seq > after && seq <= to)
-      .sort(([a], [b]) => a - b)
-      .map(([, record]) => record);
+  events(logId: string, toSeq?: number): Promise<unknown[]> {
+    return withEngine((io) => io.memoryEvents(this.#logs, logId, toSeq));
   }
 
   /** Deletes a log. */
@@ -182,9 +164,15 @@ export class MemoryLogStore implements LogStore {
 
   /** All heads. */
   heads(): Promise<LogHead[]> {
-    return task(() => clone([...this.#logs.values()].map((log) => log.head)));
+    return task(() => structuredClone([...this.#logs.values()].map((log) => log.head)));
   }
 }
+
+/** Runs `run` in a transaction of an IndexedDB store's object store (aborted when `run` throws). */
+export type LogTransaction = <T>(
+  mode: IDBTransactionMode,
+  run: (store: IDBObjectStore, tx: IDBTransaction) => Promise<T>,
+) => Promise<T>;
 
 /** Options of {@linkcode IndexedDbLogStore}. */
 export interface IndexedDbLogStoreOptions {
@@ -209,33 +197,14 @@ export interface IndexedDbLogStoreOptions {
 /** How long an IndexedDB open may wait (behind another tab's blocked version change). */
 const OPEN_TIMEOUT_MS = 3000;
 
-const headKey = (logId: string): IDBValidKey => ["h", logId];
-const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
-const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
-  IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
-
 /** A request's (or a transaction's) result as a promise. */
-const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
+export const done = <T>(request: IDBRequest<T> | IDBTransaction): Promise<T> =>
   new Promise((resolve, reject) => {
     // deno-lint-ignore no-explicit-any
     const r = request as any;
     r.oncomplete = r.onsuccess = () => resolve(r.result);
     r.onabort = r.onerror = () => reject(r.error);
   });
-
-/**
- * Commits a transaction whose requests are all made, without waiting for their answers to come
- * back to the page first: one round trip less per write. A request that fails later (an `add()`
- * on a taken key) still aborts it. Where `commit()` is missing or the transaction is no longer
- * active, it commits on its own.
- */
-const commit = (tx: IDBTransaction): void => {
-  try {
-    tx.commit?.();
-  } catch {
-    // Not active any more: it commits by itself.
-  }
-};
 
 /**
  * A log store in IndexedDB (opened lazily, on first use). Records: the head at `["h", id]`, the
@@ -272,6 +241,8 @@ export class IndexedDbLogStore implements LogStore {
     db.onclose = forget;
     return adopted;
   }
+
+  #transaction: LogTransaction = (mode, run) => this.#use(mode, run);
 
   async #use<T>(
     mode: IDBTransactionMode,
@@ -324,90 +295,24 @@ export class IndexedDbLogStore implements LogStore {
     }
   }
 
-  /** Writes atomically; see {@linkcode LogStore.write}. */
+  /** Writes atomically, checking the log's end in the same transaction; see {@linkcode LogStore.write}. */
   write(logId: string, write: LogWrite): Promise<void> {
-    const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
-    return this.#use("readwrite", (store, tx) => {
-      let conflict: LogConflictError | undefined;
-      let taken = false;
-      // The check travels with the writes (one round trip) and aborts them all when it fails:
-      // with no events to add(), the log's end; else its head (a log deleted under this page,
-      // another writer's head ahead), and add() catches a sequence number another writer took.
-      const check = !records.length || prune
-        ? this.#end(store, logId)
-        : (done(store.get(headKey(logId))) as Promise<LogHead | undefined>).then((found) =>
-          found ? found.seq > expectedSeq ? found.seq : expectedSeq : 0
-        );
-      check.then((actual) => {
-        if (actual !== expectedSeq) {
-          conflict = new LogConflictError(logId, expectedSeq, actual);
-          tx.abort();
-        } else commit(tx);
-      }, () => {/* the transaction failed: its error is the write's */});
-      if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
-      // add() fails on a sequence number another writer took, and aborts the whole write.
-      else {
-        for (const record of records) {
-          store.add(record, ["e", logId, record.seq]).onerror = (event) => {
-            taken ||= (event.target as IDBRequest).error?.name === "ConstraintError";
-          };
-        }
-      }
-      for (const record of prune ? [] : replace) store.put(record, ["e", logId, record.seq]);
-      if (snapshot) store.put(snapshot, snapshotKey(logId));
-      if (head) store.put(head, headKey(logId));
-      return done(tx).then(() => {}, async (error) => {
-        if (conflict) throw conflict;
-        if (!taken) throw error ?? new Error("IndexedDB transaction aborted");
-        const actual = await this.#use("readonly", (store) => this.#end(store, logId));
-        throw new LogConflictError(logId, expectedSeq, actual);
-      });
-    });
-  }
-
-  /** A log's last sequence number: its last event's, or its head's when that is later. */
-  #end(store: IDBObjectStore, logId: string, known?: LogHead): Promise<number> {
-    const head = known ? Promise.resolve(known) : done(store.get(headKey(logId))) as Promise<
-      LogHead | undefined
-    >;
-    const last = done(store.openKeyCursor(eventRange(logId, 0), "prev"));
-    return Promise.all([head, last]).then(([head, cursor]) =>
-      Math.floor(
-        Math.max(head?.seq ?? 0, Number((cursor?.key as unknown[] | undefined)?.[2]) || 0),
-      )
-    );
+    return withEngine((io) => io.idbWrite(this.#transaction, logId, write));
   }
 
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
-    return this.#use("readonly", async (store) => {
-      const [head, stored] = await Promise.all([
-        done(store.get(headKey(logId))) as Promise<LogHead | undefined>,
-        done(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
-      ]);
-      if (!head) return { records: [] };
-      const snapshot = named(head, stored);
-      const [records, end] = await Promise.all([
-        done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1))),
-        this.#end(store, logId, head),
-      ]);
-      return { head, snapshot, records, end };
-    });
+    return withEngine((io) => io.idbLoad(this.#transaction, logId));
   }
 
   /** Reads events; see {@linkcode LogStore.events}. */
   events(logId: string, toSeq?: number): Promise<unknown[]> {
-    return this.#use("readonly", (store) => done(store.getAll(eventRange(logId, 0, toSeq))));
+    return withEngine((io) => io.idbEvents(this.#transaction, logId, toSeq));
   }
 
   /** Deletes a log. */
   remove(logId: string): Promise<void> {
-    return this.#use("readwrite", (store, tx) => {
-      store.delete(eventRange(logId, 0));
-      store.delete(snapshotKey(logId));
-      store.delete(headKey(logId));
-      return done(tx).then(() => {});
-    });
+    return withEngine((io) => io.idbRemove(this.#transaction, logId));
   }
 
   /** All heads. */

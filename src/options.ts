@@ -5,7 +5,9 @@
  */
 
 import type { KustomerCore, KustomerInitOptions } from "./kustomer_types.ts";
-import { describe, KUSTOMER_CORE_URL, realScheduler, type Scheduler } from "./common.ts";
+import { describe, realScheduler, type Scheduler } from "./common.ts";
+import type { ChatDefaults } from "./engine/defaults.ts";
+import { isObject } from "./host_checks.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
 
 /** What the desk writes to the console (or a logger you pass). Never a token or a key. */
@@ -180,18 +182,10 @@ export function savedId(id?: string | null): string | undefined {
   }
 }
 
+/** The defaults of what the desk reads before a chat; the engine adds {@linkcode ChatDefaults}. */
 const DEFAULTS = {
-  scriptUrl: KUSTOMER_CORE_URL,
-  title: "Chat from the web assistant",
-  sessionHistoryAttribute: "watsonAssistantSessionHistoryStr",
-  transferMessage: "A customer was transferred to you from the web chat assistant.",
-  timeoutMs: 15_000,
   retryIntervalMs: 5_000,
-  heartbeatMs: 30_000,
-  retentionMs: 0,
-  abandonedMs: 86_400_000,
   orphanTimeoutMs: 300_000,
-  waitingMessage: "Waiting for an agent to join.",
   name: "kustomer",
   now: Date.now as () => number,
   scheduler: realScheduler,
@@ -217,16 +211,6 @@ export interface DeskLocks {
 /** The name of the lock a live page holds for its escalation. */
 export const lockName = (escalationId: string): string => `kustomer-service-desk:${escalationId}`;
 
-/** Takes the lock of escalation `id` if it is free: resolves with its release, else undefined. */
-export function tryHold(locks: DeskLocks, id: string): Promise<(() => void) | undefined> {
-  return new Promise((resolve, reject) => {
-    locks.request(lockName(id), { ifAvailable: true }, (lock) => {
-      if (!lock) return resolve(undefined);
-      return new Promise<void>((release) => resolve(() => release()));
-    }).catch(reject);
-  });
-}
-
 /** The locks of the options: the given ones, `navigator.locks` in a page, or none. */
 export function resolveLocks(locks: DeskLocks | false | undefined): DeskLocks | undefined {
   if (locks === false) return undefined;
@@ -234,8 +218,11 @@ export function resolveLocks(locks: DeskLocks | false | undefined): DeskLocks | 
   return locks ?? (g.document ? g.navigator?.locks : undefined);
 }
 
-/** Options with their defaults filled in. */
-export type ResolvedOptions = typeof DEFAULTS & KustomerServiceDeskOptions;
+/** Options with the defaults of what the desk reads before a chat filled in. */
+export type DeskOptions = typeof DEFAULTS & KustomerServiceDeskOptions;
+
+/** Options with every default filled in (the engine's: {@linkcode chatOptions}). */
+export type ResolvedOptions = DeskOptions & ChatDefaults;
 
 let memoryWarned = false;
 
@@ -264,7 +251,6 @@ export const badNumber = (v: unknown, positive?: boolean): boolean =>
 
 const isText = (v: unknown) => typeof v === "string" && !!v.trim();
 const isFunction = (v: unknown) => typeof v === "function";
-const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** A check: a test, what the option must be, and whether a failure is a RangeError. */
 // deno-lint-ignore no-explicit-any
@@ -380,7 +366,7 @@ export const OPTION_NAMES: readonly string[] = Object.keys(RULES);
 export function resolveOptions(
   options: KustomerServiceDeskOptions = {},
   prefix = "",
-): ResolvedOptions {
+): DeskOptions {
   if (!isObject(options)) {
     throw new TypeError(
       `${prefix.slice(0, -1) || "Kustomer service desk options"} must be an object, got ${
@@ -412,5 +398,5 @@ export function resolveOptions(
   }
   const resolved: Record<string, unknown> = { ...DEFAULTS };
   for (const [key, v] of Object.entries(o)) if (v !== undefined) resolved[key] = v;
-  return resolved as unknown as ResolvedOptions;
+  return resolved as unknown as DeskOptions;
 }

@@ -12,7 +12,7 @@
 
 import type { DeskState, TranscriptEntry } from "./events.ts";
 import type { DeskContext, DeskEngine } from "./engine.ts";
-import { readPointer, serialHost } from "./host.ts";
+import { type HostInstance, readPointer, serialHost } from "./host.ts";
 import type {
   AgentAvailability,
   EndChatInfo,
@@ -25,8 +25,8 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { errorText, KustomerError, REQUEUE_KEY as REQUEUE } from "./common.ts";
-import { fileProblems, quickReplyOf } from "./messages.ts";
-import { checkHostState, checkSendMessage, checkStartChat, checkUploads } from "./host_checks.ts";
+import { quickReplyOf } from "./messages.ts";
+import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
   type DeskLocks,
@@ -36,7 +36,6 @@ import {
   resolveOptions,
   resolveStore,
   savedId,
-  tryHold,
 } from "./options.ts";
 
 /**
@@ -44,13 +43,6 @@ import {
  * counts a timeout as "no agents online".
  */
 export const AVAILABILITY_WINDOW_MS = 4_000;
-
-/** The part of the host's instance the desk uses (Carbon AI Chat's `ChatInstance`). */
-interface HostInstance {
-  on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
-  getState?(): { viewState?: { mainWindow?: boolean }; humanAgent?: unknown } | undefined;
-  messaging?: { addMessage?(message: MessageResponse): unknown };
-}
 
 /** Loads the engine (a separate chunk in the browser bundle). */
 const loadEngine = (): Promise<typeof import("./engine.ts")> => import("./engine.ts");
@@ -77,19 +69,10 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
     const o = resolveOptions(options);
     const warn = (message: string) => o.logger.warn(`Kustomer service desk: ${message}`);
-    const guard = (what: string, fn: () => unknown) => {
-      const fail = (error: unknown) => warn(`the host's ${what}() failed (${errorText(error)})`);
-      try {
-        Promise.resolve(fn()).catch(fail);
-      } catch (error) {
-        fail(error);
-      }
-    };
     const pointer = readPointer(parameters.persistedState);
     this.#c = {
       o,
       warn,
-      guard,
       store: resolveStore(o.store, o.logger, o.durability),
       h: serialHost(callback, warn),
       persistedId: pointer
@@ -125,7 +108,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     }
   }
 
-  /** Ended logs of other tabs this page has looked at: each once (its end may be unconfirmed). */
+  /** Ended logs of other tabs this page has looked at: each once, unless its end is still due. */
   #checkedEnds = new Set<string>();
 
   /**
@@ -146,14 +129,17 @@ export class KustomerServiceDesk implements ServiceDesk {
         due = true;
       }
     }
-    if (due) await this.#run((engine) => engine.endUnheld());
+    if (!due) return;
+    // An end Kustomer did not confirm (it did not answer) is tried again at the next sweep.
+    for (const id of await this.#run((engine) => engine.endUnheld())) this.#checkedEnds.delete(id);
   }
 
   /**
    * What the host's instance lets the desk do itself (Carbon AI Chat's `instance.on`): mark agent
    * messages read when they are shown in an open chat (Carbon never calls `userReadMessages`),
    * send a clicked quick reply to the agent, and put a user whom a reload left waiting in the queue
-   * back in it (Carbon calls `reconnect` only once an agent had joined).
+   * back in it (Carbon calls `reconnect` only once an agent had joined). Only the registrations are
+   * here; the work is the engine's (there is no chat without it).
    */
   #listen(): void {
     const instance = this.#instance;
@@ -170,86 +156,28 @@ export class KustomerServiceDesk implements ServiceDesk {
           return Promise.resolve();
         },
       });
-    on("human_agent:receive", () => this.#chatOpen() && this.#markRead());
+    on("human_agent:receive", () => this.#loaded?.markRead(instance));
     on("view:change", (event) => {
-      if ((event.newViewState as { mainWindow?: boolean })?.mainWindow) return this.#markRead();
+      if ((event.newViewState as { mainWindow?: boolean })?.mainWindow) {
+        return this.#loaded?.markRead();
+      }
     });
     on("messageItemCustom", (event) => {
       const reply = quickReplyOf(event.messageItem);
-      if (reply) return this.#sendQuickReply(reply);
+      if (reply) return this.#run((engine) => engine.sendQuickReply(reply));
     });
-    on("chat:ready", () => this.#requeue());
-    globalThis.document?.addEventListener?.("visibilitychange", () => {
-      if (this.#chatOpen()) void this.#markRead();
+    on("chat:ready", () => {
+      if (
+        this.#c.persistedId && !this.#reconnecting && !this.#loaded?.state &&
+        typeof instance.messaging?.addMessage === "function"
+      ) {
+        return this.#run((engine) => engine.requeue(instance));
+      }
     });
-  }
-
-  /** Whether the host already has an agent chat (connected, connecting or reconnecting). */
-  #hostHasChat(): boolean {
-    try {
-      const agent = (this.#instance?.getState?.() as {
-        humanAgent?: { isConnected?: boolean; isConnecting?: boolean; isReconnecting?: boolean };
-      })?.humanAgent;
-      return !!(agent?.isConnected || agent?.isConnecting || agent?.isReconnecting);
-    } catch {
-      return false;
-    }
-  }
-
-  /** Whether the user can see the chat (its main window is open, in a visible page). */
-  #chatOpen(): boolean {
-    try {
-      return globalThis.document?.visibilityState !== "hidden" &&
-        this.#instance?.getState?.()?.viewState?.mainWindow === true;
-    } catch {
-      return false;
-    }
-  }
-
-  #reading: Promise<void> = Promise.resolve();
-
-  /** Marks the agent's messages read, one marking at a time (so each message is marked once). */
-  #markRead(): Promise<void> {
-    return this.#reading = this.#reading.then(() => this.#loaded?.userReadMessages()).catch(
-      (error) => this.#c.warn(`could not mark messages read (${errorText(error)})`),
+    globalThis.document?.addEventListener?.(
+      "visibilitychange",
+      () => void this.#loaded?.markRead(instance),
     );
-  }
-
-  /** Sends a clicked quick reply to the agent (as the text the user saw). */
-  async #sendQuickReply(reply: { label: string; value: string }): Promise<void> {
-    const id = `quick-reply-${globalThis.crypto?.randomUUID?.() ?? Date.now()}`;
-    try {
-      await this.sendMessageToAgent({ id, input: { text: reply.label || reply.value } }, id);
-    } catch (error) {
-      this.#c.warn(`could not send the quick reply to the agent (${errorText(error)})`);
-    }
-  }
-
-  /**
-   * After a reload while still waiting for an agent, the host knows of no chat: show the hand-off
-   * again (a `connect_to_agent` message the desk marks as its own), so that the host starts the
-   * chat and the desk resumes the waiting conversation.
-   */
-  async #requeue(): Promise<void> {
-    const addMessage = this.#instance?.messaging?.addMessage;
-    if (
-      !this.#c.persistedId || this.#reconnecting || this.#loaded?.state || this.#hostHasChat() ||
-      typeof addMessage !== "function"
-    ) return;
-    const state = await this.#run((engine) => engine.savedState());
-    if (!state || state.agent || (state.status !== "starting" && state.status !== "waiting")) {
-      return;
-    }
-    await addMessage.call(this.#instance!.messaging, {
-      output: {
-        generic: [{
-          response_type: "connect_to_agent",
-          message_to_human_agent: "",
-          agent_available: { message: "You are still waiting for an agent." },
-          [REQUEUE]: true,
-        }],
-      },
-    });
   }
 
   /** The engine, loaded once; a failed load is retried by the next call. */
@@ -268,7 +196,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     );
   }
 
-  async #run<T>(fn: (engine: DeskEngine) => Promise<T>): Promise<T> {
+  async #run<T>(fn: (engine: DeskEngine) => T | Promise<T>): Promise<T> {
     return fn(await this.#load());
   }
 
@@ -296,7 +224,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * reload is resumed (or ended, per `orphanedChat`) instead of being orphaned.
    */
   async startChat(connectMessage: MessageResponse, options: StartChatOptions = {}): Promise<void> {
-    checkStartChat(connectMessage, options);
+    // The engine checks the arguments (a page that never starts a chat does not download checks).
     let engine: DeskEngine;
     try {
       engine = await this.#load();
@@ -317,7 +245,6 @@ export class KustomerServiceDesk implements ServiceDesk {
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    checkSendMessage(message, messageID, additionalData);
     return await this.#run((engine) =>
       engine.sendMessageToAgent(message, messageID, additionalData)
     );
@@ -371,12 +298,15 @@ export class KustomerServiceDesk implements ServiceDesk {
     });
   }
 
-  /** Checks picked files against Kustomer's limits and tells the host which cannot go. */
+  /**
+   * Checks picked files against Kustomer's limits and tells the host which cannot go (the limits
+   * come with the engine, loaded by then: files are picked in a chat).
+   */
   filesSelectedForUpload(uploads: FileUpload[]): void {
     checkUploads(uploads, "filesSelectedForUpload(): uploads");
-    fileProblems(uploads).forEach((problem, i) => {
-      if (problem) this.#c.h.setFileUploadStatus(uploads[i].id, true, problem);
-    });
+    this.#run((engine) => engine.filesSelected(uploads)).catch((error) =>
+      this.#c.warn(`could not check the picked files (${errorText(error)})`)
+    );
   }
 
   /**
@@ -421,22 +351,11 @@ export class KustomerServiceDesk implements ServiceDesk {
   async reconnect(): Promise<boolean> {
     this.#reconnecting = true;
     const c = this.#c;
-    const id = c.persistedId;
-    if (!id) return false;
-    if (!this.#engine) {
-      // Read the log and ask for its lock while the engine loads, rather than after.
-      const locks = resolveLocks(c.o.locks);
-      const pre = c.pre = { id, loaded: c.store.load(id), held: locks && tryHold(locks, id) };
-      // Failures are the engine's to report, when it takes these.
-      for (const pending of [pre.loaded, pre.held]) pending?.catch(() => {});
-    }
+    if (!c.persistedId) return false;
     try {
       return await (await this.#load()).reconnect();
     } catch (error) {
       if (!engineError(error)) throw error;
-      // Read again when the engine loads at last (the log may have changed meanwhile); the lock
-      // stays this page's.
-      if (c.pre) c.pre.loaded = undefined;
       this.#whenLoaded(async (engine) => {
         if (!await engine.reconnect()) c.h.agentEndedChat();
       });

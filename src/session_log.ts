@@ -49,12 +49,8 @@ const skippedText = (reasons: string[]): string =>
  * Loads a log. A snapshot that is not this log's state (missing, ahead of the head, or not a
  * state) is passed over, and the log is read from its events; `problem` says why.
  */
-async function read(
-  store: LogStore,
-  id: string,
-  preloaded?: Promise<LoadedLog>,
-): Promise<{ loaded: LoadedLog; problem?: string }> {
-  const loaded = await (preloaded ?? store.load(id));
+async function read(store: LogStore, id: string): Promise<{ loaded: LoadedLog; problem?: string }> {
+  const loaded = await store.load(id);
   const { head, snapshot } = loaded;
   const problem = !head?.snapshotSeq
     ? undefined
@@ -136,16 +132,14 @@ export class SessionLog {
 
   /**
    * Opens a stored log and replays it from its snapshot; `undefined` when there is none. A record
-   * that does not decode is skipped with a warning. `preloaded` is `store.load(id)` begun earlier
-   * (a page reads the log while the engine loads); nothing of this log may have been written since.
+   * that does not decode is skipped with a warning.
    */
   static async open(
     store: LogStore,
     id: string,
     options: SessionLogOptions = {},
-    preloaded?: Promise<LoadedLog>,
   ): Promise<SessionLog | undefined> {
-    const { loaded, problem } = await read(store, id, preloaded);
+    const { loaded, problem } = await read(store, id);
     return loaded.head && new SessionLog(store, id, options, loaded, problem);
   }
 

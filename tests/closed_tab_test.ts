@@ -203,6 +203,36 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.dispose();
       },
     );
+    await t.step(
+      "that end unanswered by Kustomer: the page's next sweep tries again",
+      async () => {
+        const { w, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        w.sim.agentSend(first.desk.state!.conversationId!, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        w.sim.faults.hang("endConversation", { times: 2, applied: false });
+        void first.desk.endChat().catch(() => {});
+        await settle();
+        first.close();
+        const asked = () => w.sim.callLog.filter((c) => c.method === "endConversation").length;
+        const next = tab();
+        // The first sweep asks, and Kustomer never answers (timeoutMs is 1 s).
+        await w.clock.advance(60_000);
+        await until(() => asked() === 2, "the first try");
+        await w.clock.advance(1_000);
+        assertEquals(w.sim.conversations[0].ended, false);
+        assertEquals((await w.store.heads()).length, 1, "kept for another try");
+        // The next sweep tries again, and Kustomer ends it.
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the second try");
+        await w.clock.advance(120_000);
+        assertEquals(asked(), 3, "asked again once");
+        assertEquals(await w.store.heads(), [], "the log is cleared");
+        next.close();
+        await w.dispose();
+      },
+    );
   });
 }
 

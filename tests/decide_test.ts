@@ -4,8 +4,11 @@ import { assertEquals } from "@std/assert";
 import { type DeskState, type EventInput, replay, type StoredEvent } from "../src/events.ts";
 import type { KustomerConversationSummary, KustomerMessage } from "../src/kustomer_types.ts";
 import {
+  agentEnded,
   agentSteps,
+  chatEnded,
   CLOCK_SLACK_MS,
+  confirmSent,
   ENDED_BEFORE_SENT,
   endEvents,
   findOpening,
@@ -13,6 +16,7 @@ import {
   freshAgentMessages,
   resumePlan,
   settleSent,
+  showAgentMessages,
 } from "../src/engine/decide.ts";
 import { normalizeMessage } from "../src/kustomer.ts";
 
@@ -187,6 +191,104 @@ Deno.test("findRequestedConversation() takes up the draft a lost create request 
     });
     assertEquals(findRequestedConversation(known, [conversation("draft", 1)]), undefined);
   });
+});
+
+Deno.test("agentEnded() settles every pending message against Kustomer's final word", async (t) => {
+  const joined = given(...opened, received(agent("a1", 1)));
+  await t.step(
+    "one user message on Kustomer, one not: sent and failed; last words shown, then the end",
+    () => {
+      const state = given(
+        ...opened,
+        received(agent("a1", 1)),
+        queued("u1", "on Kustomer"),
+        requested("u1"),
+        queued("u2", "never got there"),
+        requested("u2"),
+      );
+      const messages = [
+        agent("a1", 1),
+        customer("k1", 2, "on Kustomer"),
+        agent("a2", 3, "ada", "bye"),
+      ];
+      const { events, effects } = agentEnded(state, messages);
+      assertEquals(events.map((e) => e.type), [
+        "user_message_sent",
+        "agent_message_received",
+        "chat_ended",
+        "user_message_failed",
+      ]);
+      assertEquals(events[0], { type: "user_message_sent", data: { id: "u1", messageId: "k1" } });
+      assertEquals(events[3], {
+        type: "user_message_failed",
+        data: { id: "u2", reason: ENDED_BEFORE_SENT },
+      });
+      assertEquals(
+        effects.map((e) =>
+          e.call === "sendMessageToUser"
+            ? `show ${e.message.messageId}`
+            : "id" in e
+            ? `${e.call} ${e.id}`
+            : e.call
+        ),
+        ["userMessageSent u1", "show a2", "userMessageFailed u2", "agentEndedChat"],
+      );
+    },
+  );
+  await t.step(
+    "a user message being sent right now is settled too (its answer may be lost)",
+    () => {
+      const state = given(...opened, queued("u1", "x"), requested("u1"));
+      const { events } = agentEnded(state, [customer("k1", 2, "x")]);
+      assertEquals(events.map((e) => e.type), ["user_message_sent", "chat_ended"]);
+    },
+  );
+  await t.step("found ended after a reload, not shown: no last words, the host not told", () => {
+    const { events, effects } = agentEnded(joined, [agent("a2", 3)], {
+      show: false,
+      tellHost: false,
+      reason: "away",
+    });
+    assertEquals(events, [{ type: "chat_ended", data: { by: "agent", reason: "away" } }]);
+    assertEquals(effects, []);
+  });
+  await t.step("already ended: nothing", () => {
+    const ended = given(...opened, { type: "chat_ended", data: { by: "user" } });
+    assertEquals(agentEnded(ended, [agent("a2", 3)]), { events: [], effects: [] });
+  });
+});
+
+Deno.test("showAgentMessages() records the fresh ones together, then shows them", async (t) => {
+  await t.step("a new agent joins before their first message", () => {
+    const { events, effects } = showAgentMessages(given(...opened), [agent("a1", 1)]);
+    assertEquals(events.map((e) => e.type), ["agent_message_received"]);
+    assertEquals(effects.map((e) => e.call), ["agentJoined", "sendMessageToUser"]);
+  });
+  await t.step("nothing once the chat is over", () => {
+    const over = given(...opened, { type: "chat_ended", data: { by: "user" } });
+    assertEquals(showAgentMessages(over, [agent("a1", 1)]), { events: [], effects: [] });
+  });
+});
+
+Deno.test("confirmSent() records what Kustomer has as sent and tells the caller", () => {
+  const state = given(...opened, queued("u1", "hello"), requested("u1"));
+  assertEquals(confirmSent(state, [customer("k1", 1, "hello")]), {
+    events: [{ type: "user_message_sent", data: { id: "u1", messageId: "k1" } }],
+    effects: [{ call: "userMessageSent", id: "u1" }],
+  });
+  assertEquals(confirmSent(state, [customer("k1", 1, "hello")], new Set(["u1"])).events, []);
+});
+
+Deno.test("chatEnded() fails what is pending: shown unless the user ended the chat", () => {
+  const state = given(...opened, queued("u1", "still there?"));
+  const failed = (by: "user" | "agent" | "system") => chatEnded(state, by).effects;
+  assertEquals(failed("user"), [
+    { call: "userMessageFailed", id: "u1", reason: ENDED_BEFORE_SENT, quiet: true },
+  ]);
+  assertEquals(failed("agent"), [
+    { call: "userMessageFailed", id: "u1", reason: ENDED_BEFORE_SENT },
+  ]);
+  assertEquals(chatEnded(state, "user").events, endEvents(state, "user"));
 });
 
 Deno.test("endEvents() ends once, asks Kustomer to end when it must, fails what is pending", () => {

@@ -9,6 +9,7 @@
 import { assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { kustomerServiceDeskFactory, MemoryLogStore } from "../mod.ts";
 import { editDistance, OPTION_NAMES, resolveOptions } from "../src/options.ts";
+import { chatOptions } from "../src/engine/defaults.ts";
 import { SimulatedKustomerCore } from "../simulator.ts";
 import { FakeScheduler } from "./_helpers.ts";
 
@@ -91,8 +92,11 @@ Deno.test("options: each good value is taken as given", () => {
   const options = Object.fromEntries(Object.entries(CASES).map(([key, { good }]) => [key, good]));
   const resolved = resolveOptions(options) as unknown as Record<string, unknown>;
   for (const [key, value] of Object.entries(options)) assertStrictEquals(resolved[key], value);
-  // And an option left undefined is the same as one left out: its default.
-  assertEquals(resolveOptions({ timeoutMs: undefined }).timeoutMs, 15_000);
+  // And an option left undefined is the same as one left out: its default (the desk's, or the
+  // engine's for what only a chat reads).
+  assertEquals(resolveOptions({ retryIntervalMs: undefined }).retryIntervalMs, 5_000);
+  assertEquals(chatOptions(resolveOptions({ timeoutMs: undefined })).timeoutMs, 15_000);
+  assertEquals(chatOptions(resolveOptions({ timeoutMs: 7 })).timeoutMs, 7);
 });
 
 Deno.test("options: an unknown key is rejected, with the option it is close to", () => {

@@ -5,7 +5,7 @@
 
 import { assert, assertEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
-import { fileProblems } from "../src/messages.ts";
+import { fileProblems } from "../src/engine/files.ts";
 import { SessionLog, sweepLogs } from "../src/session_log.ts";
 import { MemoryLogStore } from "../src/log_store.ts";
 import type { ServiceDeskErrorInfo } from "../src/host_types.ts";
@@ -74,6 +74,25 @@ for (const kind of ["memory", "indexeddb"] as const) {
   });
 
   Deno.test(`logins, ends and timers over ${kind}`, async (t) => {
+    await t.step(
+      "the user ends with a message on its way: its send rejects, nothing shown failed",
+      async () => {
+        const w = world(kind);
+        await w.desk.startChat(connect(), {});
+        w.sim.agentSend(w.conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "first");
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        const sending = w.desk.sendMessageToAgent({ id: "u1", input: { text: "wait" } }, "u1")
+          .then(() => "resolved", (e) => String(e));
+        await settle();
+        await w.desk.endChat();
+        assert((await sending).includes("the chat ended before the message could be sent"));
+        await settle();
+        assertEquals(failedIds(w.host.errors()), [], "the user ended it: no failure notice");
+        await w.dispose();
+      },
+    );
+
     await t.step("a fresh JWT at every login in one page", async () => {
       let issued = 0;
       const w = world(kind, {

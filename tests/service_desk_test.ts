@@ -153,6 +153,12 @@ for (const kind of ["memory", "indexeddb"] as const) {
         const w = world(kind);
         w.sim.faults.hang("describeConversation", { times: 1 });
         const start = w.desk.startChat(connect(), {});
+        // The clock moves once the call (and its timeout) is under way, however many turns the log's
+        // writes before it take.
+        await until(
+          () => w.sim.callLog.some((c) => c.method === "describeConversation"),
+          "the describeConversation call",
+        );
         await w.clock.advance(1_000);
         await start;
         assertEquals(w.desk.state?.status, "waiting");
@@ -350,6 +356,36 @@ for (const kind of ["memory", "indexeddb"] as const) {
       assert(w.sim.callLog.some((c) => c.method === "submitSatisfactionForm"));
       await w.dispose();
     });
+
+    await t.step(
+      "an onSatisfaction that throws or rejects is a warning, not a failure",
+      async () => {
+        const failures = [
+          () => {
+            throw new Error("page bug");
+          },
+          () => Promise.reject(new Error("page bug")),
+        ];
+        for (const fail of failures) {
+          const w = world(kind, { onSatisfaction: fail });
+          await w.desk.startChat(connect(), {});
+          const conversationId = w.conversationId;
+          w.sim.agentSend(conversationId, "Done!");
+          w.sim.agentEnd(conversationId);
+          await until(() => w.host.named("agentEndedChat").length === 1, "ended");
+          w.sim.sendSatisfaction(conversationId);
+          await until(
+            () =>
+              w.logger.lines.some((line) => line.includes("onSatisfaction() failed (page bug)")),
+            "the warning",
+          );
+          // The desk goes on: the next chat starts.
+          await w.desk.startChat(connect(), {});
+          assert(w.conversationId !== conversationId);
+          await w.dispose();
+        }
+      },
+    );
   });
 
   Deno.test(`user side over ${kind}`, async (t) => {

@@ -162,6 +162,131 @@ export function endEvents(
   return events;
 }
 
+/** Something the engine does once the events it goes with are stored, in order. */
+export type Effect =
+  | AgentStep
+  | { readonly call: "userMessageSent"; readonly id: string }
+  | {
+    readonly call: "userMessageFailed";
+    readonly id: string;
+    readonly reason: string;
+    /** The caller hears of it, the host shows nothing (the user ended the chat). */
+    readonly quiet?: boolean;
+  }
+  | { readonly call: "agentEndedChat" };
+
+/** What a decision comes to: the events to record (together), then the effects to run. */
+export interface Decision {
+  /** Recorded first, in one write. */
+  readonly events: readonly EventInput[];
+  /** Run once the events are stored, in order. */
+  readonly effects: readonly Effect[];
+}
+
+const NOTHING: Decision = { events: [], effects: [] };
+
+/** Decisions taken one after the other: all their events, then all their effects. */
+function join(...decisions: Decision[]): Decision {
+  return {
+    events: decisions.flatMap((d) => d.events),
+    effects: decisions.flatMap((d) => d.effects),
+  };
+}
+
+/**
+ * User messages whose sending Kustomer never confirmed but has (see {@linkcode settleSent}):
+ * recorded sent, and their callers told.
+ */
+export function confirmSent(
+  state: DeskState,
+  messages: readonly KustomerMessage[],
+  sending?: ReadonlySet<string>,
+): Decision {
+  const events = settleSent(state, messages, sending);
+  return {
+    events,
+    effects: events.map((e): Effect => ({
+      call: "userMessageSent",
+      id: (e.data as { readonly id: string }).id,
+    })),
+  };
+}
+
+/**
+ * The agent messages not yet seen, recorded together, then shown in Kustomer's order (with the
+ * joins and transfers they bring): a reload never shows one twice. Nothing once the chat is over.
+ */
+export function showAgentMessages(
+  state: DeskState,
+  messages: Iterable<KustomerMessage>,
+): Decision {
+  const fresh = freshAgentMessages(state, messages);
+  if (!fresh.length || !isLive(state)) return NOTHING;
+  return {
+    events: fresh.map((message): EventInput => ({
+      type: "agent_message_received",
+      data: { message },
+    })),
+    effects: agentSteps(state.agent, fresh),
+  };
+}
+
+/**
+ * The chat ends (see {@linkcode endEvents}); each user message still pending fails, shown failed
+ * unless the user ended the chat.
+ */
+export function chatEnded(
+  state: DeskState,
+  by: EndedBy,
+  options: { reason?: string; endInKustomer?: boolean } = {},
+): Decision {
+  const events = endEvents(state, by, options);
+  if (!events.length) return NOTHING;
+  return {
+    events,
+    effects: state.pending.map((p): Effect => ({
+      call: "userMessageFailed",
+      id: p.id,
+      reason: ENDED_BEFORE_SENT,
+      ...(by === "user" ? { quiet: true } : {}),
+    })),
+  };
+}
+
+/** Options of {@linkcode agentEnded}. */
+export interface AgentEndedOptions {
+  /** Show the agent's last words (the host still has the chat). @default {true} */
+  readonly show?: boolean;
+  /** Tell the host the agent ended the chat (it then ends its own). @default {true} */
+  readonly tellHost?: boolean;
+  /** Why, for the log. */
+  readonly reason?: string;
+}
+
+/**
+ * The agent ended the chat (seen live, or found ended after a reload), with Kustomer's messages
+ * fetched after the end: final, since an ended conversation takes no more. A user message on
+ * Kustomer went; every other one pending cannot go any more and fails. The agent's last words are
+ * shown first, then the failures, then the host hears of the end.
+ */
+export function agentEnded(
+  state: DeskState,
+  messages: readonly KustomerMessage[],
+  options: AgentEndedOptions = {},
+): Decision {
+  if (isOver(state)) return NOTHING;
+  const { show = true, tellHost = true, reason } = options;
+  const sent = confirmSent(state, messages);
+  const ids = new Set(sent.effects.map((e) => (e as { readonly id: string }).id));
+  const rest = { ...state, pending: state.pending.filter((p) => !ids.has(p.id)) };
+  return join(
+    sent,
+    show ? showAgentMessages(state, messages) : NOTHING,
+    chatEnded(rest, "agent", reason ? { reason } : {}),
+    { events: [], effects: tellHost ? [{ call: "agentEndedChat" }] : [] },
+  );
+}
+
 /** A step a resume takes, in order. */
 export type ResumeStep =
   | "end_in_kustomer"

@@ -6,7 +6,17 @@
  */
 
 import type { LogHead } from "../log_store.ts";
-export { tryHold } from "../options.ts";
+import { type DeskLocks, lockName } from "../options.ts";
+
+/** Takes the lock of escalation `id` if it is free: resolves with its release, else undefined. */
+export function tryHold(locks: DeskLocks, id: string): Promise<(() => void) | undefined> {
+  return new Promise((resolve, reject) => {
+    locks.request(lockName(id), { ifAvailable: true }, (lock) => {
+      if (!lock) return resolve(undefined);
+      return new Promise<void>((release) => resolve(() => release()));
+    }).catch(reject);
+  });
+}
 
 /**
  * The escalations of this browser that are still open (not ended), other than `except`, newest

@@ -1,8 +1,9 @@
 /**
  * The server side of the simulated Kustomer Core: conversations, messages, customers, logins, id
- * counters and the org's settings, and what each SDK call and agent action does to them. Every
- * operation checks its input and returns its answer or a {@linkcode KustomerSdkError}; events go
- * out through {@linkcode _ServerHooks.emit}, only for the current customer's conversations.
+ * counters and the org's settings, and what each SDK call and agent action does to them. An SDK
+ * call's operation checks its input and returns its answer or a {@linkcode KustomerSdkError}; an
+ * agent action throws on misuse. Events go out through {@linkcode _ServerHooks.emit}, only for
+ * the current customer's conversations.
  *
  * @module
  */

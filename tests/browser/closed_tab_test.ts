@@ -79,9 +79,10 @@ document.getElementById("chat").append(chat);
 type Globals = {
   sim: {
     conversations: { conversationId: string; ended: boolean; isDraft: boolean }[];
-    callLog: { method: string }[];
+    callLog: { method: string; options?: { body?: string } }[];
+    messagesOf(id: string): { body?: string; direction: string }[];
     agentSend(id: string, text: string): unknown;
-    faults: { hang(method: string, options: { times: number }): void };
+    faults: { hang(method: string, options: { times: number; applied?: boolean }): void };
   };
   sweeps: number;
   heldLocks(): Promise<string[]>;
@@ -167,14 +168,38 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         assertEquals(second.warnings.filter((w) => w.includes("closed tab")), []);
         await agentSays(first.page, "Still with me?");
         await waitForMessage(first.page, "Still with me?", LOAD_MS);
+        // A message on its way when the tab closes: Kustomer never gets it from this tab.
+        await first.page.evaluate(() =>
+          globalThis.sim.faults.hang("sendMessage", { times: 1, applied: false })
+        );
+        await send(first.page, "yes, order 42");
+        await first.page.waitForFunction(() =>
+          globalThis.sim.callLog.some((c) =>
+            c.method === "sendMessage" && c.options?.body === "yes, order 42"
+          )
+        );
 
+        // The lock the first tab holds for its chat (the only one of the desk's).
+        const held = (await second.page.evaluate(() => globalThis.heldLocks()))
+          .filter((name) => name.startsWith("kustomer-service-desk:"));
+        assertEquals(held.length, 1, `one chat lock held: ${held}`);
+        const [lock] = held;
         // The first tab goes; Ada writes while nobody is there.
         await first.page.evaluate(() => globalThis.save());
         await first.page.close();
         // A closed page's locks are released a moment later, not at once: until then its chat is
-        // a live tab's, and asking for an agent rightly starts another.
-        await second.page.waitForFunction(async () =>
-          !(await globalThis.heldLocks()).some((name) => name.startsWith("kustomer-service-desk:"))
+        // a live tab's, and asking for an agent rightly starts another. Wait for the release by
+        // asking for the lock (granted only once the closed page's is gone), then let it go.
+        // (`waitForFunction` with an async predicate does not wait: a promise is truthy.)
+        await second.page.evaluate(
+          ([name, limit]) =>
+            Promise.race([
+              navigator.locks.request(name, () => {}),
+              new Promise((_, reject) =>
+                setTimeout(() => reject(new Error(`${name} still held after ${limit} ms`)), limit)
+              ),
+            ]),
+          [lock, LOAD_MS] as const,
         );
         await second.page.evaluate(() => globalThis.load());
         await agentSays(second.page, "Are you still there?");
@@ -200,6 +225,20 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
           await second.page.evaluate(() => globalThis.sim.conversations.length),
           1,
           "no second conversation",
+        );
+        // The pending message reached Kustomer once, sent by the tab that took the chat up; the
+        // new tab's own request for an agent went to nobody.
+        await second.page.waitForFunction(() =>
+          globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) =>
+            m.body === "yes, order 42"
+          )
+        );
+        assertEquals(
+          await second.page.evaluate(() =>
+            globalThis.sim.messagesOf(globalThis.conversationId()!)
+              .filter((m) => m.direction === "in").slice(1).map((m) => m.body)
+          ),
+          ["yes, order 42"],
         );
         await agentSays(second.page, "Good to have you back.");
         await waitForMessage(second.page, "Good to have you back.", LOAD_MS);

@@ -35,7 +35,12 @@ const page = (cdn: string) =>
   const callback = new Proxy({}, {
     get: (_, name) => (...args) => {
       if (name === "updatePersistedState") localStorage.setItem("host", JSON.stringify(args[0]));
-      window.events.push({ name, data: name === "sendMessageToUser" ? text(args[0]) : args[0] });
+      const data = name === "sendMessageToUser"
+        ? text(args[0])
+        : name === "setFileUploadStatus"
+        ? args
+        : args[0];
+      window.events.push({ name, data });
     },
   });
   // The host keeps the desk's persisted state across the reload, as web chat does.
@@ -44,10 +49,15 @@ const page = (cdn: string) =>
     { callback, persistedState },
   );
   window.desk = desk;
-  // What a host does at once with a desk: ask its name, check files, show a queue.
+  // What a host does at once with a desk: ask its name, show a queue; a call's input is checked at
+  // once (the file limits themselves come with the engine: files are picked only in a chat).
   desk.getName();
-  desk.filesSelectedForUpload([{ id: "f", file: new File(["x"], "x.exe") }]);
   desk.updateQueue({ message: "hello" });
+  try {
+    desk.filesSelectedForUpload("not a list");
+  } catch (error) {
+    window.uploadsRefused = error.name;
+  }
   window.ready = persistedState?.escalationId
     ? desk.reconnect().then((r) => (window.reconnected = r))
     : Promise.resolve();
@@ -85,7 +95,12 @@ browserTest(
         assertEquals(files, [FILES.esm]);
         // The synchronous methods worked without the engine.
         assertEquals(await named(tab, "updateAgentAvailability"), [{ message: "hello" }]);
-        assertEquals((await named(tab, "setFileUploadStatus")).length, 1);
+        assertEquals(
+          await tab.evaluate(() =>
+            (globalThis as unknown as { uploadsRefused: string }).uploadsRefused
+          ),
+          "TypeError",
+        );
       });
 
       await t.step(
@@ -134,6 +149,19 @@ browserTest(
         assertEquals(files.length, 2, `fetched: ${files}`);
         assertMatch(files[1], /^kustomer-service-desk-engine\.js\?v=\w{12}&f=esm$/, "once, by key");
         assertEquals(await named(tab, "sendMessageToUser"), ["Hello, I am the agent"]);
+        // In the chat, picked files are checked against Kustomer's limits (with the engine).
+        await tab.evaluate(() =>
+          (globalThis as unknown as { desk: { filesSelectedForUpload(u: unknown): void } }).desk
+            .filesSelectedForUpload([{ id: "f", file: new File(["x"], "x.exe") }])
+        );
+        await tab.waitForFunction(() =>
+          (globalThis as unknown as { events: Ev[] }).events.some((e) =>
+            e.name === "setFileUploadStatus"
+          )
+        );
+        const [refused] = await named(tab, "setFileUploadStatus") as unknown[][];
+        assertEquals(refused.slice(0, 2), ["f", true]);
+        assertMatch(String(refused[2]), /x\.exe: Kustomer accepts only/);
       });
 
       await t.step(
