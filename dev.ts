@@ -38,6 +38,8 @@ export interface ServeFilesOptions {
   pages?: Record<string, string>;
   /** Send `Access-Control-Allow-Origin: *` (a CDN does). @default {true} */
   cors?: boolean;
+  /** Extra headers on every response (a benchmark's cross-origin isolation). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -55,7 +57,7 @@ export function serveFiles(options: ServeFilesOptions = {}): Deno.HttpServer<Den
     onListen: () => {},
   }, async (request) => {
     const path = decodeURIComponent(new URL(request.url).pathname);
-    const headers = new Headers({ "cache-control": "no-store" });
+    const headers = new Headers({ "cache-control": "no-store", ...options.headers });
     if (options.cors ?? true) headers.set("access-control-allow-origin", "*");
     if (path in pages) {
       headers.set("content-type", TYPES[".html"]);

@@ -10,7 +10,16 @@
  *
  * Agent messages are made before the clock starts and handed to the desk's `onMessageReceived`
  * listener in one task, as Kustomer's socket delivers them (the simulator's delivery would add its
- * own cloning to the desk's time). The simulator answers every Kustomer call of a resume.
+ * own cloning to the desk's time). The simulator answers at once (no latency), every Kustomer call
+ * of a resume included. It does not hold the messages handed over, so the desk's catch-up
+ * (`getMessages`, once per live burst, to keep Kustomer's order) answers with a few messages;
+ * `HOLDS=1` stores every one on it first, as Kustomer does, and the catch-up then answers with the
+ * whole chat (the simulator's own sorting and cloning of it included).
+ *
+ * The page is served cross-origin isolated, so that `performance.now()` counts in 5 µs steps, not
+ * 100 µs (a relay takes about 1 ms). The desk's files are served as a CDN serves them, cacheable
+ * (the engine's URL carries its build key), so a reload takes the engine from the browser's cache;
+ * `NO_CACHE=1` serves them `no-store`, fetched again at every reload.
  *
  * - `ROUNDS=n` sets the rounds (default 5); `NO_WRITE=1` only prints.
  * - Exits 1 when Chromium is missing (`CHROMIUM_PATH` overrides `/usr/bin/chromium`); never
@@ -25,7 +34,7 @@ import { serveFiles } from "../dev.ts";
 import { CHROMIUM_ARGS, CHROMIUM_PATH } from "../tests/browser/chromium.ts";
 
 /** The page: `window.bench`, functions that return milliseconds (or counts). */
-const PAGE_SCRIPT = `
+export const PAGE_SCRIPT = `
 import { kustomerServiceDeskFactory } from "/dist/kustomer-service-desk.js";
 import { SimulatedKustomerCore } from "/dist/simulator.js";
 
@@ -62,7 +71,6 @@ const waitShown = (target) =>
 // (the simulator's own delivery clones each message, which is not the desk's cost).
 const receivers = new Set();
 let sentBy;
-let counter = 0;
 function makeSim(state) {
   sim = new SimulatedKustomerCore();
   if (state) sim.importState(state);
@@ -85,16 +93,33 @@ function core() {
     },
   });
 }
-const messages = (n) =>
-  Array.from({ length: n }, (_, i) => ({
-    messageId: "bench-" + ++counter,
-    conversationId,
-    body: text(i),
-    createdAt: new Date().toISOString(),
-    direction: "out",
-    attachments: [],
-    sentBy,
-  }));
+// With ?holds=1, Kustomer holds every message it delivers, as the real one does: the desk's
+// catch-up (getMessages, once per live burst) then answers with the whole chat.
+const holds = new URLSearchParams(location.search).get("holds") === "1";
+let counter = 0;
+/** n agent messages, made before the clock starts and not yet delivered. */
+async function messages(n) {
+  if (!holds) {
+    return Array.from({ length: n }, (_, i) => ({
+      messageId: "bench-" + ++counter,
+      conversationId,
+      body: text(i),
+      createdAt: new Date().toISOString(),
+      direction: "out",
+      attachments: [],
+      sentBy,
+    }));
+  }
+  // What is still on its way settles first (a catch-up's answer would be lost), then the
+  // messages are stored on the simulated Kustomer with its connection down (not delivered).
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  sim.dropConnection();
+  try {
+    return Array.from({ length: n }, (_, i) => sim.agentSend(conversationId, text(i)));
+  } finally {
+    sim.restoreConnection();
+  }
+}
 /** Hands messages to the desk in one task; resolves with the ms until the last is shown. */
 async function deliver(batch) {
   const target = shown + batch.length;
@@ -162,10 +187,12 @@ window.bench = {
     return conversationId;
   },
   /** n agent messages arriving in one task, until all are stored and shown. */
-  burst: (n) => deliver(messages(n)),
+  burst: async (n) => deliver(await messages(n)),
   /** Adds n agent messages (not timed). */
   async fill(n) {
-    for (let done = 0; done < n; done += 1000) await deliver(messages(Math.min(1000, n - done)));
+    for (let done = 0; done < n; done += 1000) {
+      await deliver(await messages(Math.min(1000, n - done)));
+    }
     await new Promise((resolve) => setTimeout(resolve, 0));
     return desk.state.seen.size;
   },
@@ -173,7 +200,7 @@ window.bench = {
   async relay(samples) {
     const times = [];
     for (let k = 0; k < samples; k++) {
-      times.push(await deliver(messages(1)));
+      times.push(await deliver(await messages(1)));
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
     return times;
@@ -367,14 +394,22 @@ async function main(): Promise<void> {
     enforceBudget: false,
     log: () => {},
   });
+  const cached = Deno.env.get("NO_CACHE") !== "1";
   const server = serveFiles({
     distDir: built.outDir,
+    headers: {
+      // Cross-origin isolated: 5 µs timers.
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-embedder-policy": "require-corp",
+      ...(cached ? { "cache-control": "public, max-age=31536000, immutable" } : {}),
+    },
     pages: {
       "/bench.html":
         `<!doctype html><meta charset="utf-8"><title>bench</title><script type="module">${PAGE_SCRIPT}</script>`,
     },
   });
-  const url = `http://127.0.0.1:${server.addr.port}/bench.html`;
+  const holds = Deno.env.get("HOLDS") === "1";
+  const url = `http://127.0.0.1:${server.addr.port}/bench.html${holds ? "?holds=1" : ""}`;
   const seed = { s: Number(Deno.env.get("SEED") ?? Date.now() % 100_000) };
   const started = performance.now();
 
@@ -399,6 +434,9 @@ async function main(): Promise<void> {
         throw new Error(`the bench page did not load: ${errors.join("; ") || "no error shown"}`);
       });
     page.off("pageerror", onError);
+    if (!await page.evaluate(() => crossOriginIsolated)) {
+      throw new Error("the bench page is not cross-origin isolated: its timers would be coarse");
+    }
   }
 
   const times = new Map<string, number[]>();
@@ -610,7 +648,9 @@ async function main(): Promise<void> {
     ...rows.map((row) => `| ${row.join(" | ")} |`),
   ].join("\n");
   const heading =
-    `${version}, headless, persistent profile (IndexedDB on disk), ${ROUNDS} rounds ` +
+    `${version}, headless, persistent profile (IndexedDB on disk), cross-origin isolated, ` +
+    `desk files ${cached ? "cacheable (as from a CDN)" : "not cached (no-store)"}, ` +
+    `${holds ? "Kustomer holding every message, " : ""}${ROUNDS} rounds ` +
     `(${SAMPLES} relay samples each), desk and floor in shuffled order (seed ${
       Deno.env.get("SEED") ?? "time"
     }), medians; ${Deno.build.os}, ${navigator.hardwareConcurrency} cores; ${

@@ -1080,12 +1080,17 @@ export class DeskEngine {
    */
   reconnect(): Promise<boolean> {
     return this.#post(async () => {
+      // A fresh page asks for the chat's lock while it reads the log (both wait on the browser).
+      const id = this.#pointer.read();
+      const holding = id && !this.#log && !this.#lock ? this.#hold(id) : undefined;
+      holding?.catch(() => {/* awaited below */});
       const log = await this.#loadPersisted();
       if (!log) {
+        if (holding && await holding) this.#letGo(id);
         if (this.#pointer.read()) this.#pointer.clear();
         return false;
       }
-      if (!(await this.#hold(log.id))) {
+      if (!(await (holding && log.id === id ? holding : this.#hold(log.id)))) {
         // Another live tab (a duplicate of this one) has the chat: leave it to that tab.
         this.#pointer.clear();
         return false;

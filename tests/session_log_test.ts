@@ -463,3 +463,41 @@ Deno.test('durability: "strict" reaches every IndexedDB transaction of the log',
     IDBDatabase.prototype.transaction = transaction;
   }
 });
+
+Deno.test("IndexedDbLogStore: a write commits once its check passes, and a taken number still aborts it", async () => {
+  let commits = 0;
+  const commit = IDBTransaction.prototype.commit;
+  IDBTransaction.prototype.commit = function (this: IDBTransaction) {
+    commits++;
+    return commit.call(this);
+  };
+  try {
+    const store = new IndexedDbLogStore({ dbName: "commit-test" });
+    const head = (seq: number): LogHead => ({ v: 1, id: "c", seq, createdAt: 0, updatedAt: 0 });
+    await store.write("c", { expectedSeq: 0, records: [{ seq: 1 }], head: head(1) });
+    assertEquals(commits, 1, "committed without waiting for the add's answer");
+    await store.write("c", { expectedSeq: 1, records: [{ seq: 2 }] });
+    assertEquals(commits, 2);
+    // A stale writer: the head still says 1, so its check passes and it commits; the add of 2
+    // then fails, and nothing of its write is kept.
+    const stale = [{ seq: 2, stale: true }, { seq: 3 }];
+    const error = await assertRejects(
+      () => store.write("c", { expectedSeq: 1, records: stale }),
+      LogConflictError,
+    );
+    assertEquals([error.expectedSeq, error.actualSeq, commits], [1, 2, 3]);
+    assertEquals(await store.events("c"), [{ seq: 1 }, { seq: 2 }]);
+    // A check that fails aborts the write: no commit.
+    await assertRejects(
+      () => store.write("c", { expectedSeq: 0, records: [{ seq: 1 }], head: head(1) }),
+      LogConflictError,
+    );
+    assertEquals(commits, 3);
+    // A compaction (no events to add) commits once its end check passes.
+    await store.write("c", { expectedSeq: 2, records: [], head: head(2) });
+    assertEquals(commits, 4);
+    assertEquals((await store.load("c")).head?.seq, 2);
+  } finally {
+    IDBTransaction.prototype.commit = commit;
+  }
+});

@@ -78,6 +78,20 @@ export function memoryEvents(
   return clone(range(logs, logId, 0, toSeq));
 }
 
+/**
+ * Commits a transaction whose requests are all made, without waiting for their answers to come
+ * back to the page first: one round trip less per write. A request that fails later (an `add()`
+ * on a taken key) still aborts it. Where `commit()` is missing or the transaction is no longer
+ * active, it commits on its own.
+ */
+const commit = (tx: IDBTransaction): void => {
+  try {
+    tx.commit?.();
+  } catch {
+    // Not active any more: it commits by itself.
+  }
+};
+
 /** `IndexedDbLogStore.write`: one read-write transaction, the check sent with the writes. */
 export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): Promise<void> {
   const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
@@ -96,7 +110,7 @@ export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): P
       if (actual !== expectedSeq) {
         conflict = new LogConflictError(logId, expectedSeq, actual);
         tx.abort();
-      }
+      } else commit(tx);
     }, () => {/* the transaction failed: its error is the write's */});
     if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
     // add() fails on a sequence number another writer took, and aborts the whole write.
