@@ -183,6 +183,11 @@ export class Connection {
     return typeof (await this.client()).core.getConversations === "function";
   }
 
+  /** Whether the Core can fetch a conversation's latest messages alone (`getHistoricalMessages`). */
+  async canFetchLatest(): Promise<boolean> {
+    return typeof (await this.client()).core.getHistoricalMessages === "function";
+  }
+
   /** Runs `run` once after `ms` (0: never), unless that timer is already set. */
   schedule(timer: ConnectionTimer, ms: number, run: () => void): void {
     if (!ms || this.#timers.has(timer)) return;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { DeskState, EndedBy, TranscriptEntry } from "./events.ts";
+import { type DeskState, type EndedBy, isSeen, type TranscriptEntry } from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -142,6 +142,12 @@ function newId(): string {
   return globalThis.crypto?.randomUUID?.() ??
     `esc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
+
+/**
+ * How many of the latest messages a live catch-up fetches: more than a burst between two catch-ups
+ * holds, so the whole chat is fetched only after a gap this long.
+ */
+const LATEST_COUNT = 50;
 
 const isTimeout = (error: unknown): boolean =>
   error instanceof KustomerError && error.reason === "timeout";
@@ -404,7 +410,7 @@ export class DeskEngine {
         this.#catchUpAgain = false;
         let messages: KustomerMessage[] = [];
         try {
-          messages = await this.#messagesOf(log);
+          messages = await this.#latestOf(log);
         } catch (error) {
           // Lost: the retry's catch-up shows them. Refused: show what arrived, as it is.
           if (isTimeout(error)) return;
@@ -429,6 +435,25 @@ export class DeskEngine {
     if (!conversationId) return [];
     const r = await this.#ask("getMessages", { conversationId }, quiet);
     return Array.isArray(r?.messages) ? r.messages : [];
+  }
+
+  /**
+   * The messages a live catch-up needs, at a cost that does not grow with the chat: the latest
+   * {@linkcode LATEST_COUNT} (`getHistoricalMessages`), enough when the chat is that short or one of
+   * them was seen before (what precedes it was caught up then). Otherwise, or when the Core lacks
+   * the call, every message (`getMessages`), so a gap reaching further back is still filled.
+   */
+  async #latestOf(log: SessionLog): Promise<KustomerMessage[]> {
+    const conversationId = log.state.conversationId;
+    if (conversationId && await this.#wait(this.#connection.canFetchLatest())) {
+      const r = await this.#ask("getHistoricalMessages", { conversationId, count: LATEST_COUNT });
+      const latest = Array.isArray(r?.messages) ? r.messages : [];
+      if (
+        latest.length < LATEST_COUNT ||
+        latest.some((m) => typeof m?.messageId === "string" && isSeen(log.state, m.messageId))
+      ) return latest;
+    }
+    return this.#messagesOf(log);
   }
 
   /** The agent ended the chat: their last words first, then the end. */

@@ -23,6 +23,7 @@ export type KustomerMethod =
   | "createConversation"
   | "sendMessage"
   | "getMessages"
+  | "getHistoricalMessages"
   | "getConversations"
   | "describeConversation"
   | "endConversation"
