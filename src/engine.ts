@@ -438,7 +438,8 @@ export class DeskEngine {
   }
 
   /**
-   * The messages a live catch-up needs, at a cost that does not grow with the chat: the latest
+   * The messages a catch-up (live, after a reload, on a heartbeat) needs, at a cost that does not
+   * grow with the chat: the latest
    * {@linkcode LATEST_COUNT} (`getHistoricalMessages`), enough when the chat is that short or one of
    * them was seen before (what precedes it was caught up then). Otherwise, or when the Core lacks
    * the call, every message (`getMessages`), so a gap reaching further back is still filled.
@@ -542,7 +543,7 @@ export class DeskEngine {
   async #sync(log: SessionLog): Promise<void> {
     // A resume that could not reach Kustomer never logged in nor listened: do it now.
     if (!this.#connection.listening) await this.#wait(this.#connection.connect());
-    const messages = await this.#messagesOf(log);
+    const messages = await this.#latestOf(log);
     if (!this.#current(log)) return;
     this.#connection.setStatus("online");
     await this.#decided(log, confirmSent(log.state, messages, this.#sending));

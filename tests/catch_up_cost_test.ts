@@ -31,6 +31,24 @@ for (const kind of ["memory", "indexeddb"] as const) {
       await w.dispose();
     });
 
+    await t.step("in a long chat, a resume after a reload fetches only the latest", async () => {
+      const w = world(kind);
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      for (let i = 1; i <= 120; i++) {
+        w.sim.agentSend(conversationId, `m${i}`);
+        await until(() => w.host.texts().length === i, `m${i} shown`);
+      }
+      const { desk, host } = w.reload();
+      const from = w.sim.callLog.length;
+      w.sim.agentSend(conversationId, "while away");
+      assertEquals(await desk.reconnect(), true);
+      await until(() => host.texts().includes("while away"), "the missed message shown");
+      assertEquals(host.texts().filter((text) => text === "while away").length, 1);
+      assertEquals(callsSince(w.sim.callLog, from, "getMessages"), 0, "not the whole chat");
+      await w.dispose();
+    });
+
     await t.step("a Core without getHistoricalMessages: the whole chat, as before", async () => {
       const w = world(kind);
       Object.defineProperty(w.sim, "getHistoricalMessages", { value: undefined });
