@@ -245,10 +245,13 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
         `after the ${by} ends the chat, a reload: welcome back, nothing reconnects`,
         async () => {
           const { context, page, errors } = await escalated(browser, url);
-          // Carbon keeps the desk's pointer in sessionStorage while the chat is live, so the wait
-          // below, for it to be gone, means something.
+          // Carbon keeps the desk's pointer and its connected humanAgentState in sessionStorage
+          // while the chat is live, so the wait below, for both to be gone, means something.
           await page.waitForFunction(() =>
-            Object.values(sessionStorage).some((value) => value.includes("escalationId"))
+            Object.values(sessionStorage).some((value) =>
+              value.includes("escalationId") &&
+              JSON.parse(value)?.humanAgentState?.isConnected === true
+            )
           );
           if (by === "agent") {
             await page.evaluate(() => globalThis.sim.agentEnd(globalThis.conversationId()!));
@@ -259,9 +262,21 @@ browserTest("the desk in Carbon AI Chat, clicked through", async (t, built) => {
             await page.waitForFunction(() => globalThis.sim.conversations[0].ended);
           }
           // The desk clears its persisted state once the end is recorded, a moment after Kustomer
-          // has it: a reload before that is a reload mid-end (the storm's business), not this test's.
+          // has it, and Carbon saves its own session after that: a reload before both is a reload
+          // mid-end (the storm's business), not this test's. Carbon skips its welcome while its
+          // saved humanAgentState is connected, has an agent profile or the desk's state
+          // (shouldSkipWelcomeForAgentSession in chat.ChatAppEntry.js): wait for none of them.
           await page.waitForFunction(() =>
-            !Object.values(sessionStorage).some((value) => value.includes("escalationId"))
+            Object.values(sessionStorage).every((value) => {
+              if (value.includes("escalationId")) return false;
+              try {
+                const agent = JSON.parse(value)?.humanAgentState;
+                return !agent ||
+                  (!agent.isConnected && !agent.responseUserProfile && !agent.serviceDeskState);
+              } catch {
+                return true;
+              }
+            })
           );
           await page.reload();
           await waitForMessage(page, "Welcome! I am the bot.", LOAD_MS);
