@@ -4,12 +4,6 @@
  * @module
  */
 
-/**
- * The key the desk sets on the `connect_to_agent` item it adds itself after a reload while queued,
- * so that the engine knows the start is the old chat's, not a new request.
- */
-export const REQUEUE_KEY = "kustomer_requeue";
-
 /** Timers, injectable for tests. */
 export interface Scheduler {
   /** Runs `fn` after `ms` milliseconds. */

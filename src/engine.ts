@@ -21,7 +21,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { type HostInstance, type SafeHost, writePointer } from "./host.ts";
-import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
+import { errorText, KustomerError } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
 import type {
@@ -30,7 +30,7 @@ import type {
   KustomerSatisfactionEvent,
   KustomerTypingEvent,
 } from "./kustomer_types.ts";
-import type { LogStore } from "./log_store.ts";
+import type { LoadedLog, LogStore } from "./log_store.ts";
 import { ALLOWED_FILE_TYPES, fileProblems } from "./engine/files.ts";
 import { parseAvailability, profile, toMessageResponse } from "./messages.ts";
 import {
@@ -41,11 +41,11 @@ import {
   savedId,
 } from "./options.ts";
 import { chatOptions } from "./engine/defaults.ts";
-import { SessionLog, sweepLogs } from "./session_log.ts";
+import { SessionLog, type SessionLogOptions, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
-import { backWith } from "./engine/notices.ts";
+import { backWith, REQUEUE_KEY } from "./engine/notices.ts";
 import {
   agentEnded,
   agentSteps,
@@ -65,7 +65,6 @@ import {
 export { SessionLog };
 export {
   idbEvents,
-  idbLoad,
   idbRemove,
   idbWrite,
   memoryEvents,
@@ -87,6 +86,8 @@ export interface DeskContext {
   persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
+  /** The read of the log `reconnect()` began while the engine loaded: the engine takes it over. */
+  early?: { readonly id: string; readonly loaded: Promise<LoadedLog> };
   readonly warn: (message: string) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
@@ -101,6 +102,8 @@ interface EscalationPointer {
   write(id: string, conversationId?: string): void;
   /** Forgets the escalation. */
   clear(): void;
+  /** The read of escalation `id`'s log that `reconnect()` began before the engine loaded, once. */
+  early(id: string): Promise<LoadedLog> | undefined;
 }
 
 /** How a resume came out. */
@@ -112,7 +115,7 @@ interface Settlement {
 }
 
 /** The `connect_to_agent` item of a message. */
-function connectItem(message: MessageResponse): GenericItem | undefined {
+function connectItem(message: MessageResponse | undefined): GenericItem | undefined {
   return message?.output?.generic?.find((item) => item?.response_type === "connect_to_agent");
 }
 
@@ -203,6 +206,11 @@ export class DeskEngine {
         savedId(null);
         writePointer(host, undefined);
       },
+      early: (id) => {
+        const early = context.early;
+        context.early = undefined;
+        return early?.id === id ? early.loaded : undefined;
+      },
     };
     this.#connection = new Connection({
       options: this.#options,
@@ -283,7 +291,8 @@ export class DeskEngine {
     const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions()).then(
+    const options = this.#logOptions(this.#pointer.early(id));
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, options).then(
       (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
@@ -317,8 +326,9 @@ export class DeskEngine {
     return log;
   }
 
-  #logOptions() {
-    return { now: this.#options.now, warn: this.#warn };
+  /** The log's options (with the read of it already begun, if any). */
+  #logOptions(loaded?: Promise<LoadedLog>): SessionLogOptions {
+    return { now: this.#options.now, warn: this.#warn, loaded };
   }
 
   // --- Kustomer events -----------------------------------------------------------------------
@@ -1090,8 +1100,13 @@ export class DeskEngine {
     });
   }
 
-  /** Whether agents are online: true, false, or null when Kustomer does not say. */
-  async areAnyAgentsOnline(_connectMessage?: MessageResponse): Promise<boolean | null> {
+  /**
+   * Whether agents are online: true, false, or null when Kustomer does not say. True for the
+   * hand-off the desk showed again to a user a reload left waiting.
+   */
+  async areAnyAgentsOnline(connectMessage?: MessageResponse): Promise<boolean | null> {
+    const item = connectItem(connectMessage) as Record<string, unknown> | undefined;
+    if (item?.[REQUEUE_KEY] === true) return true;
     try {
       return parseAvailability(await this.#connection.availability());
     } catch (error) {

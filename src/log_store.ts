@@ -120,7 +120,8 @@ const task = <T>(fn: () => T | Promise<T>): Promise<T> => new Promise((resolve) 
 /**
  * The engine, which holds the stores' reads and writes: a page that never has a chat needs only
  * {@linkcode LogStore.heads} (the closed-tab sweep) and never downloads them. Once it is loaded, a
- * call runs at once, as before it was split off.
+ * call runs at once, as before it was split off. (The IndexedDB store reads a log itself, so that a
+ * resume after a reload reads while the engine loads.)
  */
 let engine: typeof import("./engine.ts") | undefined;
 const withEngine = <T>(run: (io: typeof import("./engine.ts")) => T | Promise<T>): Promise<T> =>
@@ -302,7 +303,19 @@ export class IndexedDbLogStore implements LogStore {
 
   /** Reads a log; see {@linkcode LogStore.load}. */
   load(logId: string): Promise<LoadedLog> {
-    return withEngine((io) => io.idbLoad(this.#transaction, logId));
+    // Here, not with the engine: a resume after a reload reads the log while the engine loads.
+    return this.#use("readonly", async (store) => {
+      const [head, stored] = await Promise.all([
+        done(store.get(["h", logId])) as Promise<LogHead | undefined>,
+        done(store.get(["s", logId])) as Promise<LogSnapshot | undefined>,
+      ]);
+      if (!head) return { records: [] };
+      // The snapshot the head names, if it is that one; the events after it (or all).
+      const snapshot = stored?.seq === head.snapshotSeq ? stored : undefined;
+      const from = ["e", logId, (snapshot?.seq ?? 0) + 1];
+      const records = await done(store.getAll(IDBKeyRange.bound(from, ["e", logId, Infinity])));
+      return { head, snapshot, records };
+    });
   }
 
   /** Reads events; see {@linkcode LogStore.events}. */

@@ -24,7 +24,7 @@ import type {
   ServiceDeskHostState,
   StartChatOptions,
 } from "./host_types.ts";
-import { errorText, KustomerError, REQUEUE_KEY as REQUEUE } from "./common.ts";
+import { errorText, KustomerError } from "./common.ts";
 import { quickReplyOf } from "./messages.ts";
 import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
@@ -281,14 +281,10 @@ export class KustomerServiceDesk implements ServiceDesk {
    * the desk showed again to a user a reload left waiting.
    */
   areAnyAgentsOnline(connectMessage?: MessageResponse): Promise<boolean | null> {
-    const item = connectMessage?.output?.generic?.find((g) =>
-      g?.response_type === "connect_to_agent"
-    );
-    if (item?.[REQUEUE] === true) return Promise.resolve(true);
     const { scheduler } = this.#c.o;
     return new Promise((resolve) => {
       const timer = scheduler.setTimeout(() => resolve(null), AVAILABILITY_WINDOW_MS);
-      this.#run((engine) => engine.areAnyAgentsOnline()).catch((error) => {
+      this.#run((engine) => engine.areAnyAgentsOnline(connectMessage)).catch((error) => {
         this.#c.warn(`could not check agent availability (${errorText(error)})`);
         return null;
       }).then((online) => {
@@ -351,7 +347,12 @@ export class KustomerServiceDesk implements ServiceDesk {
   async reconnect(): Promise<boolean> {
     this.#reconnecting = true;
     const c = this.#c;
-    if (!c.persistedId) return false;
+    const id = c.persistedId;
+    if (!id) return false;
+    // The log is read while the engine loads; the engine takes the read over.
+    const loaded = c.store.load(id);
+    loaded.catch(() => {/* the engine's to report */});
+    c.early = { id, loaded };
     try {
       return await (await this.#load()).reconnect();
     } catch (error) {

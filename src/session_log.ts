@@ -49,8 +49,12 @@ const skippedText = (reasons: string[]): string =>
  * Loads a log. A snapshot that is not this log's state (missing, ahead of the head, or not a
  * state) is passed over, and the log is read from its events; `problem` says why.
  */
-async function read(store: LogStore, id: string): Promise<{ loaded: LoadedLog; problem?: string }> {
-  const loaded = await store.load(id);
+async function read(
+  store: LogStore,
+  id: string,
+  early?: Promise<LoadedLog>,
+): Promise<{ loaded: LoadedLog; problem?: string }> {
+  const loaded = await (early ?? store.load(id));
   const { head, snapshot } = loaded;
   const problem = !head?.snapshotSeq
     ? undefined
@@ -79,6 +83,8 @@ export interface SessionLogOptions {
    * @default {64}
    */
   snapshotEvery?: number;
+  /** `store.load(id)` begun already (by the desk's entry, while the engine loaded): used once. */
+  loaded?: Promise<LoadedLog>;
 }
 
 /** An escalation's log: the state is always the replay of its events. */
@@ -139,7 +145,7 @@ export class SessionLog {
     id: string,
     options: SessionLogOptions = {},
   ): Promise<SessionLog | undefined> {
-    const { loaded, problem } = await read(store, id);
+    const { loaded, problem } = await read(store, id, options.loaded);
     return loaded.head && new SessionLog(store, id, options, loaded, problem);
   }
 

@@ -2,7 +2,8 @@
  * The log stores' reads and writes (`MemoryLogStore` and `IndexedDbLogStore`
  * keep their data and their IndexedDB connection; these functions do the work). They come with the
  * engine: a page that never has a chat only lists heads (the closed-tab sweep) and never downloads
- * them.
+ * them. (`IndexedDbLogStore.load` is the entry's own: a resume after a reload reads the log while
+ * the engine loads.)
  *
  * @module
  */
@@ -12,7 +13,6 @@ import {
   type LoadedLog,
   LogConflictError,
   type LogHead,
-  type LogSnapshot,
   type LogTransaction,
   type LogWrite,
   type MemoryLog,
@@ -25,10 +25,6 @@ const snapshotKey = (logId: string): IDBValidKey => ["s", logId];
 /** The keys of a log's events `from`…`to`. */
 const eventRange = (logId: string, from: number, to = Infinity): IDBKeyRange =>
   IDBKeyRange.bound(["e", logId, from], ["e", logId, to]);
-
-/** The stored snapshot, if it is the one the head names. */
-const named = (head: LogHead, stored?: LogSnapshot): LogSnapshot | undefined =>
-  stored?.seq === head.snapshotSeq ? stored : undefined;
 
 const clone = structuredClone;
 
@@ -64,7 +60,8 @@ export function memoryWrite(logs: Map<string, MemoryLog>, logId: string, write: 
 export function memoryLoad(logs: Map<string, MemoryLog>, logId: string): LoadedLog {
   const log = logs.get(logId);
   if (!log) return { records: [] };
-  const snapshot = named(log.head, log.snapshot);
+  // The stored snapshot, if it is the one the head names.
+  const snapshot = log.snapshot?.seq === log.head.snapshotSeq ? log.snapshot : undefined;
   const records = range(logs, logId, snapshot?.seq ?? 0);
   return clone({ head: log.head, snapshot, records, end: Math.max(log.head.seq, log.last) });
 }
@@ -134,33 +131,14 @@ export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): P
 }
 
 /** A log's last sequence number: its last event's, or its head's when that is later. */
-function end(store: IDBObjectStore, logId: string, known?: LogHead): Promise<number> {
-  const head = known ? Promise.resolve(known) : done(store.get(headKey(logId))) as Promise<
-    LogHead | undefined
-  >;
+function end(store: IDBObjectStore, logId: string): Promise<number> {
+  const head = done(store.get(headKey(logId))) as Promise<LogHead | undefined>;
   const last = done(store.openKeyCursor(eventRange(logId, 0), "prev"));
   return Promise.all([head, last]).then(([head, cursor]) =>
     Math.floor(
       Math.max(head?.seq ?? 0, Number((cursor?.key as unknown[] | undefined)?.[2]) || 0),
     )
   );
-}
-
-/** `IndexedDbLogStore.load`. */
-export function idbLoad(use: LogTransaction, logId: string): Promise<LoadedLog> {
-  return use("readonly", async (store) => {
-    const [head, stored] = await Promise.all([
-      done(store.get(headKey(logId))) as Promise<LogHead | undefined>,
-      done(store.get(snapshotKey(logId))) as Promise<LogSnapshot | undefined>,
-    ]);
-    if (!head) return { records: [] };
-    const snapshot = named(head, stored);
-    const [records, last] = await Promise.all([
-      done(store.getAll(eventRange(logId, (snapshot?.seq ?? 0) + 1))),
-      end(store, logId, head),
-    ]);
-    return { head, snapshot, records, end: last };
-  });
 }
 
 /** `IndexedDbLogStore.events`. */
