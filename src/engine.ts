@@ -86,8 +86,6 @@ export interface DeskContext {
   persistedConversationId?: string;
   /** The host's locale (old web chat's updateState). */
   locale?: string;
-  /** The read of the log `reconnect()` began while the engine loaded: the engine takes it over. */
-  early?: { readonly id: string; readonly loaded: Promise<LoadedLog> };
   readonly warn: (message: string) => void;
   readonly updateQueue: (info: { message?: string }) => void;
 }
@@ -102,8 +100,6 @@ interface EscalationPointer {
   write(id: string, conversationId?: string): void;
   /** Forgets the escalation. */
   clear(): void;
-  /** The read of escalation `id`'s log that `reconnect()` began before the engine loaded, once. */
-  early(id: string): Promise<LoadedLog> | undefined;
 }
 
 /** How a resume came out. */
@@ -206,11 +202,6 @@ export class DeskEngine {
         savedId(null);
         writePointer(host, undefined);
       },
-      early: (id) => {
-        const early = context.early;
-        context.early = undefined;
-        return early?.id === id ? early.loaded : undefined;
-      },
     };
     this.#connection = new Connection({
       options: this.#options,
@@ -287,12 +278,12 @@ export class DeskEngine {
 
   // --- persisted escalation ------------------------------------------------------------------
 
-  #loadPersisted(): Promise<SessionLog | undefined> {
+  /** This tab's saved escalation's log (`loaded`: its read, begun already), read once. */
+  #loadPersisted(loaded?: Promise<LoadedLog>): Promise<SessionLog | undefined> {
     const id = this.#pointer.read();
     if (!id) return Promise.resolve(undefined);
     if (this.#log?.id === id) return Promise.resolve(this.#log);
-    const options = this.#logOptions(this.#pointer.early(id));
-    return this.#persistedLoad ??= SessionLog.open(this.#store, id, options).then(
+    return this.#persistedLoad ??= SessionLog.open(this.#store, id, this.#logOptions(loaded)).then(
       (log) => log ?? this.#rebuild(id),
       (error) => {
         this.#warn(`could not read the chat log (${errorText(error)}); starting fresh`);
@@ -1118,14 +1109,18 @@ export class DeskEngine {
   /**
    * After a page reload: rebuilds the chat from its log, logs in again, catches up on missed
    * messages, sends unconfirmed ones, and resolves true; false when there is no chat to resume.
+   * `early`: the read of the log the desk began while the engine loaded, taken over if it is this
+   * tab's escalation's.
    */
-  reconnect(): Promise<boolean> {
+  reconnect(
+    early?: { readonly id: string; readonly loaded: Promise<LoadedLog> },
+  ): Promise<boolean> {
     return this.#post(async () => {
       // A fresh page asks for the chat's lock while it reads the log (both wait on the browser).
       const id = this.#pointer.read();
       const holding = id && !this.#log && !this.#lock ? this.#hold(id) : undefined;
       holding?.catch(() => {/* awaited below */});
-      const log = await this.#loadPersisted();
+      const log = await this.#loadPersisted(early && early.id === id ? early.loaded : undefined);
       if (!log) {
         if (holding && await holding) this.#letGo(id);
         if (this.#pointer.read()) this.#pointer.clear();

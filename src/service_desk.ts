@@ -352,9 +352,8 @@ export class KustomerServiceDesk implements ServiceDesk {
     // The log is read while the engine loads; the engine takes the read over.
     const loaded = c.store.load(id);
     loaded.catch(() => {/* the engine's to report */});
-    c.early = { id, loaded };
     try {
-      return await (await this.#load()).reconnect();
+      return await (await this.#load()).reconnect({ id, loaded });
     } catch (error) {
       if (!engineError(error)) throw error;
       this.#whenLoaded(async (engine) => {

@@ -365,6 +365,8 @@ export class SessionLog {
         const mine = [...batch, ...this.#pending];
         this.#pending = [];
         this.#load(loaded, problem);
+        // The store says where the log ends, records that cannot be read included.
+        this.#seq = this.#durableSeq = Math.max(this.#seq, error.actualSeq);
         mine.forEach((event) => this.#add(event));
         return this.#flush(true);
       }

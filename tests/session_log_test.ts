@@ -501,3 +501,33 @@ Deno.test("IndexedDbLogStore: a write commits once its check passes, and a taken
     IDBTransaction.prototype.commit = commit;
   }
 });
+
+Deno.test("IndexedDbLogStore: a last event that cannot be read still counts: the next append goes after it", async () => {
+  const dbName = "unreadable-last";
+  const store = new IndexedDbLogStore({ dbName });
+  const log = SessionLog.create(store, "u");
+  await log.append(started, queued("m1"), queued("m2"));
+  const head = (await store.heads())[0];
+  // The last event's record is damaged in place: its key stands, its value says nothing.
+  const db = await new Promise<IDBDatabase>((resolve, reject) => {
+    const request = indexedDB.open(dbName);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const tx = db.transaction("logs", "readwrite");
+  tx.objectStore("logs").put({ damaged: true }, ["e", "u", 4]);
+  await new Promise((resolve) => tx.oncomplete = resolve);
+  db.close();
+  assert(head.seq < 4, "the head does not count it");
+  const logger = new CapturingLogger();
+  const reopened = await SessionLog.open(store, "u", { warn: logger.warn });
+  await reopened!.append(queued("m3"));
+  assertEquals(reopened!.unsaved, 0, logger.lines.join("\n"));
+  const seqs = (await store.events("u")).map((r) => (r as { seq?: number }).seq);
+  assertEquals(seqs, [1, 2, 3, undefined, 5]);
+  assertEquals((await SessionLog.open(store, "u"))!.state.pending.map((p) => p.id), [
+    "m1",
+    "m2",
+    "m3",
+  ]);
+});
