@@ -4,8 +4,8 @@
  * back than those.
  */
 
-import { assertEquals } from "@std/assert";
-import { until } from "./_helpers.ts";
+import { assert, assertEquals } from "@std/assert";
+import { settle, until } from "./_helpers.ts";
 import { connect, world } from "./_world.ts";
 
 /** Kustomer calls made from `from` on (an index into `callLog`), by method. */
@@ -81,5 +81,20 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.dispose();
       },
     );
+
+    await t.step("a burst delivered together: shown in order, at most two fetches", async () => {
+      const w = world(kind, {}, { deliveryMode: "reverse" });
+      await w.desk.startChat(connect(), {});
+      const from = w.sim.callLog.length;
+      const burst = Array.from({ length: 30 }, (_, i) => `burst ${i + 1}`);
+      for (const text of burst) w.sim.agentSend(w.conversationId, text);
+      await until(() => w.host.texts().length === 30, "the burst shown");
+      await settle();
+      assertEquals(w.host.texts(), burst);
+      // One fetch for the first message, one more for all that arrived while it was on its way.
+      assert(callsSince(w.sim.callLog, from, "getHistoricalMessages") <= 2);
+      assertEquals(callsSince(w.sim.callLog, from, "getMessages"), 0);
+      await w.dispose();
+    });
   });
 }
