@@ -48,10 +48,11 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
  * growth; the build fails past it. (21 KB: 20.68 KB with the ESM entry, 20.81 KB with the classic
- * one. The aim is 10 KB; what it would take is in BENCHMARKS.md.)
+ * one; 21.25 KB since the retried fetch of the agent's last words, 20.98 and 21.11 KB. The aim is
+ * 10 KB; what it would take is in BENCHMARKS.md.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 21 * 1024,
+  maxGzipBytes: 21.25 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */

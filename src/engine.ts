@@ -45,7 +45,7 @@ import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
-import { backWith } from "./engine/notices.ts";
+import { backWith, lastWordsLost } from "./engine/notices.ts";
 import {
   agentEnded,
   agentSteps,
@@ -148,6 +148,12 @@ function newId(): string {
  * holds, so the whole chat is fetched only after a gap this long.
  */
 const LATEST_COUNT = 50;
+
+/**
+ * How many times the messages of a conversation that ended are fetched before the desk gives up
+ * on showing the agent's last words (each try within `timeoutMs`).
+ */
+const LAST_WORDS_TRIES = 3;
 
 const isTimeout = (error: unknown): boolean =>
   error instanceof KustomerError && error.reason === "timeout";
@@ -457,12 +463,46 @@ export class DeskEngine {
     return this.#messagesOf(log);
   }
 
-  /** The agent ended the chat: their last words first, then the end. */
+  /**
+   * The messages of a conversation that ended, for the agent's last words: an ended conversation
+   * still answers, so a refused or lost fetch is tried again, up to {@linkcode LAST_WORDS_TRIES}
+   * times (each within the connection's timeout). `undefined` when every try failed (warned once),
+   * or when the chat ended otherwise meanwhile.
+   */
+  async #lastMessagesOf(log: SessionLog): Promise<KustomerMessage[] | undefined> {
+    for (let tries = 1;; tries++) {
+      try {
+        return await this.#messagesOf(log, true);
+      } catch (error) {
+        if (!this.#current(log)) return undefined;
+        if (tries >= LAST_WORDS_TRIES) {
+          this.#warn(`could not fetch the agent's last messages (${errorText(error)})`);
+          return undefined;
+        }
+      }
+    }
+  }
+
+  /** Tells the user in the chat that some of the agent's last messages could not be loaded. */
+  #lastWordsLost(log: SessionLog): void {
+    const agent = log.state.agent;
+    this.#host.sendMessageToUser(lastWordsLost(agent), agent?.id);
+  }
+
+  /**
+   * The agent ended the chat: their last words first (or a line saying they could not be
+   * loaded), then the end.
+   */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => []);
+    const messages = await this.#lastMessagesOf(log);
     if (!this.#current(log)) return; // a concurrent end won
-    await this.#decided(log, agentEnded(log.state, [...messages, ...this.#held.values()]));
+    await this.#decided(
+      log,
+      agentEnded(log.state, [...messages ?? [], ...this.#held.values()], { tellHost: false }),
+    );
+    if (!messages) this.#lastWordsLost(log);
+    this.#host.agentEndedChat();
     await this.#finish(log);
   }
 
@@ -892,16 +932,17 @@ export class DeskEngine {
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      const messages = await this.#messagesOf(log, true).catch(() => []);
+      const messages = await this.#lastMessagesOf(log);
       if (!this.#current(log)) return "ended";
       const failures = await this.#decided(
         log,
-        agentEnded(log.state, messages, {
+        agentEnded(log.state, messages ?? [], {
           show: options.showEndedAway,
           tellHost: false,
           reason: "ended while the page was away",
         }),
       );
+      if (!messages && options.showEndedAway) this.#lastWordsLost(log);
       await this.#finish(log);
       // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
       await this.#wait(failures.done);
