@@ -189,8 +189,6 @@ export class DeskEngine {
   #lock?: { readonly id: string; readonly release: () => void };
   /** Where the desk keeps each user message until the log has it (none: storage is off or fails). */
   #outbox?: OutboxStorage;
-  /** User messages this page put back in the chat from the outbox. */
-  #fromOutboxIds = new Set<string>();
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -1098,11 +1096,6 @@ export class DeskEngine {
     }
     if (uploads.length) this.#files.set(id, uploads);
     const done = new Promise<void>((resolve, reject) => this.#waiters.set(id, { resolve, reject }));
-    if (this.#fromOutboxIds.has(id)) {
-      // This page's own message, put back from the outbox by a resume before it got here.
-      if (!log.state.pending.some((p) => p.id === id)) this.#settle(id);
-      return { done };
-    }
     const stored = await this.#durably(log, {
       type: "user_message_queued",
       data: {
@@ -1142,7 +1135,6 @@ export class DeskEngine {
     const missing = entries.filter((entry) => !known.has(entry.id));
     if (missing.length) {
       this.#warn(`took ${missing.length} user message(s) the log lacked from Web Storage`);
-      for (const { id } of missing) this.#fromOutboxIds.add(id);
       const stored = await this.#durably(
         log,
         ...missing.map(({ id, text = "", fileNames = [] }) => ({
