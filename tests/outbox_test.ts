@@ -133,6 +133,29 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step(
+      "the log gone too (rebuilt from Kustomer): the message in the outbox is sent once",
+      async () => {
+        const { w, storage, store, conversationId, escalationId } = await chat();
+        store.held = true;
+        void send(w.desk, "m1", "still there?").catch(() => {});
+        await settle();
+        await store.inner.remove(escalationId);
+        const { desk } = w.reload();
+        store.held = false;
+        assertEquals(await desk.reconnect(), true);
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("still there?"),
+          "the message on Kustomer",
+        );
+        await w.clock.advance(10_000);
+        assertEquals(count(customerTexts(w.sim, conversationId), "still there?"), 1);
+        assertEquals(storage.keys, []);
+        assert(w.logger.lines.some((l) => l.includes("rebuilding the chat")), "rebuilt");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
       "the write landed but the page went before the outbox let go: sent once, not again",
       async () => {
         const { w, storage, conversationId } = await chat();
