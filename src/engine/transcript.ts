@@ -7,7 +7,7 @@
 
 import { type PendingUserMessage, type TranscriptEntry, withPending } from "../events.ts";
 import type { LogStore } from "../log_store.ts";
-import { type OutboxStorage, resolveOutbox } from "../outbox.ts";
+import { type OutboxEntry, type OutboxStorage, resolveOutbox } from "../outbox.ts";
 import { SessionLog } from "../session_log.ts";
 import { readOutbox } from "./outbox.ts";
 
@@ -25,8 +25,7 @@ export async function chatTranscript(
   if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
   const transcript = await log.readTranscript();
   let { state } = log;
-  let kept: readonly { id: string; at: number; text?: string; fileNames?: readonly string[] }[] =
-    [];
+  let kept: OutboxEntry[] = [];
   try {
     kept = readOutbox(resolveOutbox(outbox), id);
   } catch {
