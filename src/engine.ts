@@ -46,7 +46,7 @@ import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith, lastWordsLost } from "./engine/notices.ts";
-import { dropOutbox, readOutbox } from "./engine/outbox.ts";
+import { dropOutbox, keepOutbox, readOutbox } from "./engine/outbox.ts";
 import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
 import {
   agentEnded,
@@ -1043,10 +1043,14 @@ export class DeskEngine {
     }
   }
 
+  /** Whether the outbox said it could not keep a message (it says so once). */
+  #outboxFailed = false;
+
   /**
    * Sends a user message (and files) to the agent; rejects when it could not be delivered. The
-   * desk kept it in the outbox first; it leaves the outbox once the log has it, or when it is
-   * refused.
+   * message is kept in the outbox first, before anything asynchronous (the entry calls this in the
+   * task the host called it in), so a page gone before the log's write does not lose it; it leaves
+   * the outbox once the log has it, or when it is refused.
    */
   async sendMessageToAgent(
     message: MessageRequest,
@@ -1060,6 +1064,20 @@ export class DeskEngine {
       const text = message.input.text ?? "";
       const id = message.id || messageID;
       const uploads = additionalData?.filesToUpload ?? [];
+      try {
+        if (escalationId) {
+          keepOutbox(this.#outbox, {
+            escalationId,
+            id,
+            text,
+            fileNames: uploads.map((f) => f.file.name),
+            at: this.#options.now(),
+          });
+        }
+      } catch (error) {
+        if (!this.#outboxFailed) this.#warn(`could not keep the message (${errorText(error)})`);
+        this.#outboxFailed = true;
+      }
       settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
     } catch (error) {
       const id = message?.id || messageID;
