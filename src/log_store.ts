@@ -313,7 +313,7 @@ export class IndexedDbLogStore implements LogStore {
       // The snapshot the head names, if it is that one; the events after it (or all).
       const snapshot = stored?.seq === head.snapshotSeq ? stored : undefined;
       const from = ["e", logId, (snapshot?.seq ?? 0) + 1];
-      const records = await done(store.getAll(IDBKeyRange.bound(from, ["e", logId, Infinity])));
+      const records = await done(store.getAll(IDBKeyRange.bound(from, ["e", logId, []])));
       return { head, snapshot, records };
     });
   }

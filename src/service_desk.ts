@@ -196,8 +196,9 @@ export class KustomerServiceDesk implements ServiceDesk {
     );
   }
 
+  /** Runs `fn` with the engine: in this task when it is loaded, else once it is. */
   async #run<T>(fn: (engine: DeskEngine) => T | Promise<T>): Promise<T> {
-    return fn(await this.#load());
+    return fn(this.#loaded ?? await this.#load());
   }
 
   /** The integration's name. */
@@ -239,7 +240,11 @@ export class KustomerServiceDesk implements ServiceDesk {
     return engine.startChat(connectMessage, options);
   }
 
-  /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
+  /**
+   * Sends a user message (and files) to the agent; rejects when it could not be delivered. Once the
+   * engine is loaded (it is, in a live chat), it is called in this task and keeps the message in
+   * the outbox before anything asynchronous.
+   */
   async sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
@@ -353,7 +358,7 @@ export class KustomerServiceDesk implements ServiceDesk {
     const loaded = c.store.load(id);
     loaded.catch(() => {/* the engine's to report */});
     try {
-      return await (await this.#load()).reconnect({ id, loaded });
+      return await (await this.#load()).reconnect(id, loaded);
     } catch (error) {
       if (!engineError(error)) throw error;
       this.#whenLoaded(async (engine) => {
