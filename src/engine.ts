@@ -512,8 +512,7 @@ export class DeskEngine {
       agentEnded(log.state, [...messages ?? [], ...this.#held.values()], { tellHost: false }),
     );
     if (!messages) this.#lastWordsLost(log);
-    this.#host.agentEndedChat();
-    await this.#finish(log);
+    await this.#finish(log, this.#host.agentEndedChat());
   }
 
   /**
@@ -661,13 +660,16 @@ export class DeskEngine {
   }
 
   /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
-  async #finish(log: SessionLog): Promise<void> {
+  async #finish(log: SessionLog, shown?: Promise<void>): Promise<void> {
     this.#connection.stopTimers();
     this.#connection.setStatus("idle");
     this.#held.clear();
+    this.#persistedLoad = undefined;
+    // What the host is still to show (the agent's last words, a failure) stays findable until it
+    // has: a page gone before then finds the ended chat, and its history shows them.
+    if (shown) await this.#wait(shown);
     dropOutbox(this.#outbox, log.id);
     if (this.#pointer.read() === log.id) this.#pointer.clear();
-    this.#persistedLoad = undefined;
     // A conversation still to be ended in Kustomer keeps its (compacted, secret-free) log.
     const keep = this.#options.retentionMs > 0 || log.state.endRequested;
     await (keep ? log.compact() : log.remove()).catch((error) =>
