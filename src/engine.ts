@@ -25,6 +25,7 @@ import { errorText, KustomerError, REQUEUE_KEY } from "./common.ts";
 import { Connection } from "./connection.ts";
 import type { OptionsOf } from "./kustomer.ts";
 import type {
+  KustomerConversationSummary,
   KustomerListener,
   KustomerMessage,
   KustomerSatisfactionEvent,
@@ -58,7 +59,6 @@ import {
   isAgentMessage,
   isLive,
   isOver,
-  resumePlan,
   showAgentMessages,
 } from "./engine/decide.ts";
 
@@ -552,17 +552,24 @@ export class DeskEngine {
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
   }
 
+  /**
+   * The customer's conversations; none when Kustomer cannot say (a Core without
+   * `getConversations()` refuses the call).
+   */
+  async #conversations(): Promise<KustomerConversationSummary[]> {
+    try {
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
+      return Array.isArray(conversations) ? conversations : [];
+    } catch {
+      return [];
+    }
+  }
+
   async #endedRemotely(log: SessionLog): Promise<boolean> {
     const conversationId = log.state.conversationId;
-    try {
-      if (!conversationId || !(await this.#wait(this.#connection.canListConversations()))) {
-        return false;
-      }
-      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
-      return conversations?.find((c) => c.conversationId === conversationId)?.ended === true;
-    } catch {
-      return false;
-    }
+    return !!conversationId &&
+      (await this.#conversations()).find((c) => c?.conversationId === conversationId)?.ended ===
+        true;
   }
 
   // --- ending --------------------------------------------------------------------------------
@@ -627,7 +634,7 @@ export class DeskEngine {
 
   /** Settles a log left ended with its Kustomer end not confirmed (a reload during `endChat`). */
   async #settleEnd(log: SessionLog): Promise<void> {
-    if (resumePlan(log.state)[0] === "end_in_kustomer") {
+    if (log.state.endRequested) {
       this.#log ??= log;
       await this.#endInKustomer(log, true);
     }
@@ -802,17 +809,9 @@ export class DeskEngine {
    * a new one is created, and that draft stays, empty and unseen by agents).
    */
   async #requestedConversation(log: SessionLog): Promise<string | undefined> {
-    if (log.state.conversationRequestedAt === undefined) return undefined;
-    try {
-      if (!(await this.#wait(this.#connection.canListConversations()))) return undefined;
-      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
-      return findRequestedConversation(
-        log.state,
-        Array.isArray(conversations) ? conversations : [],
-      );
-    } catch {
-      return undefined;
-    }
+    return log.state.conversationRequestedAt === undefined
+      ? undefined
+      : findRequestedConversation(log.state, await this.#conversations());
   }
 
   /** Creates the conversation: the intent recorded first, so a reload looks for it. */
@@ -1288,7 +1287,7 @@ export class DeskEngine {
           if (!log) continue;
           if (log.state.status === "ended") {
             // Ended by its tab, which went away before Kustomer confirmed the end.
-            if (resumePlan(log.state)[0] !== "end_in_kustomer") continue;
+            if (!log.state.endRequested) continue;
             this.#warn("finished ending a chat of a closed tab in Kustomer (it was not confirmed)");
           } else {
             if (isOver(log.state)) continue;
