@@ -171,6 +171,13 @@ Deno.test({
       for (const name of runtime) assert(declared.includes(name), `${name} is declared`);
       assert(!/^import /m.test(dts), "self-contained: no imports");
       assert(dts.includes("declare function kustomerServiceDeskFactory"));
+      // Only what the exports need: the engine's internals are not part of the types.
+      for (const internal of ["DeskEngine", "Mailbox", "showAgentMessages", "evolve"]) {
+        const declaration = new RegExp(`\\b(class|function|interface|type|const) ${internal}\\b`);
+        assert(!declaration.test(dts), `${internal} is not declared`);
+      }
+      // What an export needs is kept.
+      assertMatch(dts, /interface DeskState\b/);
     } finally {
       await stop();
     }
