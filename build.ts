@@ -40,18 +40,20 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
   // 6.1 KB: 5.87 KB (ESM) and 6.00 KB (classic) since the checks of the async methods, the work
   // behind the host's events, the file checks, the log stores' reads and writes and the chat-only
   // option defaults moved into the engine; the target is issue 9's goal, 6 KB. (The slack is for
-  // the build key in the file: its hex digits alone move the gzipped size by a few bytes.)
-  maxGzipBytes: 6.1 * 1024,
+  // the build key in the file: its hex digits alone move the gzipped size by a few bytes.) 6.25 KB
+  // since the outbox's synchronous write in `sendMessageToAgent` (6.04 KB ESM, 6.19 KB classic).
+  maxGzipBytes: 6.25 * 1024,
   targetGzipBytes: 6 * 1024,
 };
 
 /**
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
  * growth; the build fails past it. (21 KB: 20.68 KB with the ESM entry, 20.81 KB with the classic
- * one. The aim is 10 KB; what it would take is in BENCHMARKS.md.)
+ * one; 22.25 KB since the retried fetch of the agent's last words and the outbox, 21.92 and 22.06
+ * KB. The aim is 10 KB; what it would take is in BENCHMARKS.md.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 21 * 1024,
+  maxGzipBytes: 22.25 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */

@@ -43,6 +43,7 @@ export {
   type KustomerServiceDeskOptions,
   type SatisfactionSurvey,
 } from "./src/options.ts";
+export type { OutboxStorage } from "./src/outbox.ts";
 export { FILE_LIMITS, parseAvailability } from "./src/messages.ts";
 export {
   type HistoryItem,

@@ -46,7 +46,9 @@ import { SessionLog, sweepLogs } from "./session_log.ts";
 import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
-import { backWith } from "./engine/notices.ts";
+import { backWith, lastWordsLost } from "./engine/notices.ts";
+import { dropOutbox, readOutbox } from "./engine/outbox.ts";
+import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
 import {
   agentEnded,
   agentSteps,
@@ -149,6 +151,12 @@ function newId(): string {
  */
 const LATEST_COUNT = 50;
 
+/**
+ * How many times the messages of a conversation that ended are fetched before the desk gives up
+ * on showing the agent's last words (each try within `timeoutMs`).
+ */
+const LAST_WORDS_TRIES = 3;
+
 const isTimeout = (error: unknown): boolean =>
   error instanceof KustomerError && error.reason === "timeout";
 
@@ -179,6 +187,8 @@ export class DeskEngine {
   #locks?: DeskLocks;
   /** The lock this page holds: its live escalation's. */
   #lock?: { readonly id: string; readonly release: () => void };
+  /** Where the desk keeps each user message until the log has it (none: storage is off or fails). */
+  #outbox?: OutboxStorage;
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -187,6 +197,11 @@ export class DeskEngine {
     this.#warn = context.warn;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
+    try {
+      this.#outbox = resolveOutbox(this.#options.outbox);
+    } catch {
+      // Web Storage is disabled here: the entry says so at the first message.
+    }
     const host = this.#host;
     this.#pointer = {
       read: () => context.persistedId,
@@ -457,12 +472,46 @@ export class DeskEngine {
     return this.#messagesOf(log);
   }
 
-  /** The agent ended the chat: their last words first, then the end. */
+  /**
+   * The messages of a conversation that ended, for the agent's last words: an ended conversation
+   * still answers, so a refused or lost fetch is tried again, up to {@linkcode LAST_WORDS_TRIES}
+   * times (each within the connection's timeout). `undefined` when every try failed (warned once),
+   * or when the chat ended otherwise meanwhile.
+   */
+  async #lastMessagesOf(log: SessionLog): Promise<KustomerMessage[] | undefined> {
+    for (let tries = 1;; tries++) {
+      try {
+        return await this.#messagesOf(log, true);
+      } catch (error) {
+        if (!this.#current(log)) return undefined;
+        if (tries >= LAST_WORDS_TRIES) {
+          this.#warn(`could not fetch the agent's last messages (${errorText(error)})`);
+          return undefined;
+        }
+      }
+    }
+  }
+
+  /** Tells the user in the chat that some of the agent's last messages could not be loaded. */
+  #lastWordsLost(log: SessionLog): void {
+    const agent = log.state.agent;
+    this.#host.sendMessageToUser(lastWordsLost(agent), agent?.id);
+  }
+
+  /**
+   * The agent ended the chat: their last words first (or a line saying they could not be
+   * loaded), then the end.
+   */
   async #agentEnded(log: SessionLog): Promise<void> {
     if (!this.#current(log)) return;
-    const messages = await this.#messagesOf(log, true).catch(() => []);
+    const messages = await this.#lastMessagesOf(log);
     if (!this.#current(log)) return; // a concurrent end won
-    await this.#decided(log, agentEnded(log.state, [...messages, ...this.#held.values()]));
+    await this.#decided(
+      log,
+      agentEnded(log.state, [...messages ?? [], ...this.#held.values()], { tellHost: false }),
+    );
+    if (!messages) this.#lastWordsLost(log);
+    this.#host.agentEndedChat();
     await this.#finish(log);
   }
 
@@ -622,6 +671,7 @@ export class DeskEngine {
     this.#connection.stopTimers();
     this.#connection.setStatus("idle");
     this.#held.clear();
+    dropOutbox(this.#outbox, log.id);
     if (this.#pointer.read() === log.id) this.#pointer.clear();
     this.#persistedLoad = undefined;
     // A conversation still to be ended in Kustomer keeps its (compacted, secret-free) log.
@@ -719,7 +769,10 @@ export class DeskEngine {
       },
     });
     // Storage trouble is said once, by the log; the next chat sweeps again.
-    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).catch(() => {});
+    sweepLogs(this.#store, { now: now(), retentionMs, abandonedMs, keep: log.id }).then(
+      (removed) => removed.forEach((id) => dropOutbox(this.#outbox, id)),
+      () => {},
+    );
     try {
       await this.#open(log);
     } catch (error) {
@@ -886,21 +939,23 @@ export class DeskEngine {
     this.#connection.stopTimers();
     this.#connection.setStatus("idle");
     this.#log = log;
+    await this.#fromOutbox(log);
     const hadConversation = !!log.state.conversationId;
     await this.#wait(this.#connection.connect());
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
       if (!this.#current(log)) return "ended";
-      const messages = await this.#messagesOf(log, true).catch(() => []);
+      const messages = await this.#lastMessagesOf(log);
       if (!this.#current(log)) return "ended";
       const failures = await this.#decided(
         log,
-        agentEnded(log.state, messages, {
+        agentEnded(log.state, messages ?? [], {
           show: options.showEndedAway,
           tellHost: false,
           reason: "ended while the page was away",
         }),
       );
+      if (!messages && options.showEndedAway) this.#lastWordsLost(log);
       await this.#finish(log);
       // Failures shown before the host hears the outcome: Carbon drops them once its chat ended.
       await this.#wait(failures.done);
@@ -983,20 +1038,33 @@ export class DeskEngine {
     } finally {
       this.#files.delete(id);
       this.#sending.delete(id);
+      dropOutbox(this.#outbox, log.id, id);
     }
   }
 
-  /** Sends a user message (and files) to the agent; rejects when it could not be delivered. */
+  /**
+   * Sends a user message (and files) to the agent; rejects when it could not be delivered. The
+   * desk kept it in the outbox first; it leaves the outbox once the log has it, or when it is
+   * refused.
+   */
   async sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    checkSendMessage(message, messageID, additionalData);
-    const text = message.input.text ?? "";
-    const id = message.id || messageID;
-    const uploads = additionalData?.filesToUpload ?? [];
-    const settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
+    const escalationId = this.#pointer.read();
+    let settlement: Settlement | undefined;
+    try {
+      checkSendMessage(message, messageID, additionalData);
+      const text = message.input.text ?? "";
+      const id = message.id || messageID;
+      const uploads = additionalData?.filesToUpload ?? [];
+      settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
+    } catch (error) {
+      const id = message?.id || messageID;
+      if (escalationId && typeof id === "string") dropOutbox(this.#outbox, escalationId, id);
+      throw error;
+    }
     await settlement?.done;
   }
 
@@ -1013,7 +1081,10 @@ export class DeskEngine {
         }`,
       );
     }
-    if (!text && !uploads.length) return;
+    if (!text && !uploads.length) {
+      dropOutbox(this.#outbox, log.id, id);
+      return;
+    }
     if (uploads.length && this.#options.allowFileUploads === false) {
       throw new TypeError("Cannot send files: allowFileUploads is false");
     }
@@ -1024,7 +1095,7 @@ export class DeskEngine {
     }
     if (uploads.length) this.#files.set(id, uploads);
     const done = new Promise<void>((resolve, reject) => this.#waiters.set(id, { resolve, reject }));
-    await log.append({
+    const stored = await this.#durably(log, {
       type: "user_message_queued",
       data: {
         id,
@@ -1032,9 +1103,47 @@ export class DeskEngine {
         files: uploads.map(({ file: { name, size, type } }) => ({ name, size, type })),
       },
     });
+    // In the log for good: the outbox can let it go.
+    if (stored) dropOutbox(this.#outbox, log.id, id);
     // Sent now if the chat is open, else as soon as it opens (the start sends what is pending).
     if (log.state.opened) this.#spawnSendPending(log);
     return { done };
+  }
+
+  /** Appends `events`; resolves whether they are in storage now (a failed write is retried later). */
+  async #durably(log: SessionLog, ...events: Parameters<SessionLog["append"]>): Promise<boolean> {
+    const written = log.append(...events);
+    const seq = log.seq;
+    await written;
+    return log.seq - log.unsaved >= seq;
+  }
+
+  /**
+   * Puts back in the chat the user messages the outbox holds that the log lacks (the page went away
+   * before their write landed), as queued messages: they are then sent once by the pending path, or
+   * fail visibly. An entry the log already has (its write landed, the page went before the entry
+   * went) is only let go.
+   */
+  async #fromOutbox(log: SessionLog): Promise<void> {
+    const entries = readOutbox(this.#outbox, log.id, this.#warn);
+    if (!entries.length) return;
+    const known = new Set(log.state.pending.map((p) => p.id));
+    if (entries.some((entry) => !known.has(entry.id))) {
+      for (const line of await log.readTranscript()) known.add(line.id);
+    }
+    const missing = entries.filter((entry) => !known.has(entry.id));
+    if (missing.length) {
+      this.#warn(`took ${missing.length} user message(s) the log lacked from Web Storage`);
+      const stored = await this.#durably(
+        log,
+        ...missing.map(({ id, text = "", fileNames = [] }) => ({
+          type: "user_message_queued" as const,
+          data: { id, text, files: fileNames.map((name) => ({ name, size: 0, type: "" })) },
+        })),
+      );
+      if (!stored) return;
+    }
+    for (const { id } of entries) dropOutbox(this.#outbox, log.id, id);
   }
 
   // --- ending, reading, typing ---------------------------------------------------------------
@@ -1299,6 +1408,7 @@ export class DeskEngine {
             );
           }
           await this.#endInKustomer(log, true);
+          dropOutbox(this.#outbox, log.id);
           if (log.state.endRequested) unconfirmed.push(log.id);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());
         } catch (error) {

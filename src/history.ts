@@ -10,6 +10,7 @@ import type { MessageRequest, MessageResponse } from "./host_types.ts";
 import type { LogStore } from "./log_store.ts";
 import { profile, toMessageResponse } from "./messages.ts";
 import { resolveStore, savedId } from "./options.ts";
+import type { OutboxStorage } from "./outbox.ts";
 
 /** A message with its time, as Carbon's `customLoadHistory` returns them. */
 export interface HistoryItem {
@@ -55,6 +56,12 @@ export interface LoadChatHistoryOptions {
   store?: LogStore | "indexeddb" | "memory";
   /** The escalation; by default the one this tab's desk saved in `sessionStorage`. */
   escalationId?: string;
+  /**
+   * The outbox the desk uses (its `outbox` option): messages the page handed over just before a
+   * reload, not yet in the log, are shown too.
+   * @default {`localStorage` in a browser page, else none}
+   */
+  outbox?: OutboxStorage | false;
 }
 
 /**
@@ -70,5 +77,5 @@ export async function loadChatHistory(
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
   const { chatTranscript } = await import("./engine.ts");
-  return toHistoryItems(await chatTranscript(resolveStore(options.store), id));
+  return toHistoryItems(await chatTranscript(resolveStore(options.store), id, options.outbox));
 }

@@ -9,6 +9,7 @@ import { describe, realScheduler, type Scheduler } from "./common.ts";
 import type { ChatDefaults } from "./engine/defaults.ts";
 import { isObject } from "./host_checks.ts";
 import { IndexedDbLogStore, type LogStore, MemoryLogStore } from "./log_store.ts";
+import type { OutboxStorage } from "./outbox.ts";
 
 /** What the desk writes to the console (or a logger you pass). Never a token or a key. */
 export interface DeskLogger {
@@ -91,6 +92,14 @@ export interface KustomerServiceDeskOptions {
    * @default {`navigator.locks` in a browser page, else off}
    */
   locks?: DeskLocks | false;
+  /**
+   * Where each user message is kept, synchronously, the moment the host hands it over, until the
+   * chat log has it: a page reloaded or closed before the log's write landed loses nothing (the
+   * next page sends it once). Web Storage or the like; `false` turns this off. A storage that
+   * throws (disabled, full) only costs that guarantee, with one warning.
+   * @default {`localStorage` in a browser page, else off}
+   */
+  outbox?: OutboxStorage | false;
   /**
    * How long a Kustomer call may take before it counts as lost (ms).
    * @default {15000}
@@ -303,6 +312,7 @@ const RULES: { readonly [K in keyof Required<KustomerServiceDeskOptions>]: reado
     (v) => v === false || isFunction(v?.request),
     "false or a LockManager (navigator.locks)",
   ]],
+  outbox: [[(v) => v === false || isFunction(v?.setItem), "false or a Storage"]],
   timeoutMs: POSITIVE_MILLISECONDS,
   retryIntervalMs: POSITIVE_MILLISECONDS,
   heartbeatMs: MILLISECONDS,

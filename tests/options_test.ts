@@ -44,6 +44,7 @@ const CASES: Record<string, { good: unknown; bad: [unknown, ErrorClass, string][
   store: { good: new MemoryLogStore(), bad: [["disk", TypeError, '"disk"']] },
   durability: { good: "strict", bad: [["fast", TypeError, '"fast"'], [true, TypeError, "true"]] },
   locks: { good: false, bad: [[true, TypeError, "true"], [{}, TypeError, "LockManager"]] },
+  outbox: { good: false, bad: [[true, TypeError, "true"], [{}, TypeError, "Storage"]] },
   timeoutMs: {
     good: 1_000,
     bad: [["15s", TypeError, '"15s"'], [-1, RangeError, "positive"], [0, RangeError, "number 0"]],

@@ -1,0 +1,339 @@
+/**
+ * The outbox (issue 8): a user message handed over just before the page goes away — before its
+ * `user_message_queued` write lands in the log — is kept in Web Storage at once, and the next page
+ * (a reload, or the page that takes up a closed tab's chat) sends it, once.
+ */
+
+import "fake-indexeddb/auto";
+import { assert, assertEquals } from "@std/assert";
+import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { loadChatHistory } from "../src/history.ts";
+import {
+  IndexedDbLogStore,
+  type LoadedLog,
+  type LogHead,
+  type LogStore,
+  type LogWrite,
+  MemoryLogStore,
+} from "../src/log_store.ts";
+import { OUTBOX_MAX_CHARS, OUTBOX_PREFIX, type OutboxStorage } from "../src/outbox.ts";
+import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
+import { LockRegistry } from "./_locks.ts";
+import { connect, customerTexts, world } from "./_world.ts";
+
+/** Web Storage in memory; it can refuse every access, or ignore removals (a page gone first). */
+class FakeStorage implements OutboxStorage {
+  #items = new Map<string, string>();
+  /** Every access throws (storage disabled, or full). */
+  throws = false;
+  /** Removals do nothing: the page went away before it could remove. */
+  keepOnRemove = false;
+  #check() {
+    if (this.throws) throw new DOMException("The quota has been exceeded.", "QuotaExceededError");
+  }
+  get length(): number {
+    this.#check();
+    return this.#items.size;
+  }
+  key(index: number): string | null {
+    this.#check();
+    return [...this.#items.keys()][index] ?? null;
+  }
+  getItem(key: string): string | null {
+    this.#check();
+    return this.#items.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.#check();
+    this.#items.set(key, String(value));
+  }
+  removeItem(key: string): void {
+    this.#check();
+    if (!this.keepOnRemove) this.#items.delete(key);
+  }
+  get keys(): string[] {
+    return [...this.#items.keys()];
+  }
+}
+
+/** A log store whose writes, while held, never land (the page goes away with them in flight). */
+class GatedStore implements LogStore {
+  held = false;
+  constructor(readonly inner: LogStore) {}
+  write(logId: string, write: LogWrite): Promise<void> {
+    return this.held ? new Promise(() => {}) : this.inner.write(logId, write);
+  }
+  load(logId: string): Promise<LoadedLog> {
+    return this.inner.load(logId);
+  }
+  events(logId: string, toSeq?: number): Promise<unknown[]> {
+    return this.inner.events(logId, toSeq);
+  }
+  remove(logId: string): Promise<void> {
+    return this.inner.remove(logId);
+  }
+  heads(): Promise<LogHead[]> {
+    return this.inner.heads();
+  }
+}
+
+let dbCount = 0;
+const storeOf = (kind: "memory" | "indexeddb"): LogStore =>
+  kind === "memory"
+    ? new MemoryLogStore()
+    : new IndexedDbLogStore({ dbName: `outbox-test-${++dbCount}` });
+
+const send = (desk: KustomerServiceDesk, id: string, text: string) =>
+  desk.sendMessageToAgent({ id, input: { text } }, id);
+
+const count = (texts: string[], text: string) => texts.filter((t) => t === text).length;
+
+for (const kind of ["memory", "indexeddb"] as const) {
+  Deno.test(`the outbox over ${kind}`, async (t) => {
+    /** A chat with Ada joined, over a gated store and a fake Web Storage. */
+    async function chat() {
+      const storage = new FakeStorage();
+      const store = new GatedStore(storeOf(kind));
+      const w = world(kind, { outbox: storage, store });
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      const escalationId = w.host.record.escalationId as string;
+      w.sim.agentSend(conversationId, "hi");
+      await until(() => w.host.texts().length === 1, "the agent's first message");
+      return { w, storage, store, conversationId, escalationId };
+    }
+
+    await t.step(
+      "the page goes away before the message's log write lands: the next page sends it once",
+      async () => {
+        const { w, storage, store, conversationId, escalationId } = await chat();
+        store.held = true;
+        void send(w.desk, "m1", "are you there?").catch(() => {});
+        assertEquals(storage.keys, [`${OUTBOX_PREFIX}${escalationId}:m1`], "kept at once");
+        await settle();
+        const { desk } = w.reload();
+        store.held = false;
+        // The host's history (read before the desk resumes) shows what the user typed.
+        const history = await loadChatHistory({ store, escalationId, outbox: storage });
+        assertEquals(
+          history.map((item) => (item.message as { input?: { text?: string } }).input?.text),
+          [undefined, "are you there?"],
+        );
+        assertEquals(await desk.reconnect(), true);
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("are you there?"),
+          "the message on Kustomer",
+        );
+        await w.clock.advance(10_000);
+        assertEquals(count(customerTexts(w.sim, conversationId), "are you there?"), 1);
+        assertEquals(storage.keys, [], "the outbox let it go");
+        assertEquals(w.host.errors().filter((e) => e.type === 3), [], "nothing failed");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the log gone too (rebuilt from Kustomer): the message in the outbox is sent once",
+      async () => {
+        const { w, storage, store, conversationId, escalationId } = await chat();
+        store.held = true;
+        void send(w.desk, "m1", "still there?").catch(() => {});
+        await settle();
+        await store.inner.remove(escalationId);
+        const { desk } = w.reload();
+        store.held = false;
+        assertEquals(await desk.reconnect(), true);
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("still there?"),
+          "the message on Kustomer",
+        );
+        await w.clock.advance(10_000);
+        assertEquals(count(customerTexts(w.sim, conversationId), "still there?"), 1);
+        assertEquals(storage.keys, []);
+        assert(w.logger.lines.some((l) => l.includes("rebuilding the chat")), "rebuilt");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the write landed but the page went before the outbox let go: sent once, not again",
+      async () => {
+        const { w, storage, conversationId } = await chat();
+        storage.keepOnRemove = true;
+        await send(w.desk, "m1", "sent before the reload");
+        // Queued for good, its send's answer lost with the page.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void send(w.desk, "m2", "queued before the reload").catch(() => {});
+        await until(() => w.sim.faults.remaining("sendMessage") === 0, "the hung send");
+        assertEquals(storage.keys.length, 2, "both entries left behind");
+        const { desk } = w.reload();
+        storage.keepOnRemove = false;
+        assertEquals(await desk.reconnect(), true);
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("queued before the reload"),
+          "the pending message sent",
+        );
+        await w.clock.advance(10_000);
+        const texts = customerTexts(w.sim, conversationId);
+        assertEquals(count(texts, "sent before the reload"), 1);
+        assertEquals(count(texts, "queued before the reload"), 1);
+        assertEquals(storage.keys, []);
+        assertEquals(w.logger.lines.filter((l) => l.includes("the log lacked")), []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "files alone, lost with the page before the log write: the next page marks them failed",
+      async () => {
+        const { w, store } = await chat();
+        store.held = true;
+        const file = new File(["%PDF"], "receipt.pdf", { type: "application/pdf" });
+        void w.desk.sendMessageToAgent({ id: "m1", input: { text: "" } }, "m1", {
+          filesToUpload: [{ id: "f1", file }],
+        }).catch(() => {});
+        await settle();
+        const { desk, host } = w.reload();
+        store.held = false;
+        assertEquals(await desk.reconnect(), true);
+        await until(() => host.errors().some((e) => e.type === 3), "the failure shown");
+        const [failure] = host.errors().filter((e) => e.type === 3);
+        assertEquals((failure as { messageID?: string }).messageID, "m1");
+        assert(String((failure as { logInfo?: string }).logInfo).includes("receipt.pdf"));
+        assert(String((failure as { logInfo?: string }).logInfo).includes("lost in a page reload"));
+        await w.dispose();
+      },
+    );
+
+    await t.step("a corrupt or oversized entry is skipped with a warning", async () => {
+      const { w, storage, store, conversationId, escalationId } = await chat();
+      const prefix = `${OUTBOX_PREFIX}${escalationId}:`;
+      storage.setItem(`${prefix}bad`, "{not json");
+      storage.setItem(`${prefix}big`, "x".repeat(OUTBOX_MAX_CHARS + 1));
+      storage.setItem(
+        `${prefix}other`,
+        JSON.stringify({ escalationId: "someone-else", id: "other", text: "no", at: 1 }),
+      );
+      store.held = true;
+      void send(w.desk, "m1", "the good one").catch(() => {});
+      await settle();
+      const { desk } = w.reload();
+      store.held = false;
+      assertEquals(await desk.reconnect(), true);
+      await until(
+        () => customerTexts(w.sim, conversationId).includes("the good one"),
+        "the good message sent",
+      );
+      await w.clock.advance(10_000);
+      assertEquals(customerTexts(w.sim, conversationId).slice(1), ["the good one"]);
+      const skipped = w.logger.lines.filter((l) => l.includes("skipped a message"));
+      assertEquals(skipped.length, 3);
+      assert(skipped.some((l) => l.includes("not JSON")));
+      assert(skipped.some((l) => l.includes("too long")));
+      assertEquals(storage.keys, []);
+      await w.dispose();
+    });
+
+    await t.step("Web Storage that throws never breaks sending: one warning", async () => {
+      const { w, storage, conversationId } = await chat();
+      storage.throws = true;
+      await send(w.desk, "m1", "one");
+      await send(w.desk, "m2", "two");
+      assertEquals(customerTexts(w.sim, conversationId).slice(1), ["one", "two"]);
+      const warned = w.logger.lines.filter((l) => l.includes("could not keep the message"));
+      assertEquals(warned.length, 1);
+      assert(warned[0].includes("QuotaExceededError"));
+      await w.dispose();
+    });
+
+    await t.step("a message too long to keep is sent as before, with a warning", async () => {
+      const { w, storage, conversationId } = await chat();
+      const long = "y".repeat(OUTBOX_MAX_CHARS);
+      await send(w.desk, "m1", long);
+      assertEquals(customerTexts(w.sim, conversationId).slice(1), [long]);
+      assertEquals(storage.keys, []);
+      assertEquals(
+        w.logger.lines.filter((l) => l.includes("could not keep the message")).length,
+        1,
+      );
+      await w.dispose();
+    });
+
+    await t.step("a message the log has leaves the outbox, even before it is sent", async () => {
+      const { w, storage } = await chat();
+      w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+      void send(w.desk, "m1", "on its way").catch(() => {});
+      await until(() => w.sim.faults.remaining("sendMessage") === 0, "the hung send");
+      assertEquals(storage.keys, []);
+      await w.dispose();
+    });
+
+    await t.step("a refused message leaves the outbox", async () => {
+      const { w, storage } = await chat();
+      const file = new File(["MZ"], "setup.exe", { type: "application/x-msdownload" });
+      let refused: unknown;
+      await w.desk.sendMessageToAgent({ id: "m1", input: { text: "see the file" } }, "m1", {
+        filesToUpload: [{ id: "f1", file }],
+      }).catch((error) => refused = error);
+      assert(refused instanceof RangeError, "refused");
+      assertEquals(storage.keys, []);
+      await w.dispose();
+    });
+
+    await t.step(
+      "a closed tab's message whose write never landed: the page that takes the chat up sends it",
+      async () => {
+        const storage = new FakeStorage();
+        const store = new GatedStore(storeOf(kind));
+        const w = world(kind, { outbox: storage, store });
+        w.page.unload();
+        const registry = new LockRegistry();
+        const tab = () => {
+          const page = new PageCore(w.sim);
+          const locks = registry.page();
+          const host = new RecordingHost({});
+          let open = true;
+          const scheduler = {
+            setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
+            clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
+          };
+          const desk = new KustomerServiceDesk(
+            { callback: host.callback, instance: host.instance },
+            { ...w.options, core: page.core, locks, scheduler },
+          );
+          return {
+            desk,
+            host,
+            close() {
+              open = false;
+              page.unload();
+              locks.unload();
+            },
+          };
+        };
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        store.held = true;
+        void send(first.desk, "u1", "my order is 42").catch(() => {});
+        await settle();
+        first.close();
+        store.held = false;
+        const second = tab();
+        await second.desk.startChat(connect(), {});
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("my order is 42"),
+          "the closed tab's message on Kustomer",
+        );
+        await w.clock.advance(10_000);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+        assertEquals(w.sim.conversations.length, 1);
+        assertEquals(storage.keys, []);
+        second.close();
+        await w.dispose();
+      },
+    );
+  });
+}
