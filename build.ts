@@ -40,9 +40,9 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
   // 6.1 KB: 5.87 KB (ESM) and 6.00 KB (classic) since the checks of the async methods, the work
   // behind the host's events, the file checks, the log stores' reads and writes and the chat-only
   // option defaults moved into the engine; the target is issue 9's goal, 6 KB. (The slack is for
-  // the build key in the file: its hex digits alone move the gzipped size by a few bytes.) 6.25 KB
-  // since the outbox's synchronous write in `sendMessageToAgent` (6.04 KB ESM, 6.19 KB classic).
-  maxGzipBytes: 6.25 * 1024,
+  // the build key in the file: its hex digits alone move the gzipped size by a few bytes.) The
+  // outbox's synchronous write is the engine's: the entry calls a loaded engine in the same task.
+  maxGzipBytes: 6.1 * 1024,
   targetGzipBytes: 6 * 1024,
 };
 

@@ -47,7 +47,7 @@ import { Mailbox } from "./engine/mailbox.ts";
 import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith, lastWordsLost } from "./engine/notices.ts";
-import { dropOutbox, readOutbox } from "./engine/outbox.ts";
+import { dropOutbox, keepOutbox, readOutbox } from "./engine/outbox.ts";
 import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
 import {
   agentEnded,
@@ -512,8 +512,7 @@ export class DeskEngine {
       agentEnded(log.state, [...messages ?? [], ...this.#held.values()], { tellHost: false }),
     );
     if (!messages) this.#lastWordsLost(log);
-    this.#host.agentEndedChat();
-    await this.#finish(log);
+    await this.#finish(log, this.#host.agentEndedChat());
   }
 
   /**
@@ -689,13 +688,16 @@ export class DeskEngine {
   }
 
   /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
-  async #finish(log: SessionLog): Promise<void> {
+  async #finish(log: SessionLog, shown?: Promise<void>): Promise<void> {
     this.#connection.stopTimers();
     this.#connection.setStatus("idle");
     this.#held.clear();
+    this.#persistedLoad = undefined;
+    // What the host is still to show (the agent's last words, a failure) stays findable until it
+    // has: a page gone before then finds the ended chat, and its history shows them.
+    if (shown) await this.#wait(shown);
     dropOutbox(this.#outbox, log.id);
     if (this.#pointer.read() === log.id) this.#pointer.clear();
-    this.#persistedLoad = undefined;
     // A conversation still to be ended in Kustomer keeps its (compacted, secret-free) log.
     const keep = this.#options.retentionMs > 0 || log.state.endRequested;
     await (keep ? log.compact() : log.remove()).catch((error) =>
@@ -974,10 +976,14 @@ export class DeskEngine {
     }
   }
 
+  /** Whether the outbox said it could not keep a message (it says so once). */
+  #outboxFailed = false;
+
   /**
    * Sends a user message (and files) to the agent; rejects when it could not be delivered. The
-   * desk kept it in the outbox first; it leaves the outbox once the log has it, or when it is
-   * refused.
+   * message is kept in the outbox first, before anything asynchronous (the entry calls this in the
+   * task the host called it in), so a page gone before the log's write does not lose it; it leaves
+   * the outbox once the log has it, or when it is refused.
    */
   async sendMessageToAgent(
     message: MessageRequest,
@@ -991,6 +997,20 @@ export class DeskEngine {
       const text = message.input.text ?? "";
       const id = message.id || messageID;
       const uploads = additionalData?.filesToUpload ?? [];
+      try {
+        if (escalationId) {
+          keepOutbox(this.#outbox, {
+            escalationId,
+            id,
+            text,
+            fileNames: uploads.map((f) => f.file.name),
+            at: this.#options.now(),
+          });
+        }
+      } catch (error) {
+        if (!this.#outboxFailed) this.#warn(`could not keep the message (${errorText(error)})`);
+        this.#outboxFailed = true;
+      }
       settlement = await this.#post(() => this.#queueMessage(id, text, uploads));
     } catch (error) {
       const id = message?.id || messageID;

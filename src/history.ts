@@ -67,7 +67,8 @@ export interface LoadChatHistoryOptions {
 /**
  * Reads this tab's open escalation from its log and returns the agent chat as history items (the
  * user's messages not yet confirmed included, at the time they were typed); empty when there is
- * none or it has ended.
+ * none. A chat that ended is there only until the desk has shown its last messages: a reload in
+ * that moment shows them again, then the chat ends.
  */
 export async function loadChatHistory(
   options: LoadChatHistoryOptions = {},

@@ -26,7 +26,6 @@ import type {
 } from "./host_types.ts";
 import { errorText, KustomerError, REQUEUE_KEY as REQUEUE } from "./common.ts";
 import { quickReplyOf } from "./messages.ts";
-import { OUTBOX_MAX_CHARS } from "./outbox.ts";
 import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
   badNumber,
@@ -197,8 +196,9 @@ export class KustomerServiceDesk implements ServiceDesk {
     );
   }
 
+  /** Runs `fn` with the engine: in this task when it is loaded, else once it is. */
   async #run<T>(fn: (engine: DeskEngine) => T | Promise<T>): Promise<T> {
-    return fn(await this.#load());
+    return fn(this.#loaded ?? await this.#load());
   }
 
   /** The integration's name. */
@@ -240,36 +240,16 @@ export class KustomerServiceDesk implements ServiceDesk {
     return engine.startChat(connectMessage, options);
   }
 
-  /** Whether the outbox said it could not keep a message (it says so once). */
-  #outboxFailed = false;
-
   /**
-   * Sends a user message (and files) to the agent; rejects when it could not be delivered. The
-   * message is first kept in the outbox (Web Storage), synchronously, so a page gone before the
-   * log's write does not lose it.
+   * Sends a user message (and files) to the agent; rejects when it could not be delivered. Once the
+   * engine is loaded (it is, in a live chat), it is called in this task and keeps the message in
+   * the outbox before anything asynchronous.
    */
   async sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    const { o, persistedId: escalationId } = this.#c;
-    try {
-      const storage = o.outbox ?? (globalThis.document && localStorage);
-      const id = message?.id || messageID;
-      const entry = JSON.stringify({
-        escalationId,
-        id,
-        text: message?.input?.text,
-        fileNames: additionalData?.filesToUpload?.map((f) => f.file.name),
-        at: o.now(),
-      });
-      if (entry.length > OUTBOX_MAX_CHARS) throw new RangeError("too long");
-      if (escalationId && storage) storage.setItem(lockName(`outbox:${escalationId}:${id}`), entry);
-    } catch (error) {
-      if (!this.#outboxFailed) this.#c.warn(`could not keep the message (${errorText(error)})`);
-      this.#outboxFailed = true;
-    }
     return await this.#run((engine) =>
       engine.sendMessageToAgent(message, messageID, additionalData)
     );

@@ -111,6 +111,8 @@ export class RecordingHost {
   overlaps: string[] = [];
   /** Whether an agent had joined (Carbon's persisted `isConnected`): reconnect after a reload. */
   connected: boolean;
+  /** While set, a callback that starts does not settle until it does (a slow render). */
+  hold?: Promise<void>;
   /** The host instance the desk gets as `parameters.instance`. */
   readonly instance: FakeInstance = new FakeInstance();
   #withPersistence: boolean;
@@ -138,7 +140,9 @@ export class RecordingHost {
     this.calls.push({ name, args });
     if (name === "agentJoined") this.connected = true;
     if (name === "agentEndedChat") this.connected = false;
+    const hold = this.hold;
     return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
+      await hold;
       if (name === "sendMessageToUser") {
         await this.instance.fire({ type: "human_agent:receive", data: args[0] });
       }

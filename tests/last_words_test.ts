@@ -5,8 +5,9 @@
  */
 
 import { assert, assertEquals } from "@std/assert";
-import { until } from "./_helpers.ts";
+import { settle, until } from "./_helpers.ts";
 import { connect, world } from "./_world.ts";
+import { loadChatHistory } from "../src/history.ts";
 
 const LOST = "Some of Ada's last messages could not be loaded.";
 
@@ -71,6 +72,9 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(fetches(w), 3, "bounded");
         assertEquals(w.logger.lines.filter((l) => l.includes("last messages")).length, 1);
         assertEquals(w.host.named("agentEndedChat").length, 1);
+        // The log goes once the host has taken the end.
+        await until(() => !w.host.skipsWelcome, "the pointer cleared");
+        for (let turn = 0; turn < 50 && (await w.store.heads()).length; turn++) await settle();
         assertEquals(await w.store.heads(), [], "the end recorded and the log cleared");
         await w.dispose();
       },
@@ -110,4 +114,44 @@ for (const kind of ["memory", "indexeddb"] as const) {
       },
     );
   });
+}
+
+for (const kind of ["memory", "indexeddb"] as const) {
+  Deno.test(
+    `over ${kind}: the page goes away while the host is still to show the agent's last words: the next page shows them`,
+    async () => {
+      const w = world(kind);
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      const escalationId = w.host.record.escalationId as string;
+      w.sim.agentSend(conversationId, "hi");
+      await until(() => w.host.texts().length === 1, "first");
+      // The host is slow to render the next message; meanwhile the agent says goodbye and ends.
+      let render = () => {};
+      w.host.hold = new Promise((resolve) => render = resolve);
+      w.sim.agentSend(conversationId, "one more");
+      await until(() => w.host.texts().length === 2, "the slow one");
+      w.sim.agentSend(conversationId, "bye");
+      w.sim.agentEnd(conversationId);
+      await until(() => w.desk.state?.status === "ended", "the end recorded");
+      await settle();
+      // The page goes away before the host has shown "bye".
+      assertEquals(w.host.texts(), ["hi", "one more"]);
+      assertEquals(w.host.record.escalationId, escalationId, "the chat is still findable");
+      const old = w.host;
+      const { desk, host } = w.reload();
+      const history = await loadChatHistory({ store: w.store, escalationId });
+      assertEquals(
+        history.map((h) => JSON.stringify(h.message).match(/"text":"([^"]*)"/)?.[1]),
+        ["hi", "one more", "bye"],
+        "the last words are in the next page's history",
+      );
+      assertEquals(await desk.reconnect(), false, "the chat is over (Carbon then ends it)");
+      assertEquals(host.skipsWelcome, false, "the pointer cleared");
+      assertEquals(await loadChatHistory({ store: w.store, escalationId }), [], "then it is gone");
+      render();
+      await until(() => old.named("agentEndedChat").length === 1, "the old page finishes");
+      await w.dispose();
+    },
+  );
 }

@@ -71,6 +71,16 @@ export function readOutbox(
   return entries.sort((a, b) => a.at - b.at);
 }
 
+/**
+ * Keeps `entry` in the outbox. Throws when it cannot (too long, storage full or disabled): the
+ * caller warns and sends the message as before.
+ */
+export function keepOutbox(storage: OutboxStorage | undefined, entry: OutboxEntry): void {
+  const value = JSON.stringify(entry);
+  if (value.length > OUTBOX_MAX_CHARS) throw new RangeError("too long");
+  storage?.setItem(`${OUTBOX_PREFIX}${entry.escalationId}:${entry.id}`, value);
+}
+
 /** Removes from the outbox message `id` of escalation `escalationId`, or all of its messages. */
 export function dropOutbox(
   storage: OutboxStorage | undefined,

@@ -13,8 +13,9 @@ import { readOutbox } from "./outbox.ts";
 
 /**
  * The transcript of escalation `id` (the user's messages not yet confirmed included, at the time
- * they were typed, those only in the outbox too); empty when there is no such log, or its chat has
- * ended or never started.
+ * they were typed, those only in the outbox too while the chat goes on); empty when there is no
+ * such log or its chat never started. An ended chat's log is there only until the host has shown
+ * its last messages (a page gone before then shows them once more), or for `retentionMs`.
  */
 export async function chatTranscript(
   store: LogStore,
@@ -22,12 +23,12 @@ export async function chatTranscript(
   outbox?: OutboxStorage | false,
 ): Promise<TranscriptEntry[]> {
   const log = await SessionLog.open(store, id);
-  if (!log || log.state.status === "ended" || log.state.status === "idle") return [];
+  if (!log || log.state.status === "idle") return [];
   const transcript = await log.readTranscript();
   let { state } = log;
   let kept: OutboxEntry[] = [];
   try {
-    kept = readOutbox(resolveOutbox(outbox), id);
+    if (log.state.status !== "ended") kept = readOutbox(resolveOutbox(outbox), id);
   } catch {
     // Web Storage is disabled here: nothing was kept.
   }
