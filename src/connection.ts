@@ -178,11 +178,6 @@ export class Connection {
     }
   }
 
-  /** Whether the Core can list conversations. */
-  async canListConversations(): Promise<boolean> {
-    return typeof (await this.client()).core.getConversations === "function";
-  }
-
   /** Whether the Core can fetch a conversation's latest messages alone (`getHistoricalMessages`). */
   async canFetchLatest(): Promise<boolean> {
     return typeof (await this.client()).core.getHistoricalMessages === "function";

@@ -21,10 +21,11 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { type HostInstance, type SafeHost, writePointer } from "./host.ts";
-import { errorText, KustomerError } from "./common.ts";
+import { errorText, type KustomerError } from "./common.ts";
 import { Connection } from "./connection.ts";
-import type { OptionsOf } from "./kustomer.ts";
+import type { KustomerMethod, OptionsOf, ResponseOf } from "./kustomer.ts";
 import type {
+  KustomerConversationSummary,
   KustomerListener,
   KustomerMessage,
   KustomerSatisfactionEvent,
@@ -51,16 +52,19 @@ import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
 import {
   agentEnded,
   agentSteps,
+  attachKey,
   chatEnded,
   confirmSent,
+  createConversation,
   type Decision,
-  endEvents,
-  findOpening,
-  findRequestedConversation,
+  deliverMessage,
+  endInKustomer,
   isAgentMessage,
   isLive,
   isOver,
-  resumePlan,
+  isTimeout,
+  type KustomerCall,
+  sendOpening,
   showAgentMessages,
 } from "./engine/decide.ts";
 
@@ -155,9 +159,6 @@ const LATEST_COUNT = 50;
  * on showing the agent's last words (each try within `timeoutMs`).
  */
 const LAST_WORDS_TRIES = 3;
-
-const isTimeout = (error: unknown): boolean =>
-  error instanceof KustomerError && error.reason === "timeout";
 
 /** The desk's engine; {@linkcode KustomerServiceDesk} forwards to it. */
 export class DeskEngine {
@@ -258,7 +259,7 @@ export class DeskEngine {
   }
 
   /** Calls Kustomer from inside a handler (the answer comes back as a new input). */
-  #ask<M extends Parameters<Connection["call"]>[0]>(
+  #ask<M extends KustomerMethod>(
     method: M,
     options: OptionsOf<M>,
     quiet?: boolean,
@@ -516,14 +517,27 @@ export class DeskEngine {
   }
 
   /**
-   * Records a decision's events (one write), then runs its effects in order. Resolves once they
-   * are recorded and started; `done` settles when the host has taken every failure.
+   * Records a decision's events (one write), then runs its effects in order: a Kustomer call's
+   * answer is decided and recorded in turn (see {@linkcode DeskEngine.#run}); the host is told
+   * only while `log` is this desk's chat; a `fail` rejects with its error. Resolves once the
+   * effects are started; `done` settles when the host has taken every failure.
    */
   async #decided(log: SessionLog, decision: Decision): Promise<Settlement> {
     if (decision.events.length) await log.append(...decision.events);
     const told: Promise<void>[] = [];
-    if (this.#log !== log) return { done: Promise.resolve() };
     for (const effect of decision.effects) {
+      if ("onAnswer" in effect) {
+        told.push((await this.#run(log, effect)).done);
+        continue;
+      }
+      switch (effect.call) {
+        case "fail":
+          throw effect.error;
+        case "warn":
+          this.#warn(effect.message);
+          continue;
+      }
+      if (this.#log !== log) continue;
       switch (effect.call) {
         case "sendMessageToUser":
           this.#host.sendMessageToUser(toMessageResponse(effect.message), effect.message.agent.id);
@@ -533,21 +547,49 @@ export class DeskEngine {
           this.#host[effect.call](profile(effect.agent));
           break;
         case "userMessageSent":
+          for (const f of this.#files.get(effect.id) ?? []) this.#host.setFileUploadStatus(f.id);
+          this.#files.delete(effect.id);
           this.#settle(effect.id);
           break;
         case "userMessageFailed": {
           const files = this.#files.get(effect.id) ?? [];
           this.#files.delete(effect.id);
           if (!effect.quiet) told.push(this.#failed(effect.id, effect.reason, files));
-          this.#settle(effect.id, new Error(`Cannot send the message: ${effect.reason}`));
+          this.#settle(
+            effect.id,
+            effect.error ?? new Error(`Cannot send the message: ${effect.reason}`),
+          );
           break;
         }
         case "agentEndedChat":
           this.#host.agentEndedChat();
           break;
+        case "compactLog":
+          await log.compact().catch((error) =>
+            this.#warn(`could not compact the chat log (${errorText(error)})`)
+          );
       }
     }
     return { done: Promise.all(told).then(() => {}) };
+  }
+
+  /**
+   * The effect runner: makes a Kustomer call (logged in first when this page is not yet) with the
+   * mailbox free meanwhile, then records and runs what its answer (or error) means.
+   */
+  async #run<M extends KustomerMethod>(
+    log: SessionLog,
+    effect: KustomerCall<M>,
+  ): Promise<Settlement> {
+    let response: ResponseOf<M>;
+    try {
+      if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+      response = await this.#ask(effect.call, effect.options, effect.quiet);
+    } catch (error) {
+      if (!effect.onError) throw error;
+      return this.#decided(log, effect.onError(log.state, error));
+    }
+    return this.#decided(log, effect.onAnswer(log.state, response));
   }
 
   // --- lost and recovered connection -------------------------------------------------------
@@ -601,17 +643,24 @@ export class DeskEngine {
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
   }
 
+  /**
+   * The customer's conversations; none when Kustomer cannot say (a Core without
+   * `getConversations()` refuses the call).
+   */
+  async #conversations(): Promise<KustomerConversationSummary[]> {
+    try {
+      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
+      return Array.isArray(conversations) ? conversations : [];
+    } catch {
+      return [];
+    }
+  }
+
   async #endedRemotely(log: SessionLog): Promise<boolean> {
     const conversationId = log.state.conversationId;
-    try {
-      if (!conversationId || !(await this.#wait(this.#connection.canListConversations()))) {
-        return false;
-      }
-      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
-      return conversations?.find((c) => c.conversationId === conversationId)?.ended === true;
-    } catch {
-      return false;
-    }
+    return !!conversationId &&
+      (await this.#conversations()).find((c) => c?.conversationId === conversationId)?.ended ===
+        true;
   }
 
   // --- ending --------------------------------------------------------------------------------
@@ -628,34 +677,14 @@ export class DeskEngine {
     return this.#decided(log, chatEnded(log.state, by, options));
   }
 
-  /**
-   * Ends the Kustomer conversation the log asks to end, and records that it is done. A lost answer
-   * leaves the request in the log for a later page; a refusal is final.
-   */
-  async #endInKustomer(log: SessionLog, quiet: boolean): Promise<void> {
-    const conversationId = log.state.conversationId;
-    if (!log.state.endRequested || !conversationId) return;
-    try {
-      if (!this.#connection.listening) await this.#wait(this.#connection.connect());
-      await this.#ask("endConversation", { conversationId }, true);
-      await log.append({ type: "end_confirmed", data: {} });
-    } catch (error) {
-      const message = errorText(error);
-      const final = !isTimeout(error) && !(error instanceof TypeError);
-      await log.append(
-        { type: "error_recorded", data: { where: "endConversation", message } },
-        ...(final ? [{ type: "end_confirmed", data: {} } as const] : []),
-      );
-      if (!quiet) throw error;
-      this.#warn(`could not end the Kustomer conversation (${message})`);
-    }
-  }
+  /** Warns that Kustomer did not end a conversation (a decision's `fail`, when no caller hears). */
+  #endFailed = (error: unknown): void =>
+    this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
 
   /** Ends a chat the desk cannot go on with: records why, ends the conversation, clears up. */
   async #giveUp(log: SessionLog, reason: string): Promise<void> {
     this.#log = log;
-    await this.#end(log, "system", { reason });
-    await this.#endInKustomer(log, true);
+    await this.#end(log, "system", { reason }).catch(this.#endFailed);
     await this.#finish(log);
   }
 
@@ -680,9 +709,9 @@ export class DeskEngine {
 
   /** Settles a log left ended with its Kustomer end not confirmed (a reload during `endChat`). */
   async #settleEnd(log: SessionLog): Promise<void> {
-    if (resumePlan(log.state)[0] === "end_in_kustomer") {
+    if (log.state.endRequested) {
       this.#log ??= log;
-      await this.#endInKustomer(log, true);
+      await this.#decided(log, endInKustomer(log.state)).catch(this.#endFailed);
     }
     await this.#finish(log);
   }
@@ -818,22 +847,31 @@ export class DeskEngine {
     if (!options.connected) await this.#wait(this.#connection.connect());
     if (this.#log !== log || log.state.status === "ended") return;
     if (!log.state.conversationId) {
-      const conversationId = await this.#requestedConversation(log) ??
-        await this.#createConversation(log);
-      await log.append({ type: "conversation_created", data: { conversationId } });
+      // A request before a reload may have made a draft: look for it first.
+      const conversations = log.state.conversationRequestedAt === undefined
+        ? []
+        : await this.#conversations();
+      // Created, or the start fails; ended while Kustomer created it: ended there too.
+      const brand = this.#options.init?.brandId;
+      await this.#decided(log, createConversation(log.state, conversations, brand))
+        .catch((error) => {
+          if (!log.state.conversationId) throw error;
+          this.#endFailed(error);
+        });
+      const { conversationId, status } = log.state;
       if (this.#pointer.read() === log.id) this.#pointer.write(log.id, conversationId);
-      if ((log.state.status as string) === "ended") {
-        // Ended while Kustomer created it: end it there too.
-        await log.append({ type: "end_requested", data: {} });
-        await this.#endInKustomer(log, true);
-        return this.#finish(log);
-      }
+      if ((status as string) === "ended") return this.#finish(log);
     }
     if (!this.#current(log)) return;
     const opening = !log.state.opened;
-    if (opening) await this.#sendOpening(log);
+    if (opening) {
+      // A request before a reload may have sent it: look for it first.
+      const messages = log.state.openingRequested ? await this.#messagesOf(log) : [];
+      if (!this.#current(log)) return;
+      await this.#decided(log, sendOpening(log.state, messages));
+    }
     if (!this.#current(log)) return;
-    await this.#attachKey(log);
+    await this.#decided(log, attachKey(log.state));
     if (!this.#current(log)) return;
     if (this.#options.allowFileUploads !== false) {
       this.#host.updateCapabilities({
@@ -851,86 +889,6 @@ export class DeskEngine {
       });
     }
     this.#scheduleHeartbeat();
-  }
-
-  /**
-   * The draft a create request before a reload made, if Kustomer has it (none when it cannot say:
-   * a new one is created, and that draft stays, empty and unseen by agents).
-   */
-  async #requestedConversation(log: SessionLog): Promise<string | undefined> {
-    if (log.state.conversationRequestedAt === undefined) return undefined;
-    try {
-      if (!(await this.#wait(this.#connection.canListConversations()))) return undefined;
-      const { conversations } = await this.#ask("getConversations", { page: 1, pageSize: 100 });
-      return findRequestedConversation(
-        log.state,
-        Array.isArray(conversations) ? conversations : [],
-      );
-    } catch {
-      return undefined;
-    }
-  }
-
-  /** Creates the conversation: the intent recorded first, so a reload looks for it. */
-  async #createConversation(log: SessionLog): Promise<string> {
-    await log.append({ type: "conversation_requested", data: {} });
-    const brand = this.#options.init?.brandId;
-    const created = await this.#ask("createConversation", {
-      title: log.state.title ?? this.#options.title,
-      ...(brand ? { brand } : {}),
-    });
-    if (typeof created?.conversationId !== "string") {
-      throw new KustomerError(
-        "createConversation",
-        "rejected",
-        "Kustomer created no conversation id",
-      );
-    }
-    return created.conversationId;
-  }
-
-  /** Sends the opening message, unless a request before a reload already put it on Kustomer. */
-  async #sendOpening(log: SessionLog): Promise<void> {
-    const conversationId = log.state.conversationId!;
-    if (log.state.openingRequested) {
-      const messages = await this.#messagesOf(log);
-      if (!this.#current(log)) return;
-      const messageId = findOpening(log.state, messages);
-      if (messageId) {
-        await log.append({ type: "conversation_opened", data: { messageId } });
-        return;
-      }
-    } else {
-      await log.append({ type: "opening_requested", data: {} });
-    }
-    const sent = await this.#ask("sendMessage", {
-      conversationId,
-      body: log.state.context ?? this.#options.transferMessage,
-    });
-    if (this.#log !== log) return;
-    await log.append({ type: "conversation_opened", data: { messageId: String(sent?.messageId) } });
-  }
-
-  async #attachKey(log: SessionLog): Promise<void> {
-    const { historyKey, historyKeyAttached, conversationId, attribute } = log.state;
-    if (!historyKey || historyKeyAttached || !conversationId) return;
-    try {
-      await this.#ask("describeConversation", {
-        conversationId,
-        customAttributes: { [attribute ?? this.#options.sessionHistoryAttribute]: historyKey },
-      });
-      if (this.#log !== log) return;
-      await log.append({ type: "history_key_attached", data: {} });
-      // Keep a snapshot and drop the events, so the key leaves IndexedDB as soon as Kustomer has it.
-      await log.compact().catch((error) =>
-        this.#warn(`could not compact the chat log (${errorText(error)})`)
-      );
-    } catch (error) {
-      // The chat goes on; the agent lacks the bot history until a reconnect attaches it.
-      const reason = errorText(error);
-      this.#warn(`could not attach the session-history key (${reason}); will retry on reconnect`);
-      if (this.#log === log) await log.append({ type: "history_key_failed", data: { reason } });
-    }
   }
 
   // --- resuming ------------------------------------------------------------------------------
@@ -1006,39 +964,12 @@ export class DeskEngine {
     else waiter.reject(error);
   }
 
-  /** Sends one pending user message: intent recorded, then the call, then its outcome. */
+  /** Sends one pending user message (see {@linkcode deliverMessage}), unless it is going already. */
   async #deliver(log: SessionLog, id: string): Promise<void> {
     if (this.#sending.has(id)) return;
-    const pending = log.state.pending.find((p) => p.id === id);
-    if (!pending) return;
-    const { text, files: names } = pending;
-    const files = this.#files.get(id) ?? [];
-    const { conversationId, opened } = log.state;
     this.#sending.add(id);
     try {
-      if (!conversationId || !opened) throw new Error("the conversation is not open");
-      if (names.length && !files.length && !text) {
-        throw new Error(`the files (${names.join(", ")}) were lost in a page reload`);
-      }
-      await log.append({ type: "user_message_requested", data: { id } });
-      const sent = await this.#ask("sendMessage", {
-        conversationId,
-        ...(text ? { body: text } : {}),
-        ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
-      });
-      await log.append({
-        type: "user_message_sent",
-        data: { id, messageId: String(sent?.messageId) },
-      });
-      for (const f of files) this.#host.setFileUploadStatus(f.id);
-      this.#settle(id);
-    } catch (error) {
-      const reason = errorText(error);
-      if (log.state.pending.some((p) => p.id === id)) {
-        await log.append({ type: "user_message_failed", data: { id, reason } });
-        this.#failed(id, reason, files);
-      }
-      this.#settle(id, error);
+      await this.#decided(log, deliverMessage(log.state, id, this.#files.get(id)));
     } finally {
       this.#files.delete(id);
       this.#sending.delete(id);
@@ -1181,9 +1112,8 @@ export class DeskEngine {
       if (log.state.status === "ended") return this.#settleEnd(log);
       const byAgent = info?.endedByHumanAgent === true || info?.endedByAgent === true;
       this.#log = log;
-      await this.#end(log, byAgent ? "agent" : "user");
       try {
-        await this.#endInKustomer(log, false);
+        await this.#end(log, byAgent ? "agent" : "user");
       } finally {
         await this.#finish(log);
       }
@@ -1425,18 +1355,18 @@ export class DeskEngine {
           if (!log) continue;
           if (log.state.status === "ended") {
             // Ended by its tab, which went away before Kustomer confirmed the end.
-            if (resumePlan(log.state)[0] !== "end_in_kustomer") continue;
+            if (!log.state.endRequested) continue;
             this.#warn("finished ending a chat of a closed tab in Kustomer (it was not confirmed)");
           } else {
             if (isOver(log.state)) continue;
             this.#warn(
               `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
             );
-            await log.append(
-              ...endEvents(log.state, "system", { reason: "left open by a closed tab" }),
-            );
           }
-          await this.#endInKustomer(log, true);
+          const reason = "left open by a closed tab";
+          await this.#decided(log, chatEnded(log.state, "system", { reason })).catch(
+            this.#endFailed,
+          );
           dropOutbox(this.#outbox, log.id);
           if (log.state.endRequested) unconfirmed.push(log.id);
           await (retentionMs > 0 || log.state.endRequested ? log.compact() : log.remove());

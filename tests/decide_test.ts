@@ -1,24 +1,40 @@
 /** The engine's pure decisions, given a state and what Kustomer says, then what happened. */
 
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals, assertInstanceOf } from "@std/assert";
 import { type DeskState, type EventInput, replay, type StoredEvent } from "../src/events.ts";
 import type { KustomerConversationSummary, KustomerMessage } from "../src/kustomer_types.ts";
 import {
   agentEnded,
   agentSteps,
+  attachKey,
   chatEnded,
   CLOCK_SLACK_MS,
   confirmSent,
+  conversationCreated,
+  createConversation,
+  type Decision,
+  deliverMessage,
+  endConfirmed,
   ENDED_BEFORE_SENT,
   endEvents,
+  endFailed,
+  endInKustomer,
   findOpening,
   findRequestedConversation,
   freshAgentMessages,
+  keyAttached,
+  keyFailed,
+  type KustomerEffect,
+  messageFailed,
+  messageSent,
+  openingSent,
   resumePlan,
+  sendOpening,
   settleSent,
   showAgentMessages,
 } from "../src/engine/decide.ts";
 import { normalizeMessage } from "../src/kustomer.ts";
+import { KustomerError } from "../src/common.ts";
 
 /** The state after these events. */
 function given(...events: EventInput[]): DeskState {
@@ -281,7 +297,8 @@ Deno.test("confirmSent() records what Kustomer has as sent and tells the caller"
 
 Deno.test("chatEnded() fails what is pending: shown unless the user ended the chat", () => {
   const state = given(...opened, queued("u1", "still there?"));
-  const failed = (by: "user" | "agent" | "system") => chatEnded(state, by).effects;
+  const failed = (by: "user" | "agent" | "system") =>
+    chatEnded(state, by).effects.filter((e) => e.call === "userMessageFailed");
   assertEquals(failed("user"), [
     { call: "userMessageFailed", id: "u1", reason: ENDED_BEFORE_SENT, quiet: true },
   ]);
@@ -336,5 +353,299 @@ Deno.test("resumePlan() settles half-done effects before acting again", async (t
       data: { title: "T", context: "C", attribute: "k" },
     }, { type: "conversation_requested", data: {} });
     assertEquals(resumePlan(state), ["settle_conversation", "send_opening", "catch_up"]);
+  });
+});
+
+// --- Kustomer calls as effects: given events, when an input (or Kustomer's answer), then events
+// and effects.
+
+/** The Kustomer calls among a decision's effects. */
+function callsOf(decision: Decision): KustomerEffect[] {
+  return decision.effects.filter((e): e is KustomerEffect => "onAnswer" in e);
+}
+
+/** The one Kustomer call of a decision. */
+function theCall(decision: Decision): KustomerEffect {
+  const calls = callsOf(decision);
+  assertEquals(calls.length, 1, "one Kustomer call");
+  return calls[0];
+}
+
+const ended: EventInput = { type: "chat_ended", data: { by: "user" } };
+const endRequested: EventInput = { type: "end_requested", data: {} };
+
+Deno.test("deliverMessage() records the intent, then sends; the answer settles it", async (t) => {
+  const state = given(...opened, queued("u1", "hi"));
+  await t.step("a pending message: requested, then sendMessage with its text", () => {
+    const decision = deliverMessage(state, "u1");
+    assertEquals(decision.events, [requested("u1")]);
+    const send = theCall(decision);
+    assertEquals([send.call, send.options], ["sendMessage", { conversationId: "c1", body: "hi" }]);
+  });
+  await t.step("its files go as attachments (and no body when there is no text)", () => {
+    const file = new File(["x"], "a.pdf", { type: "application/pdf" });
+    const withFile = given(...opened, {
+      type: "user_message_queued",
+      data: { id: "u2", text: "", files: [{ name: "a.pdf", size: 1, type: "application/pdf" }] },
+    });
+    const send = theCall(deliverMessage(withFile, "u2", [{ id: "f1", file }]));
+    assertEquals(send.options, { conversationId: "c1", attachments: [{ file }] });
+  });
+  await t.step("Kustomer took it: recorded sent, the caller told", () => {
+    const send = theCall(deliverMessage(state, "u1"));
+    const after = given(...opened, queued("u1", "hi"), requested("u1"));
+    assertEquals(send.onAnswer(after, { messageId: "k1" } as never), {
+      events: [{ type: "user_message_sent", data: { id: "u1", messageId: "k1" } }],
+      effects: [{ call: "userMessageSent", id: "u1" }],
+    });
+  });
+  await t.step("Kustomer refused: recorded failed, the caller rejected with the error", () => {
+    const send = theCall(deliverMessage(state, "u1"));
+    const error = new KustomerError("sendMessage", "rejected", "no");
+    const after = given(...opened, queued("u1", "hi"), requested("u1"));
+    assertEquals(send.onError?.(after, error), {
+      events: [{ type: "user_message_failed", data: { id: "u1", reason: "KustomerError: no" } }],
+      effects: [{ call: "userMessageFailed", id: "u1", reason: "KustomerError: no", error }],
+    });
+  });
+  await t.step("settled meanwhile (the chat ended): the answer changes nothing", () => {
+    const over = given(...opened, queued("u1", "hi"), requested("u1"), ended, {
+      type: "user_message_failed",
+      data: { id: "u1", reason: ENDED_BEFORE_SENT },
+    });
+    assertEquals(messageSent(over, "u1", { messageId: "k1" }), { events: [], effects: [] });
+    assertEquals(messageFailed(over, "u1", new Error("late")), { events: [], effects: [] });
+  });
+  await t.step("files lost in a reload: failed at once, with the reason, nothing sent", () => {
+    const lost = given(...opened, {
+      type: "user_message_queued",
+      data: { id: "u3", text: "", files: [{ name: "a.pdf", size: 1, type: "application/pdf" }] },
+    });
+    const decision = deliverMessage(lost, "u3", []);
+    assertEquals(callsOf(decision), []);
+    assertEquals(decision.events, [{
+      type: "user_message_failed",
+      data: { id: "u3", reason: "the files (a.pdf) were lost in a page reload" },
+    }]);
+    assertEquals(decision.effects.map((e) => e.call), ["userMessageFailed"]);
+  });
+  await t.step("not pending, or the conversation not open yet: nothing", () => {
+    assertEquals(deliverMessage(state, "nope"), { events: [], effects: [] });
+    const notOpen = given(...opened.slice(0, 3), queued("u1", "hi"));
+    assertEquals(deliverMessage(notOpen, "u1"), { events: [], effects: [] });
+  });
+});
+
+Deno.test("chatEnded() ends the Kustomer conversation as an effect; its answer confirms", async (t) => {
+  const endCall = {
+    call: "endConversation",
+    options: { conversationId: "c1" },
+    quiet: true,
+    onAnswer: endConfirmed,
+    onError: endFailed,
+  };
+  await t.step("the user ends: end requested, then endConversation (a timeout is quiet)", () => {
+    const decision = chatEnded(given(...opened), "user");
+    assertEquals(decision.events, [{ type: "chat_ended", data: { by: "user" } }, endRequested]);
+    assertEquals(decision.effects, [endCall]);
+  });
+  await t.step("the agent ended it: nothing to end in Kustomer", () => {
+    assertEquals(callsOf(chatEnded(given(...opened), "agent")), []);
+  });
+  await t.step("ended, the end not confirmed: ending again finishes it, and only that", () => {
+    assertEquals(chatEnded(given(...opened, ended, endRequested), "system"), {
+      events: [],
+      effects: [endCall],
+    });
+    assertEquals(endInKustomer(given(...opened, ended, endRequested)).effects, [endCall]);
+    const confirmed = given(...opened, ended, endRequested, ...endConfirmed().events);
+    assertEquals(chatEnded(confirmed, "system"), { events: [], effects: [] });
+  });
+  await t.step("Kustomer ended it: confirmed", () => {
+    assertEquals(endConfirmed(), { events: [{ type: "end_confirmed", data: {} }], effects: [] });
+  });
+  await t.step("refused: recorded, final, and the input fails", () => {
+    const error = new KustomerError("endConversation", "rejected", "no");
+    assertEquals(endFailed(given(...opened, ended, endRequested), error), {
+      events: [
+        {
+          type: "error_recorded",
+          data: { where: "endConversation", message: "KustomerError: no" },
+        },
+        { type: "end_confirmed", data: {} },
+      ],
+      effects: [{ call: "fail", error }],
+    });
+  });
+  await t.step("a timeout or a bad token: recorded, left for a later page", () => {
+    for (
+      const error of [
+        new KustomerError("endConversation", "timeout", "slow"),
+        new TypeError("getJwt() must resolve to a JWT string"),
+      ]
+    ) {
+      const { events, effects } = endFailed(given(...opened, ended, endRequested), error);
+      assertEquals(events.map((e) => e.type), ["error_recorded"]);
+      assertEquals(effects, [{ call: "fail", error }]);
+    }
+  });
+});
+
+Deno.test("createConversation() creates once, taking up a draft a lost request made", async (t) => {
+  const started: EventInput = {
+    type: "escalation_started",
+    data: { title: "T", context: "C", attribute: "k" },
+  };
+  const draftRequested: EventInput = { type: "conversation_requested", data: {} };
+  const draft: KustomerConversationSummary = {
+    conversationId: "draft",
+    createdAt: new Date(1_001).toISOString(),
+    ended: false,
+  };
+  await t.step("no request before: requested, then createConversation with the title", () => {
+    const decision = createConversation(given(started), []);
+    assertEquals(decision.events, [draftRequested]);
+    assertEquals(decision.effects, [{
+      call: "createConversation",
+      options: { title: "T" },
+      onAnswer: conversationCreated,
+    }]);
+    assertEquals(theCall(createConversation(given(started), [], "b1")).options, {
+      title: "T",
+      brand: "b1",
+    });
+  });
+  await t.step(
+    "a request before a reload, its draft on Kustomer: taken up, nothing created",
+    () => {
+      assertEquals(createConversation(given(started, draftRequested), [draft]), {
+        events: [{ type: "conversation_created", data: { conversationId: "draft" } }],
+        effects: [],
+      });
+    },
+  );
+  await t.step("a request before a reload, no draft found: created again", () => {
+    const decision = createConversation(given(started, draftRequested), []);
+    assertEquals(callsOf(decision).map((c) => c.call), ["createConversation"]);
+  });
+  await t.step("the conversation known: nothing", () => {
+    assertEquals(createConversation(given(...opened), [draft]), { events: [], effects: [] });
+  });
+  await t.step("Kustomer created it: recorded", () => {
+    assertEquals(conversationCreated(given(started, draftRequested), { conversationId: "c9" }), {
+      events: [{ type: "conversation_created", data: { conversationId: "c9" } }],
+      effects: [],
+    });
+  });
+  await t.step("the chat ended while Kustomer created it: ended there too", () => {
+    const over = given(started, draftRequested, { type: "chat_ended", data: { by: "user" } });
+    const decision = conversationCreated(over, { conversationId: "c9" });
+    assertEquals(decision.events, [
+      { type: "conversation_created", data: { conversationId: "c9" } },
+      endRequested,
+    ]);
+    const end = theCall(decision);
+    assertEquals([end.call, end.options], ["endConversation", { conversationId: "c9" }]);
+  });
+  await t.step("an answer without a conversation id: the input fails", () => {
+    const { events, effects } = conversationCreated(given(started), {});
+    assertEquals(events, []);
+    assertEquals(effects.map((e) => e.call), ["fail"]);
+    const { error } = effects[0] as { readonly error: unknown };
+    assertInstanceOf(error, KustomerError);
+    assertEquals((error as KustomerError).method, "createConversation");
+  });
+});
+
+Deno.test("sendOpening() sends the context once, even across a reload", async (t) => {
+  const created = opened.slice(0, 2);
+  const openingCall = {
+    call: "sendMessage",
+    options: { conversationId: "c1", body: "CONTEXT" },
+    onAnswer: openingSent,
+  };
+  await t.step("first time: the intent recorded, then the context sent", () => {
+    assertEquals(sendOpening(given(...created), []), {
+      events: [{ type: "opening_requested", data: {} }],
+      effects: [openingCall],
+    });
+  });
+  await t.step("requested before a reload and on Kustomer: opened, nothing sent", () => {
+    const state = given(...opened.slice(0, 3));
+    assertEquals(sendOpening(state, [customer("k0", 0, "CONTEXT")]), {
+      events: [{ type: "conversation_opened", data: { messageId: "k0" } }],
+      effects: [],
+    });
+  });
+  await t.step("requested before a reload and not on Kustomer: sent (the intent once)", () => {
+    assertEquals(sendOpening(given(...opened.slice(0, 3)), []), {
+      events: [],
+      effects: [openingCall],
+    });
+  });
+  await t.step("open already: nothing", () => {
+    assertEquals(sendOpening(given(...opened), []), { events: [], effects: [] });
+  });
+  await t.step("Kustomer took it: open; the chat over meanwhile: nothing", () => {
+    assertEquals(openingSent(given(...opened.slice(0, 3)), { messageId: "k1" }), {
+      events: [{ type: "conversation_opened", data: { messageId: "k1" } }],
+      effects: [],
+    });
+    assertEquals(openingSent(given(...opened.slice(0, 3), ended), { messageId: "k1" }), {
+      events: [],
+      effects: [],
+    });
+  });
+});
+
+Deno.test("attachKey() puts the key on the conversation, then drops it from storage", async (t) => {
+  const withKey = given(
+    {
+      type: "escalation_started",
+      data: { title: "T", context: "C", attribute: "attr", historyKey: "KEY" },
+    },
+    { type: "conversation_created", data: { conversationId: "c1" } },
+  );
+  await t.step("a key not yet attached: describeConversation with the key attribute", () => {
+    assertEquals(attachKey(withKey), {
+      events: [],
+      effects: [{
+        call: "describeConversation",
+        options: { conversationId: "c1", customAttributes: { attr: "KEY" } },
+        onAnswer: keyAttached,
+        onError: keyFailed,
+      }],
+    });
+  });
+  await t.step("no key, no conversation yet, or attached already: nothing", () => {
+    assertEquals(attachKey(given(...opened)), { events: [], effects: [] });
+    const noConversation = given({
+      type: "escalation_started",
+      data: { title: "T", context: "C", attribute: "attr", historyKey: "KEY" },
+    });
+    assertEquals(attachKey(noConversation), { events: [], effects: [] });
+    const attached = given(
+      {
+        type: "escalation_started",
+        data: { title: "T", context: "C", attribute: "attr", historyKey: "KEY" },
+      },
+      { type: "conversation_created", data: { conversationId: "c1" } },
+      { type: "history_key_attached", data: {} },
+    );
+    assertEquals(attachKey(attached), { events: [], effects: [] });
+  });
+  await t.step("Kustomer has it: recorded, and the log compacted (the key leaves storage)", () => {
+    assertEquals(keyAttached(withKey), {
+      events: [{ type: "history_key_attached", data: {} }],
+      effects: [{ call: "compactLog" }],
+    });
+    assertEquals(keyAttached(given(...opened, ended)), { events: [], effects: [] });
+  });
+  await t.step("refused: recorded and warned of, the chat goes on", () => {
+    const { events, effects } = keyFailed(withKey, new Error("nope"));
+    assertEquals(events, [{ type: "history_key_failed", data: { reason: "nope" } }]);
+    assertEquals(effects.map((e) => e.call), ["warn"]);
+    assert(effects[0].call === "warn" && effects[0].message.includes("(nope)"));
+    assertEquals(keyFailed(given(...opened, ended), new Error("nope")).events, []);
   });
 });

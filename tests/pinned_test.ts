@@ -71,6 +71,22 @@ for (const kind of ["memory", "indexeddb"] as const) {
       assert(failure.logInfo?.includes("lost in a page reload"), failure.logInfo);
       await w.dispose();
     });
+
+    await t.step("a Core without getConversations(): a reloaded chat still resumes", async () => {
+      const w = world(kind);
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      w.sim.agentSend(conversationId, "hi");
+      await until(() => w.host.texts().length === 1, "first");
+      // Whether the conversation ended meanwhile cannot be asked: it is taken as not ended.
+      (w.sim as unknown as Record<string, unknown>).getConversations = undefined;
+      const { desk, host } = w.reload();
+      w.sim.agentSend(conversationId, "while away");
+      assertEquals(await desk.reconnect(), true);
+      await until(() => host.texts().includes("while away"), "the missed message");
+      assertEquals(w.logger.lines.filter((line) => line.includes("could not reach")), []);
+      await w.dispose();
+    });
   });
 
   Deno.test(`logins, ends and timers over ${kind}`, async (t) => {

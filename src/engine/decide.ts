@@ -14,7 +14,15 @@ import {
   isSeen,
 } from "../events.ts";
 import type { KustomerConversationSummary, KustomerMessage } from "../kustomer_types.ts";
-import { byTime, normalizeMessage } from "../kustomer.ts";
+import type { FileUpload } from "../host_types.ts";
+import {
+  byTime,
+  type KustomerMethod,
+  normalizeMessage,
+  type OptionsOf,
+  type ResponseOf,
+} from "../kustomer.ts";
+import { errorText, KustomerError } from "../common.ts";
 
 /** Orders by `createdAt` only (a stable sort keeps the given order for equal times). */
 const byCreatedAt = (a: KustomerMessage, b: KustomerMessage): number =>
@@ -162,9 +170,35 @@ export function endEvents(
   return events;
 }
 
+/**
+ * A call to Kustomer's Core method `M`, made once the events decided with it are stored. Its
+ * answer (or error) comes back as an input, decided from the state then: by `onAnswer`, or by
+ * `onError` (without one, the input being handled fails with the error).
+ */
+export interface KustomerCall<M extends KustomerMethod> {
+  /** The Core method. */
+  readonly call: M;
+  /** Its options. */
+  readonly options: OptionsOf<M>;
+  /** A timeout does not mean the connection is lost (the caller handles it). */
+  readonly quiet?: boolean;
+  /** What Kustomer's answer means (a pure decision). */
+  onAnswer(state: DeskState, response: ResponseOf<M>): Decision;
+  /** What a failure means (a pure decision). */
+  onError?(state: DeskState, error: unknown): Decision;
+}
+
+/** A call to any of Kustomer's Core methods (see {@linkcode KustomerCall}). */
+export type KustomerEffect = { [M in KustomerMethod]: KustomerCall<M> }[KustomerMethod];
+
+/** Whether an error is a Kustomer call's timeout (the call may or may not have reached Kustomer). */
+export const isTimeout = (error: unknown): boolean =>
+  error instanceof KustomerError && error.reason === "timeout";
+
 /** Something the engine does once the events it goes with are stored, in order. */
 export type Effect =
   | AgentStep
+  | KustomerEffect
   | { readonly call: "userMessageSent"; readonly id: string }
   | {
     readonly call: "userMessageFailed";
@@ -172,8 +206,15 @@ export type Effect =
     readonly reason: string;
     /** The caller hears of it, the host shows nothing (the user ended the chat). */
     readonly quiet?: boolean;
+    /** What the caller is rejected with (by default an error that gives the reason). */
+    readonly error?: unknown;
   }
-  | { readonly call: "agentEndedChat" };
+  | { readonly call: "agentEndedChat" }
+  /** The input being handled fails with `error` (its caller hears, or it is warned of). */
+  | { readonly call: "fail"; readonly error: unknown }
+  | { readonly call: "warn"; readonly message: string }
+  /** Compacts the log: a snapshot instead of the events (the key leaves storage). */
+  | { readonly call: "compactLog" };
 
 /** What a decision comes to: the events to record (together), then the effects to run. */
 export interface Decision {
@@ -233,7 +274,8 @@ export function showAgentMessages(
 
 /**
  * The chat ends (see {@linkcode endEvents}); each user message still pending fails, shown failed
- * unless the user ended the chat.
+ * unless the user ended the chat; then the Kustomer conversation is ended when this desk must. An
+ * end asked again finishes ending it in Kustomer, if that is still to do.
  */
 export function chatEnded(
   state: DeskState,
@@ -241,15 +283,255 @@ export function chatEnded(
   options: { reason?: string; endInKustomer?: boolean } = {},
 ): Decision {
   const events = endEvents(state, by, options);
-  if (!events.length) return NOTHING;
+  if (!events.length) return endInKustomer(state);
   return {
     events,
-    effects: state.pending.map((p): Effect => ({
-      call: "userMessageFailed",
-      id: p.id,
-      reason: ENDED_BEFORE_SENT,
-      ...(by === "user" ? { quiet: true } : {}),
-    })),
+    effects: [
+      ...state.pending.map((p): Effect => ({
+        call: "userMessageFailed",
+        id: p.id,
+        reason: ENDED_BEFORE_SENT,
+        ...(by === "user" ? { quiet: true } : {}),
+      })),
+      ...endInKustomer({
+        ...state,
+        endRequested: events.some((e) => e.type === "end_requested"),
+      }).effects,
+    ],
+  };
+}
+
+/**
+ * Ends the Kustomer conversation when the state asks for it (an end requested, not confirmed): the
+ * answer goes to {@linkcode endConfirmed}, a failure to {@linkcode endFailed}. A timeout leaves the
+ * connection alone.
+ */
+export function endInKustomer(state: DeskState): Decision {
+  const { conversationId } = state;
+  return state.endRequested && conversationId
+    ? {
+      events: [],
+      effects: [{
+        call: "endConversation",
+        options: { conversationId },
+        quiet: true,
+        onAnswer: endConfirmed,
+        onError: endFailed,
+      }],
+    }
+    : NOTHING;
+}
+
+/** Kustomer ended the conversation: nothing is left to do there. */
+export function endConfirmed(): Decision {
+  return { events: [{ type: "end_confirmed", data: {} }], effects: [] };
+}
+
+/**
+ * Kustomer did not end the conversation: recorded, and the input fails. A refusal is final (ended
+ * as far as this desk can); a timeout or a bad token leaves the request for a later page.
+ */
+export function endFailed(_state: DeskState, error: unknown): Decision {
+  const final = !isTimeout(error) && !(error instanceof TypeError);
+  return {
+    events: [
+      { type: "error_recorded", data: { where: "endConversation", message: errorText(error) } },
+      ...(final ? endConfirmed().events : []),
+    ],
+    effects: [{ call: "fail", error }],
+  };
+}
+
+/**
+ * Creates the Kustomer conversation, the intent recorded first (a reload then looks for the draft
+ * the request made): unless `conversations` (the customer's, fetched when a request before a reload
+ * may have made one) hold that draft (see {@linkcode findRequestedConversation}). The answer goes
+ * to {@linkcode conversationCreated}; a failure fails the input.
+ */
+export function createConversation(
+  state: DeskState,
+  conversations: readonly KustomerConversationSummary[],
+  brand?: string,
+): Decision {
+  if (state.conversationId) return NOTHING;
+  const conversationId = findRequestedConversation(state, conversations);
+  if (conversationId) return conversationCreated(state, { conversationId });
+  return {
+    events: [{ type: "conversation_requested", data: {} }],
+    effects: [{
+      call: "createConversation",
+      options: { title: state.title ?? "", ...(brand ? { brand } : {}) },
+      onAnswer: conversationCreated,
+    }],
+  };
+}
+
+/**
+ * Kustomer created the conversation: recorded, and ended there too when the chat ended meanwhile.
+ * An answer without a conversation id fails the input.
+ */
+export function conversationCreated(
+  state: DeskState,
+  response: { conversationId?: unknown } | undefined,
+): Decision {
+  const conversationId = response?.conversationId;
+  if (typeof conversationId !== "string") {
+    const error = new KustomerError(
+      "createConversation",
+      "rejected",
+      "Kustomer created no conversation id",
+    );
+    return { events: [], effects: [{ call: "fail", error }] };
+  }
+  const created: EventInput = { type: "conversation_created", data: { conversationId } };
+  return state.status === "ended"
+    ? {
+      events: [created, { type: "end_requested", data: {} }],
+      effects: endInKustomer({ ...state, conversationId, endRequested: true }).effects,
+    }
+    : { events: [created], effects: [] };
+}
+
+/** The event of an opened conversation. */
+const opened = (messageId: string): EventInput => ({
+  type: "conversation_opened",
+  data: { messageId },
+});
+
+/**
+ * Opens the conversation with the context message, the intent recorded first: unless `messages`
+ * (the conversation's, fetched when a request before a reload may have sent it) hold it (see
+ * {@linkcode findOpening}), so that it goes once. The answer goes to {@linkcode openingSent}; a
+ * failure fails the input.
+ */
+export function sendOpening(state: DeskState, messages: readonly KustomerMessage[]): Decision {
+  const { conversationId, context = "", openingRequested } = state;
+  if (state.opened || !conversationId) return NOTHING;
+  const messageId = openingRequested && findOpening(state, messages);
+  if (messageId) return { events: [opened(messageId)], effects: [] };
+  return {
+    events: openingRequested ? [] : [{ type: "opening_requested", data: {} }],
+    effects: [{
+      call: "sendMessage",
+      options: { conversationId, body: context },
+      onAnswer: openingSent,
+    }],
+  };
+}
+
+/** Kustomer took the opening message: the conversation is open (agents see it). */
+export function openingSent(
+  state: DeskState,
+  response: { messageId?: unknown } | undefined,
+): Decision {
+  return isOver(state) ? NOTHING : { events: [opened(String(response?.messageId))], effects: [] };
+}
+
+/**
+ * Puts the session-history key on the conversation (the agent's bot history), unless it is there
+ * already. The answer goes to {@linkcode keyAttached}, a failure to {@linkcode keyFailed}.
+ */
+export function attachKey(state: DeskState): Decision {
+  // Once attached, the key is gone from the state (see `evolve`).
+  const { historyKey, conversationId, attribute = "" } = state;
+  if (!historyKey || !conversationId) return NOTHING;
+  return {
+    events: [],
+    effects: [{
+      call: "describeConversation",
+      options: { conversationId, customAttributes: { [attribute]: historyKey } },
+      onAnswer: keyAttached,
+      onError: keyFailed,
+    }],
+  };
+}
+
+/** Kustomer has the key: recorded, and the log compacted so that the key leaves storage at once. */
+export function keyAttached(state: DeskState): Decision {
+  return isOver(state) ? NOTHING : {
+    events: [{ type: "history_key_attached", data: {} }],
+    effects: [{ call: "compactLog" }],
+  };
+}
+
+/**
+ * Kustomer did not take the key: recorded and warned of. The chat goes on (the agent lacks the bot
+ * history until a reconnect attaches it).
+ */
+export function keyFailed(state: DeskState, error: unknown): Decision {
+  const reason = errorText(error);
+  return {
+    events: isOver(state) ? [] : [{ type: "history_key_failed", data: { reason } }],
+    effects: [{
+      call: "warn",
+      message: `could not attach the session-history key (${reason}); will retry on reconnect`,
+    }],
+  };
+}
+
+/**
+ * Sends a pending user message (with its files, which the log does not keep) once the
+ * conversation is open: the intent recorded, then the call. The answer goes to
+ * {@linkcode messageSent}, a failure to {@linkcode messageFailed}; a message whose files were lost
+ * in a reload fails at once.
+ */
+export function deliverMessage(
+  state: DeskState,
+  id: string,
+  files: readonly FileUpload[] = [],
+): Decision {
+  const pending = state.pending.find((p) => p.id === id);
+  const { conversationId, opened } = state;
+  if (!pending || !conversationId || !opened) return NOTHING;
+  const { text, files: names } = pending;
+  if (names.length && !files.length && !text) {
+    return messageFailed(
+      state,
+      id,
+      new Error(`the files (${names.join(", ")}) were lost in a page reload`),
+    );
+  }
+  return {
+    events: [{ type: "user_message_requested", data: { id } }],
+    effects: [{
+      call: "sendMessage",
+      options: {
+        conversationId,
+        ...(text ? { body: text } : {}),
+        ...(files.length ? { attachments: files.map((f) => ({ file: f.file })) } : {}),
+      },
+      onAnswer: (after, response) => messageSent(after, id, response),
+      onError: (after, error) => messageFailed(after, id, error),
+    }],
+  };
+}
+
+/**
+ * Kustomer took user message `id`: recorded sent, its caller told (and its files marked sent).
+ * Nothing when something else settled it meanwhile (a catch-up that found it on Kustomer).
+ */
+export function messageSent(
+  state: DeskState,
+  id: string,
+  response: { messageId?: unknown } | undefined,
+): Decision {
+  if (!state.pending.some((p) => p.id === id)) return NOTHING;
+  return {
+    events: [{ type: "user_message_sent", data: { id, messageId: String(response?.messageId) } }],
+    effects: [{ call: "userMessageSent", id }],
+  };
+}
+
+/**
+ * User message `id` could not go: recorded failed, its caller rejected with `error`, the host shows
+ * it failed. Nothing when something else settled it meanwhile (the end of the chat).
+ */
+export function messageFailed(state: DeskState, id: string, error: unknown): Decision {
+  if (!state.pending.some((p) => p.id === id)) return NOTHING;
+  const reason = errorText(error);
+  return {
+    events: [{ type: "user_message_failed", data: { id, reason } }],
+    effects: [{ call: "userMessageFailed", id, reason, error }],
   };
 }
 

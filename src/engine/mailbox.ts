@@ -15,11 +15,6 @@ export class Mailbox {
   #busy = false;
   #queue: (() => void)[] = [];
 
-  /** Whether a handler is running. */
-  get busy(): boolean {
-    return this.#busy;
-  }
-
   /** Queues `handler`; settles with its result once it has run. */
   async post<T>(handler: () => T | Promise<T>): Promise<T> {
     await this.#acquire();
