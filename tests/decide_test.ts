@@ -28,7 +28,6 @@ import {
   messageFailed,
   messageSent,
   openingSent,
-  resumePlan,
   sendOpening,
   settleSent,
   showAgentMessages,
@@ -320,40 +319,6 @@ Deno.test("endEvents() ends once, asks Kustomer to end when it must, fails what 
     endEvents(given(...opened, { type: "chat_ended", data: { by: "user" } }), "agent"),
     [],
   );
-});
-
-Deno.test("resumePlan() settles half-done effects before acting again", async (t) => {
-  await t.step("an end requested and not confirmed: end it in Kustomer", () => {
-    const state = given(...opened, { type: "chat_ended", data: { by: "user" } }, {
-      type: "end_requested",
-      data: {},
-    });
-    assertEquals(resumePlan(state), ["end_in_kustomer"]);
-    assertEquals(resumePlan(given(...opened, { type: "chat_ended", data: { by: "agent" } })), []);
-  });
-  await t.step("an opening requested and not confirmed: look for it before sending", () => {
-    assertEquals(resumePlan(given(...opened.slice(0, 3))), ["settle_opening", "catch_up"]);
-    assertEquals(resumePlan(given(...opened.slice(0, 2))), ["send_opening", "catch_up"]);
-  });
-  await t.step("no conversation yet, and a key to attach", () => {
-    const state = given({
-      type: "escalation_started",
-      data: { title: "T", context: "C", attribute: "k", historyKey: "KEY" },
-    });
-    assertEquals(resumePlan(state), [
-      "create_conversation",
-      "send_opening",
-      "attach_key",
-      "catch_up",
-    ]);
-  });
-  await t.step("a conversation requested and not confirmed: look for its draft first", () => {
-    const state = given({
-      type: "escalation_started",
-      data: { title: "T", context: "C", attribute: "k" },
-    }, { type: "conversation_requested", data: {} });
-    assertEquals(resumePlan(state), ["settle_conversation", "send_opening", "catch_up"]);
-  });
 });
 
 // --- Kustomer calls as effects: given events, when an input (or Kustomer's answer), then events

@@ -13,13 +13,29 @@ const LOST = "Some of Ada's last messages could not be loaded.";
 
 for (const kind of ["memory", "indexeddb"] as const) {
   Deno.test(`the agent's last words over ${kind}`, async (t) => {
-    /** A chat with Ada where her last message reaches Kustomer but not the page, then she ends. */
-    async function lastWordsUnseen(fault: (w: ReturnType<typeof world>) => void) {
+    /** A chat in which Ada said "hi". */
+    async function withAda() {
       const w = world(kind);
       await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "hi");
+      w.sim.agentSend(w.conversationId, "hi");
       await until(() => w.host.texts().length === 1, "first");
+      return w;
+    }
+    /** A chat with Ada; the page reloads, then she says goodbye and ends while it is away. */
+    async function endedAway(failures: number) {
+      const w = await withAda();
+      const conversationId = w.conversationId;
+      const next = w.reload();
+      w.sim.agentSend(conversationId, "goodbye, and thanks");
+      w.sim.agentEnd(conversationId);
+      w.sim.faults.fail("getMessages", { times: failures });
+      return { w, ...next };
+    }
+
+    /** A chat with Ada where her last message reaches Kustomer but not the page, then she ends. */
+    async function lastWordsUnseen(fault: (w: ReturnType<typeof world>) => void) {
+      const w = await withAda();
+      const conversationId = w.conversationId;
       w.sim.dropConnection();
       w.sim.agentSend(conversationId, "one last thing");
       w.sim.restoreConnection();
@@ -81,15 +97,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     );
 
     await t.step("ended while the page was away, a refused fetch is tried again", async () => {
-      const w = world(kind);
-      await w.desk.startChat(connect(), {});
-      const conversationId = w.conversationId;
-      w.sim.agentSend(conversationId, "hi");
-      await until(() => w.host.texts().length === 1, "first");
-      const { desk, host } = w.reload();
-      w.sim.agentSend(conversationId, "goodbye, and thanks");
-      w.sim.agentEnd(conversationId);
-      w.sim.faults.fail("getMessages", { times: 1 });
+      const { w, desk, host } = await endedAway(1);
       assertEquals(await desk.reconnect(), false);
       assertEquals(host.texts(), ["goodbye, and thanks"]);
       await w.dispose();
@@ -98,15 +106,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     await t.step(
       "ended while the page was away, every fetch failing: the user is told",
       async () => {
-        const w = world(kind);
-        await w.desk.startChat(connect(), {});
-        const conversationId = w.conversationId;
-        w.sim.agentSend(conversationId, "hi");
-        await until(() => w.host.texts().length === 1, "first");
-        const { desk, host } = w.reload();
-        w.sim.agentSend(conversationId, "goodbye, and thanks");
-        w.sim.agentEnd(conversationId);
-        w.sim.faults.fail("getMessages", { times: 3 });
+        const { w, desk, host } = await endedAway(3);
         assertEquals(await desk.reconnect(), false);
         assertEquals(host.texts(), [LOST]);
         assertEquals(w.logger.lines.filter((l) => l.includes("last messages")).length, 1);

@@ -568,32 +568,3 @@ export function agentEnded(
     { events: [], effects: tellHost ? [{ call: "agentEndedChat" }] : [] },
   );
 }
-
-/** A step a resume takes, in order. */
-export type ResumeStep =
-  | "end_in_kustomer"
-  | "settle_conversation"
-  | "create_conversation"
-  | "settle_opening"
-  | "send_opening"
-  | "attach_key"
-  | "catch_up";
-
-/**
- * What a resume must do, from the log alone: settle each effect that may be half-done (an end, the
- * conversation's creation, the opening message) before doing anything again, then catch up.
- */
-export function resumePlan(state: DeskState): ResumeStep[] {
-  if (state.status === "idle") return [];
-  if (state.status === "ended") return state.endRequested ? ["end_in_kustomer"] : [];
-  const steps: ResumeStep[] = [];
-  if (!state.conversationId) {
-    steps.push(
-      state.conversationRequestedAt === undefined ? "create_conversation" : "settle_conversation",
-    );
-  }
-  if (!state.opened) steps.push(state.openingRequested ? "settle_opening" : "send_opening");
-  if (state.historyKey && !state.historyKeyAttached) steps.push("attach_key");
-  steps.push("catch_up");
-  return steps;
-}
