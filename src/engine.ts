@@ -11,7 +11,14 @@
  * @module
  */
 
-import { type DeskState, type EndedBy, isSeen, type TranscriptEntry } from "./events.ts";
+import {
+  type DeskState,
+  type EndedBy,
+  type EventInput,
+  isSeen,
+  type TranscriptEntry,
+  withPending,
+} from "./events.ts";
 import type {
   EndChatInfo,
   FileUpload,
@@ -48,6 +55,7 @@ import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith, lastWordsLost, REQUEUE_KEY } from "./engine/notices.ts";
 import { dropOutbox, keepOutbox, readOutbox } from "./engine/outbox.ts";
+import { historyOf } from "./engine/transcript.ts";
 import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
 import {
   agentEnded,
@@ -58,6 +66,7 @@ import {
   createConversation,
   type Decision,
   deliverMessage,
+  ENDED_BEFORE_SENT,
   endInKustomer,
   isAgentMessage,
   isLive,
@@ -77,7 +86,7 @@ export {
   memoryLoad,
   memoryWrite,
 } from "./engine/log_io.ts";
-export { chatTranscript } from "./engine/transcript.ts";
+export { chatHistory } from "./engine/transcript.ts";
 export type { SafeHost };
 
 /** The desk's shared parts, made by {@linkcode KustomerServiceDesk} and read by the engine. */
@@ -94,6 +103,8 @@ export interface DeskContext {
   locale?: string;
   readonly warn: (message: string) => void;
   readonly updateQueue: (info: { message?: string }) => void;
+  /** The host's instance (Carbon AI Chat's `ChatInstance`), if it gave one. */
+  readonly instance?: HostInstance;
 }
 
 /** Where this tab keeps the id of its open escalation (the host's persisted state, sessionStorage). */
@@ -189,6 +200,8 @@ export class DeskEngine {
   #lock?: { readonly id: string; readonly release: () => void };
   /** Where the desk keeps each user message until the log has it (none: storage is off or fails). */
   #outbox?: OutboxStorage;
+  /** The host's instance, if it gave one. */
+  #instance?: HostInstance;
 
   constructor(context: DeskContext) {
     this.#host = context.h;
@@ -197,6 +210,7 @@ export class DeskEngine {
     this.#warn = context.warn;
     this.#updateQueue = context.updateQueue;
     this.#locks = resolveLocks(this.#options.locks);
+    this.#instance = context.instance;
     try {
       this.#outbox = resolveOutbox(this.#options.outbox);
     } catch {
@@ -241,9 +255,9 @@ export class DeskEngine {
     return this.#log?.state;
   }
 
-  /** The agent chat so far (for the host's transcript after a reload). */
+  /** The agent chat so far (for the host's transcript after a reload); failed messages left out. */
   get transcript(): readonly TranscriptEntry[] {
-    return this.#log?.transcript ?? [];
+    return this.#log?.transcript.filter((line) => !line.failed) ?? [];
   }
 
   // --- the mailbox ---------------------------------------------------------------------------
@@ -707,8 +721,12 @@ export class DeskEngine {
     this.#letGo(log.id);
   }
 
-  /** Settles a log left ended with its Kustomer end not confirmed (a reload during `endChat`). */
+  /**
+   * Settles a log found ended: a message the outbox kept for it is recorded failed, and an end not
+   * confirmed by Kustomer (a reload during `endChat`) is finished.
+   */
   async #settleEnd(log: SessionLog): Promise<void> {
+    await this.#fromOutbox(log);
     if (log.state.endRequested) {
       this.#log ??= log;
       await this.#decided(log, endInKustomer(log.state)).catch(this.#endFailed);
@@ -1074,8 +1092,9 @@ export class DeskEngine {
   /**
    * Puts back in the chat the user messages the outbox holds that the log lacks (the page went away
    * before their write landed), as queued messages: they are then sent once by the pending path, or
-   * fail visibly. An entry the log already has (its write landed, the page went before the entry
-   * went) is only let go.
+   * fail visibly. In a chat that ended they are recorded failed: handed over as it ended, they never
+   * went (the chat's history shows them so). An entry the log already has (its write landed, the
+   * page went before the entry went) is only let go.
    */
   async #fromOutbox(log: SessionLog): Promise<void> {
     const entries = readOutbox(this.#outbox, log.id, this.#warn);
@@ -1086,13 +1105,23 @@ export class DeskEngine {
     }
     const missing = entries.filter((entry) => !known.has(entry.id));
     if (missing.length) {
-      this.#warn(`took ${missing.length} user message(s) the log lacked from Web Storage`);
+      const ended = log.state.status === "ended";
+      this.#warn(
+        ended
+          ? `${missing.length} user message(s) handed over as the chat ended were not sent`
+          : `took ${missing.length} user message(s) the log lacked from Web Storage`,
+      );
       const stored = await this.#durably(
         log,
-        ...missing.map(({ id, text = "", fileNames = [] }) => ({
-          type: "user_message_queued" as const,
-          data: { id, text, files: fileNames.map((name) => ({ name, size: 0, type: "" })) },
-        })),
+        ...missing.flatMap(({ id, text = "", fileNames = [] }): EventInput[] => [
+          {
+            type: "user_message_queued",
+            data: { id, text, files: fileNames.map((name) => ({ name, size: 0, type: "" })) },
+          },
+          ...(ended
+            ? [{ type: "user_message_failed", data: { id, reason: ENDED_BEFORE_SENT } } as const]
+            : []),
+        ]),
       );
       if (!stored) return;
     }
@@ -1302,15 +1331,8 @@ export class DeskEngine {
       }
       this.#log = log;
       this.#pointer.write(log.id, log.state.conversationId);
-      // The transcript back: this page's host has never seen this chat.
-      const transcript = await log.readTranscript();
-      const shown = transcript.flatMap((t) => t.message ? [t.message] : []);
-      await this.#decided(log, {
-        events: [],
-        effects: agentSteps(undefined, shown).filter((step) =>
-          step.call !== "beginTransferToAnotherAgent"
-        ),
-      });
+      await this.#fromOutbox(log);
+      await this.#showChat(log);
       let outcome: ResumeOutcome | "failed";
       try {
         outcome = await this.#resume(log, { showEndedAway: true });
@@ -1327,6 +1349,38 @@ export class DeskEngine {
       if (outcome === "live" || outcome === "ended") return true;
     }
     return false;
+  }
+
+  /**
+   * Shows the chat a page takes up from a closed tab, as its log has it. A host that can insert
+   * history (Carbon AI Chat's `messaging.insertHistory`) gets the whole chat, the user's own
+   * messages too, in order and once: what of it the page shows already (its own history, loaded
+   * with the page) is removed first, since Carbon puts history above every message shown; the
+   * current agent joins. Any other host (watsonx web chat) is shown the agent's messages again,
+   * as they came; it has no way to show the user's.
+   */
+  async #showChat(log: SessionLog): Promise<void> {
+    const lines = withPending(await log.readTranscript(), log.state);
+    const messaging = this.#instance?.messaging;
+    const agent = log.state.agent;
+    if (typeof messaging?.insertHistory !== "function") {
+      const shown = lines.flatMap((line) => line.message ? [line.message] : []);
+      await this.#decided(log, {
+        events: [],
+        effects: agentSteps(undefined, shown).filter((step) =>
+          step.call !== "beginTransferToAnotherAgent"
+        ),
+      });
+      return;
+    }
+    // Carbon renders one history at a time: the host's callbacks are done before it starts.
+    if (agent) await this.#host.agentJoined(profile(agent));
+    try {
+      await messaging.removeMessages?.(lines.map((line) => line.id));
+      await messaging.insertHistory(historyOf(lines));
+    } catch (error) {
+      this.#warn(`could not show the earlier messages of the chat (${errorText(error)})`);
+    }
   }
 
   /**

@@ -149,6 +149,8 @@ export interface TranscriptEntry {
   readonly text?: string;
   /** The agent message (for `from: "agent"`). */
   readonly message?: AgentMessage;
+  /** The user's message could not be sent (the host's history shows it failed). */
+  readonly failed?: boolean;
 }
 
 /** A user message not yet confirmed by Kustomer. */
@@ -347,7 +349,8 @@ export function replay(events: Iterable<StoredEvent>, from: DeskState = initialS
 
 /**
  * The line an event adds to the agent chat, given the state before it (read it before `evolve`):
- * a user message when Kustomer accepted it, an agent message the first time it arrives.
+ * a user message when Kustomer accepted it or when it failed (marked `failed`), an agent message
+ * the first time it arrives.
  */
 export function transcriptEntry(
   before: DeskState,
@@ -359,9 +362,11 @@ export function transcriptEntry(
     if (!isSeen(before, message.messageId)) {
       return { from: "agent", at, id: message.messageId, message };
     }
-  } else if (event.type === "user_message_sent") {
+  } else if (event.type === "user_message_sent" || event.type === "user_message_failed") {
     const sent = before.pending.find((p) => p.id === event.data.id);
-    if (sent) return { from: "user", at, id: sent.id, text: userText(sent) };
+    if (!sent) return;
+    const line = { from: "user", at, id: sent.id, text: userText(sent) } as const;
+    return event.type === "user_message_sent" ? line : { ...line, failed: true };
   }
 }
 

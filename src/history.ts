@@ -5,50 +5,12 @@
  * @module
  */
 
-import type { TranscriptEntry } from "./events.ts";
-import type { MessageRequest, MessageResponse } from "./host_types.ts";
 import type { LogStore } from "./log_store.ts";
-import { profile, toMessageResponse } from "./messages.ts";
 import { resolveStore, savedId } from "./options.ts";
 import type { OutboxStorage } from "./outbox.ts";
+import type { HistoryItem } from "./history_items.ts";
 
-/** A message with its time, as Carbon's `customLoadHistory` returns them. */
-export interface HistoryItem {
-  /** The message: a user's request or an agent's response. */
-  readonly message: MessageRequest | MessageResponse;
-  /** ISO time. */
-  readonly time: string;
-}
-
-/** Turns the log's transcript into history items (agent messages carry the agent's profile). */
-export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryItem[] {
-  return transcript.map((entry): HistoryItem => {
-    const time = new Date(entry.at).toISOString();
-    if (entry.from === "user" || !entry.message) {
-      return {
-        time,
-        message: {
-          id: entry.id,
-          input: { text: entry.text ?? "", message_type: "text", agent_message_type: "from_user" },
-        },
-      };
-    }
-    const response = toMessageResponse(entry.message);
-    return {
-      time,
-      message: {
-        ...response,
-        output: {
-          generic: response.output.generic?.map((item) => ({
-            ...item,
-            agent_message_type: "from_agent",
-          })),
-        },
-        message_options: { response_user_profile: profile(entry.message.agent) },
-      },
-    };
-  });
-}
+export { type HistoryItem, toHistoryItems } from "./history_items.ts";
 
 /** Options of {@linkcode loadChatHistory}. */
 export interface LoadChatHistoryOptions {
@@ -66,9 +28,10 @@ export interface LoadChatHistoryOptions {
 
 /**
  * Reads this tab's open escalation from its log and returns the agent chat as history items (the
- * user's messages not yet confirmed included, at the time they were typed); empty when there is
- * none. A chat that ended is there only until the desk has shown its last messages: a reload in
- * that moment shows them again, then the chat ends.
+ * user's messages not yet confirmed included, at the time they were typed; those that could not be
+ * sent marked failed); empty when there is none. A chat that ended is there only until the desk has
+ * shown its last messages: a reload in that moment shows them again (with a message handed over as
+ * the chat ended, failed), then the chat ends.
  */
 export async function loadChatHistory(
   options: LoadChatHistoryOptions = {},
@@ -77,6 +40,6 @@ export async function loadChatHistory(
   if (!id) return [];
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
-  const { chatTranscript } = await import("./engine.ts");
-  return toHistoryItems(await chatTranscript(resolveStore(options.store), id, options.outbox));
+  const { chatHistory } = await import("./engine.ts");
+  return chatHistory(resolveStore(options.store), id, options.outbox);
 }

@@ -11,6 +11,7 @@
  */
 
 import type { MessageResponse, ServiceDeskCallback } from "./host_types.ts";
+import type { HistoryItem } from "./history_items.ts";
 import { errorText } from "./common.ts";
 
 /** The host callbacks a host may leave out; calling a missing other one is a warning. */
@@ -30,7 +31,13 @@ export type SafeHost = {
 export interface HostInstance {
   on?(handlers: { type: string; handler: (event: unknown) => unknown }): unknown;
   getState?(): { viewState?: { mainWindow?: boolean }; humanAgent?: unknown } | undefined;
-  messaging?: { addMessage?(message: MessageResponse): unknown };
+  messaging?: {
+    addMessage?(message: MessageResponse): unknown;
+    /** Carbon AI Chat's: puts history items above every message shown (it needs their ids). */
+    insertHistory?(items: HistoryItem[]): unknown;
+    /** Carbon AI Chat's: removes the messages of these ids. */
+    removeMessages?(ids: string[]): unknown;
+  };
 }
 
 /** What the desk keeps in the host's persisted state (and sessionStorage for hosts without it). */

@@ -57,7 +57,6 @@ export class KustomerServiceDesk implements ServiceDesk {
   #loaded?: DeskEngine;
   /** What to do once the engine loads, after a load failed (resume or end the chat). */
   #afterLoad?: (engine: DeskEngine) => Promise<void>;
-  #instance?: HostInstance;
   /** The host called `reconnect()`: it has the chat, nothing to put back. */
   #reconnecting = false;
 
@@ -82,8 +81,8 @@ export class KustomerServiceDesk implements ServiceDesk {
         : savedId(),
       persistedConversationId: pointer?.conversationId,
       updateQueue: (info) => this.updateQueue(info),
+      instance: parameters.instance as HostInstance | undefined,
     };
-    this.#instance = parameters.instance as HostInstance | undefined;
     this.#listen();
     const orphan = this.#c.persistedId;
     if (orphan && o.orphanTimeoutMs) {
@@ -142,7 +141,7 @@ export class KustomerServiceDesk implements ServiceDesk {
    * here; the work is the engine's (there is no chat without it).
    */
   #listen(): void {
-    const instance = this.#instance;
+    const instance = this.#c.instance;
     if (typeof instance?.on !== "function") return;
     const warn = this.#c.warn;
     const on = (type: string, handler: (event: Record<string, unknown>) => unknown) =>

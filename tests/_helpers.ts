@@ -2,10 +2,12 @@
 
 import type { KustomerCore, KustomerListener } from "../src/kustomer_types.ts";
 import type {
+  MessageRequest,
   MessageResponse,
   ServiceDeskCallback,
   ServiceDeskErrorInfo,
 } from "../src/host_types.ts";
+import type { HistoryItem } from "../src/history_items.ts";
 
 /** A manual clock and timer queue: time moves only when a test calls `advance`. */
 export class FakeScheduler {
@@ -114,16 +116,41 @@ export class RecordingHost {
   /** While set, a callback that starts does not settle until it does (a slow render). */
   hold?: Promise<void>;
   /** The host instance the desk gets as `parameters.instance`. */
-  readonly instance: FakeInstance = new FakeInstance();
+  readonly instance: FakeInstance;
+  /** The agents that joined, by id (a message names its agent by id). */
+  #agents = new Map<string, string>();
   #withPersistence: boolean;
   #running?: string;
 
+  /**
+   * `history`: the instance has Carbon's `messaging.insertHistory` and `removeMessages` (else it is
+   * a host without them, as watsonx web chat).
+   */
   constructor(
-    options: { persistence?: boolean; state?: unknown; connected?: boolean } = {},
+    options: { persistence?: boolean; state?: unknown; connected?: boolean; history?: boolean } =
+      {},
   ) {
     this.#withPersistence = options.persistence ?? true;
     this.state = options.state === undefined ? undefined : structuredClone(options.state);
     this.connected = options.connected ?? false;
+    this.instance = new FakeInstance({ history: options.history });
+  }
+
+  /** Draws a callback on the instance's screen, as Carbon does. */
+  #draw(name: string, args: unknown[]): void {
+    if (name === "agentJoined") {
+      const { id, nickname } = args[0] as { id: string; nickname: string };
+      this.#agents.set(id, nickname);
+      this.instance.screen.push({ line: `* ${nickname} connected.` });
+    } else if (name === "sendMessageToUser") {
+      const message = args[0] as MessageResponse;
+      const who = this.#agents.get(args[1] as string) ?? "?";
+      this.instance.screen.push({ id: message.id, line: lineOf(message, who) });
+    } else if (name === "setErrorStatus") {
+      const error = args[0] as { type: number; messageID?: string };
+      const shown = this.instance.screen.find((s) => s.id && s.id === error.messageID);
+      if (error.type === 3 && shown && !shown.line.endsWith(" (failed)")) shown.line += " (failed)";
+    }
   }
 
   #record = (name: string) => (...args: unknown[]): Promise<void> => {
@@ -138,6 +165,7 @@ export class RecordingHost {
     }
     this.#running = name;
     this.calls.push({ name, args });
+    this.#draw(name, args);
     if (name === "agentJoined") this.connected = true;
     if (name === "agentEndedChat") this.connected = false;
     const hold = this.hold;
@@ -202,7 +230,26 @@ export class RecordingHost {
   }
 }
 
-/** Carbon's `ChatInstance`, as far as the desk uses it: `on`, `getState`, `messaging.addMessage`. */
+/** A message as the screen shows it: "Ada: hi", "You: hello (failed)", "* Ada connected.". */
+function lineOf(message: MessageRequest | MessageResponse, agent: string): string {
+  if ("input" in message && message.input) {
+    const failed = (message.history as { error_state?: number } | undefined)?.error_state === 2;
+    return `You: ${(message as MessageRequest).input.text}${failed ? " (failed)" : ""}`;
+  }
+  const generic = (message as MessageResponse).output.generic ?? [];
+  const text = generic.map((g) => (g as { text?: string }).text ?? "").join(" ");
+  const system = generic.some((g) => g.agent_message_type === "system");
+  const profile =
+    (message as { message_options?: { response_user_profile?: { nickname?: string } } })
+      .message_options?.response_user_profile;
+  return system ? `* ${text}` : `${profile?.nickname ?? agent}: ${text}`;
+}
+
+/**
+ * Carbon's `ChatInstance`, as far as the desk uses it: `on`, `getState`, `messaging.addMessage`,
+ * and (with `history`) `messaging.insertHistory` and `removeMessages`, with a screen drawn as
+ * Carbon 1.9 draws it: history above every message shown, callbacks below.
+ */
 export class FakeInstance {
   #handlers: { type: string; handler: (event: unknown) => unknown }[] = [];
   #running = new Set<string>();
@@ -210,12 +257,47 @@ export class FakeInstance {
   open = true;
   /** What was added with `messaging.addMessage`. */
   added: MessageResponse[] = [];
-  readonly messaging = {
+  /** What the chat shows, top to bottom (`id`: the message's, for removal and failure). */
+  screen: { id?: string; line: string }[] = [];
+  /** What `messaging.insertHistory` was given, call by call. */
+  inserted: HistoryItem[][] = [];
+  readonly messaging: {
+    addMessage(message: MessageResponse): Promise<void>;
+    insertHistory?(items: HistoryItem[]): Promise<void>;
+    removeMessages?(ids: string[]): Promise<void>;
+  } = {
     addMessage: (message: MessageResponse): Promise<void> => {
       this.added.push(message);
       return Promise.resolve();
     },
   };
+
+  constructor(options: { history?: boolean } = {}) {
+    if (!options.history) return;
+    this.messaging.insertHistory = (items) => {
+      this.inserted.push(items);
+      this.screen.unshift(...this.#lines(items));
+      return Promise.resolve();
+    };
+    this.messaging.removeMessages = (ids) => {
+      this.screen = this.screen.filter((shown) => !shown.id || !ids.includes(shown.id));
+      return Promise.resolve();
+    };
+  }
+
+  /** The page loads with `items` as its history (Carbon's `customLoadHistory`). */
+  load(items: HistoryItem[]): void {
+    this.screen = this.#lines(items);
+  }
+
+  /** What the chat shows, line by line. */
+  get lines(): string[] {
+    return this.screen.map((shown) => shown.line);
+  }
+
+  #lines(items: HistoryItem[]): { id?: string; line: string }[] {
+    return items.map(({ message }) => ({ id: message.id as string, line: lineOf(message, "?") }));
+  }
 
   on(handlers: { type: string; handler: (event: unknown) => unknown }): this {
     this.#handlers.push(handlers);

@@ -6,6 +6,7 @@
 
 import { assertEquals, assertNotEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
+import { loadChatHistory } from "../src/history.ts";
 import { backWith } from "../src/engine/notices.ts";
 import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry, type PageLocks } from "./_locks.ts";
@@ -28,10 +29,11 @@ function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptio
   const w = world(kind, options);
   w.page.unload(); // the world's own page has no locks: these tests open their own tabs
   const registry = new LockRegistry();
-  const tab = (state?: unknown): Tab => {
+  /** A tab; `history`: its host has Carbon's `insertHistory` (else it is as watsonx web chat). */
+  const tab = (state?: unknown, history = false): Tab => {
     const page = new PageCore(w.sim);
     const locks = registry.page();
-    const host = new RecordingHost({ state });
+    const host = new RecordingHost({ state, history });
     // The page's timers die with it, as a closed tab's do.
     let open = true;
     const scheduler = {
@@ -60,7 +62,90 @@ function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptio
 for (const kind of ["memory", "indexeddb"] as const) {
   Deno.test(`a closed tab over ${kind}`, async (t) => {
     await t.step(
-      "the next page that asks for an agent takes the chat up: transcript, missed and pending once",
+      "with Carbon's insertHistory, the page that takes the chat up shows all of it, in order, once",
+      async () => {
+        const { w, tab } = browser(kind);
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        await first.desk.sendMessageToAgent({ id: "u0", input: { text: "I need help" } }, "u0");
+        w.sim.agentSend(conversationId, "Still with me?");
+        await until(() => first.host.texts().length === 2, "the agent's second message");
+        // A message on its way when the tab closes: Kustomer never gets it.
+        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+        void first.desk.sendMessageToAgent({ id: "u1", input: { text: "my order is 42" } }, "u1")
+          .catch(() => {});
+        await settle();
+        first.close();
+        w.sim.agentSend(conversationId, "Are you still there?");
+        const second = tab(undefined, true);
+        await second.desk.startChat(connect(), {});
+        await until(() => second.host.texts().length === 2, "missed, back with");
+        await until(
+          () => customerTexts(w.sim, conversationId).includes("my order is 42"),
+          "the pending message sent",
+        );
+        await settle();
+        assertEquals(second.host.instance.lines, [
+          "Ada: Hi, I'm Ada.",
+          "You: I need help",
+          "Ada: Still with me?",
+          "You: my order is 42",
+          "* Ada connected.",
+          "Ada: Are you still there?",
+          "* You're back with Ada.",
+        ]);
+        assertEquals(second.host.instance.inserted.length, 1, "inserted once");
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [
+          "I need help",
+          "my order is 42",
+        ]);
+        assertEquals(w.sim.conversations.length, 1, "no second conversation");
+        second.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a page that shows part of the chat already (a duplicated tab): each message once, in order",
+      async () => {
+        const { w, tab } = browser(kind);
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        const escalationId = first.host.record.escalationId as string;
+        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+        await until(() => first.host.texts().length === 1, "the agent's first message");
+        await first.desk.sendMessageToAgent({ id: "u0", input: { text: "I need help" } }, "u0");
+        // The tab is duplicated: the copy has the same state and shows the chat's history at load.
+        const copy = tab(first.host.state, true);
+        copy.host.instance.load(await loadChatHistory({ store: w.store, escalationId }));
+        assertEquals(await copy.desk.reconnect(), false, "the first tab has the chat");
+        w.sim.agentSend(conversationId, "Still with me?");
+        await until(() => first.host.texts().length === 2, "the agent's second message");
+        first.close();
+        w.sim.agentSend(conversationId, "Are you still there?");
+        await copy.desk.startChat(connect(), {});
+        await until(() => copy.host.texts().length === 2, "missed, back with");
+        await settle();
+        assertEquals(copy.host.instance.lines, [
+          "Ada: Hi, I'm Ada.",
+          "You: I need help",
+          "Ada: Still with me?",
+          "* Ada connected.",
+          "Ada: Are you still there?",
+          "* You're back with Ada.",
+        ]);
+        assertEquals(w.sim.conversations.length, 1, "no second conversation");
+        copy.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a host without insertHistory (watsonx web chat) is shown the agent's messages again",
       async () => {
         const { w, tab } = browser(kind);
         const first = tab();

@@ -90,7 +90,11 @@ Deno.test("evolve() settles user messages once, in order", () => {
   ];
   s = replay(settled, s);
   assertEquals(s.pending.map((p) => p.id), ["u3"]);
-  assertEquals(linesOf([...events, ...settled]).map((t) => t.text), ["📎 a.png"]);
+  // The failed one stays in the chat, marked failed (the history shows it so).
+  assertEquals(
+    linesOf([...events, ...settled]).map(({ id, text, failed }) => ({ id, text, failed })),
+    [{ id: "u2", text: "📎 a.png", failed: undefined }, { id: "u1", text: "one", failed: true }],
+  );
   assertEquals(s.lastError, "nope");
   const again = evolve(
     s,

@@ -9,13 +9,35 @@ import { type PendingUserMessage, type TranscriptEntry, withPending } from "../e
 import type { LogStore } from "../log_store.ts";
 import { type OutboxEntry, type OutboxStorage, resolveOutbox } from "../outbox.ts";
 import { SessionLog } from "../session_log.ts";
+import { type HistoryItem, toHistoryItems } from "../history_items.ts";
 import { readOutbox } from "./outbox.ts";
 
 /**
+ * The history items of a transcript, a user message that could not be sent marked failed (Carbon
+ * AI Chat draws it with its "failed" notice: `history.error_state` 2, its `MessageErrorState.FAILED`).
+ */
+export function historyOf(lines: readonly TranscriptEntry[]): HistoryItem[] {
+  return toHistoryItems(lines).map((item, i) =>
+    lines[i].failed ? { ...item, message: { ...item.message, history: { error_state: 2 } } } : item
+  );
+}
+
+/** The history items of escalation `id` (see {@linkcode chatTranscript}), for `loadChatHistory`. */
+export async function chatHistory(
+  store: LogStore,
+  id: string,
+  outbox?: OutboxStorage | false,
+): Promise<HistoryItem[]> {
+  return historyOf(await chatTranscript(store, id, outbox));
+}
+
+/**
  * The transcript of escalation `id` (the user's messages not yet confirmed included, at the time
- * they were typed, those only in the outbox too while the chat goes on); empty when there is no
- * such log or its chat never started. An ended chat's log is there only until the host has shown
- * its last messages (a page gone before then shows them once more), or for `retentionMs`.
+ * they were typed, those only in the outbox too; those that failed marked `failed`); empty when
+ * there is no such log or its chat never started. An ended chat's log is there only until the host
+ * has shown its last messages (a page gone before then shows them once more), or for
+ * `retentionMs`; a message only its outbox kept was handed over as the chat ended and never sent:
+ * it is marked failed.
  */
 export async function chatTranscript(
   store: LogStore,
@@ -28,7 +50,7 @@ export async function chatTranscript(
   let { state } = log;
   let kept: OutboxEntry[] = [];
   try {
-    if (log.state.status !== "ended") kept = readOutbox(resolveOutbox(outbox), id);
+    kept = readOutbox(resolveOutbox(outbox), id);
   } catch {
     // Web Storage is disabled here: nothing was kept.
   }
@@ -39,5 +61,9 @@ export async function chatTranscript(
   if (missing.length) {
     state = { ...state, pending: [...state.pending, ...missing].sort((a, b) => a.at - b.at) };
   }
-  return withPending(transcript, state);
+  const lines = withPending(transcript, state);
+  // An ended chat sends nothing more: a message only the outbox kept never went.
+  return state.status === "ended"
+    ? lines.map((line) => known.has(line.id) ? line : { ...line, failed: true })
+    : lines;
 }
