@@ -7,7 +7,7 @@
 import "fake-indexeddb/auto";
 import { assert, assertEquals } from "@std/assert";
 import { KustomerServiceDesk } from "../src/service_desk.ts";
-import { loadChatHistory } from "../src/history.ts";
+import { type HistoryItem, loadChatHistory } from "../src/history.ts";
 import {
   IndexedDbLogStore,
   type LoadedLog,
@@ -87,6 +87,16 @@ const send = (desk: KustomerServiceDesk, id: string, text: string) =>
   desk.sendMessageToAgent({ id, input: { text } }, id);
 
 const count = (texts: string[], text: string) => texts.filter((t) => t === text).length;
+
+/** A history item as a line: the text, and "(failed)" when the host is to show it failed. */
+function summary({ message }: HistoryItem): string {
+  const request = message as { input?: { text?: string }; history?: { error_state?: number } };
+  if (request.input) {
+    return `${request.input.text}${request.history?.error_state === 2 ? " (failed)" : ""}`;
+  }
+  const generic = (message as { output: { generic?: { text?: string }[] } }).output.generic;
+  return generic?.map((item) => item.text).join(" ") ?? "";
+}
 
 for (const kind of ["memory", "indexeddb"] as const) {
   Deno.test(`the outbox over ${kind}`, async (t) => {
@@ -201,6 +211,66 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals((failure as { messageID?: string }).messageID, "m1");
         assert(String((failure as { logInfo?: string }).logInfo).includes("receipt.pdf"));
         assert(String((failure as { logInfo?: string }).logInfo).includes("lost in a page reload"));
+        await w.dispose();
+      },
+    );
+
+    /**
+     * The agent ends while the host is still drawing (the log stays, ended, until it has drawn),
+     * and the page goes away: the next page finds the chat ended. `sendFirst`: the user's message
+     * was sent before the end; else it is handed over as the chat ends.
+     */
+    async function endedAway(sendFirst: boolean) {
+      const { w, storage, store, conversationId, escalationId } = await chat();
+      // The page goes before it can let the message go from the outbox.
+      storage.keepOnRemove = true;
+      if (sendFirst) await send(w.desk, "m1", "one more thing");
+      let render = () => {};
+      w.host.hold = new Promise((resolve) => render = resolve);
+      w.sim.agentSend(conversationId, "bye");
+      await until(() => w.host.texts().length === 2, "the agent's last words, drawing");
+      w.sim.agentEnd(conversationId);
+      await until(() => w.desk.state?.status === "ended", "the end recorded");
+      if (!sendFirst) void send(w.desk, "m1", "one more thing").catch(() => {});
+      await settle();
+      assert(storage.keys.length === 1, "the message is in the outbox");
+      const old = w.host;
+      const { desk } = w.reload();
+      storage.keepOnRemove = false;
+      // Carbon loads the history first, then reconnects (an agent had joined).
+      const history = await loadChatHistory({ store, escalationId, outbox: storage });
+      assertEquals(await desk.reconnect(), false, "the chat is over");
+      render();
+      await until(() => old.named("agentEndedChat").length === 1, "the old page finishes");
+      await w.clock.advance(10_000);
+      return { w, storage, conversationId, history };
+    }
+
+    await t.step(
+      "handed over as the agent ended, before the page went: the next page's history shows it failed",
+      async () => {
+        const { w, storage, conversationId, history } = await endedAway(false);
+        assertEquals(history.map(summary), ["hi", "bye", "one more thing (failed)"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [], "never sent");
+        assertEquals(storage.keys, [], "not kept for ever");
+        assertEquals(
+          w.logger.lines.filter((l) =>
+            l.includes("1 user message(s) handed over as the chat ended")
+          ),
+          ["Kustomer service desk: 1 user message(s) handed over as the chat ended were not sent"],
+        );
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "sent before the agent ended, the outbox entry left behind: shown sent, not failed",
+      async () => {
+        const { w, storage, conversationId, history } = await endedAway(true);
+        assertEquals(history.map(summary), ["hi", "one more thing", "bye"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["one more thing"]);
+        assertEquals(storage.keys, []);
+        assertEquals(w.logger.lines.filter((l) => l.includes("were not sent")), []);
         await w.dispose();
       },
     );

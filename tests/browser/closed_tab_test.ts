@@ -219,14 +219,31 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
             }\nerrors:\n${third.errors.join("\n")}\nKustomer: ${sim}`,
           );
         });
-        const order = await positions(third.page, [
-          "Ada connected.",
+        // The whole chat, the user's own message too, once each and in order: Carbon puts the
+        // history the desk inserts above what the page showed (its bot's welcome, the request),
+        // then the agent joins and what Ada wrote while nobody was there follows.
+        const said = [
           "Hi, I'm Ada.",
           "Still with me?",
+          "yes, order 42",
+          "Welcome! I am the bot.",
+          "an agent please",
+          "Ada connected.",
           "Are you still there?",
           "You're back with Ada.",
-        ]);
-        assert(order.every((at, i) => i === 0 || order[i - 1] < at), `in this order: ${order}`);
+        ];
+        const lines = await transcript(third.page);
+        const order = await positions(third.page, said);
+        assert(
+          order.every((at, i) => i === 0 || order[i - 1] < at),
+          `in this order: ${said.join(" | ")}; the chat shows:\n${lines.join("\n")}`,
+        );
+        // Ada's lines under her name, the user's not (and not failed: it is sent from here).
+        for (const text of ["Hi, I'm Ada.", "Still with me?", "Are you still there?"]) {
+          assert(lines[order[said.indexOf(text)]].includes("Ada"), `under Ada: ${text}`);
+        }
+        const mine = lines[order[said.indexOf("yes, order 42")]];
+        assert(!mine.includes("Ada") && !mine.includes("error"), `the user's own: ${mine}`);
         // A status line, as "Ada connected." is: no avatar, no "Ada" heading over it.
         const status = third.page.locator(MESSAGES).filter({ hasText: "You're back with Ada." });
         assertEquals(
@@ -256,8 +273,11 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         );
         await agentSays(third.page, "Good to have you back.");
         await waitForMessage(third.page, "Good to have you back.", LOAD_MS);
-        await third.page.locator(MESSAGES).last().scrollIntoViewIfNeeded();
+        // Two pictures: the top of the chat (the closed tab's part), and its end.
         await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await third.page.locator(MESSAGES).first().scrollIntoViewIfNeeded();
+        await third.page.screenshot({ path: `${ARTIFACTS}closed-tab-taken-up-top.png` });
+        await third.page.locator(MESSAGES).last().scrollIntoViewIfNeeded();
         await third.page.screenshot({ path: `${ARTIFACTS}closed-tab-back-with.png` });
         assertEquals(await ends(third.page), 0);
         assertEquals([...first.errors, ...sweeper.errors, ...third.errors], []);
