@@ -454,9 +454,15 @@ record({ kind: "load", isConnected: carbon.isConnected });
 try {
   const history: HistoryItem[] = await loadChatHistory();
   for (const item of history) {
-    const message = item.message as { input?: { text?: string }; id?: string };
+    const message = item.message as {
+      input?: { text?: string };
+      id?: string;
+      history?: { error_state?: number };
+    };
     if (message.input) {
       record({ kind: "history", from: "user", id: message.id, text: message.input.text });
+      // Carbon draws a history item with error_state 2 (FAILED) as failed.
+      if (message.history?.error_state === 2) record({ kind: "failedStatus", id: message.id });
     } else {record({
         kind: "shown",
         via: "history",
