@@ -490,7 +490,11 @@ export async function runKustomerCase(seed: number): Promise<CaseResult> {
     const copy = await copyLog(store, id);
     const history = await loadChatHistory({ store: copy, escalationId: id });
     const transcriptIds = desk.transcript.map((t) => t.id);
-    const historyIds = history.map((h) => (h.message as { id?: string }).id);
+    // The history shows failed messages too (marked failed); the transcript leaves them out.
+    const historyIds = history
+      .map((h) => h.message as { id?: string; history?: { error_state?: number } })
+      .filter((message) => message.history?.error_state !== 2)
+      .map((message) => message.id);
     if (JSON.stringify(historyIds) !== JSON.stringify(transcriptIds)) {
       violations.push(
         `history from the log ${JSON.stringify(historyIds).slice(0, 200)} ≠ transcript`,
