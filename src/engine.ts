@@ -1373,7 +1373,8 @@ export class DeskEngine {
       });
       return;
     }
-    // Carbon renders one history at a time: the host's callbacks are done before it starts.
+    // Carbon's insertHistory reads the messages shown before it awaits and writes them back after:
+    // one drawn meanwhile would vanish. The desk's callbacks are done before, and wait until after.
     if (agent) await this.#host.agentJoined(profile(agent));
     try {
       await messaging.removeMessages?.(lines.map((line) => line.id));
