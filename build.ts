@@ -285,7 +285,7 @@ const registry = (key: string, kind: EntryKind) =>
 const publish = (key: string, kind: EntryKind, base: string, needs: Needs) => `
 ${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
 ${registry(key, kind)} = {
-  ${SHARED.flatMap((m) => needs[m].map((name) => `${name}: ${m}.${name}`))},
+  shared: [${SHARED.flatMap((m) => needs[m].map((name) => `${m}.${name}`))}],
   engineUrl: new URL("./${FILES.engine}?v=${key}&f=${kind}", ${base}).href,
 };
 `;
@@ -323,30 +323,21 @@ function valueExports(file: string): string[] {
 /** The IIFE entry: the classic script's globals. */
 const iifeEntry = (key: string, needs: Needs) => `
 import { ${valueExports("mod.ts")} } from "./mod.ts";
-// A plain object, not a module namespace (whose getters esbuild would have to spell out).
-const desk = { ${valueExports("mod.ts")} };
 const g = globalThis;
-const script = typeof document === "object" ? document.currentScript : null;
-${
-  publish(
-    key,
-    "iife",
-    '(script && script.src) || (typeof location === "object" ? location.href : "file:///")',
-    needs,
-  )
-}
-g.KustomerServiceDesk = desk;
+${publish(key, "iife", 'g.document?.currentScript?.src || g.location?.href || "file:///"', needs)}
+// A plain object, not a module namespace (whose getters esbuild would have to spell out).
+g.KustomerServiceDesk = { ${valueExports("mod.ts")} };
 const checked = () =>
   options.resolveOptions(g.kustomerServiceDeskOptions || {}, "window.kustomerServiceDeskOptions.");
 // Options set before this script are checked now, so a typo shows on page load, not at the
 // first escalation (when the host calls the factory, which throws).
-if (g.kustomerServiceDeskOptions !== undefined) {
-  try { checked(); } catch (error) { console.error("Kustomer service desk: " + error.message); }
+try {
+  g.kustomerServiceDeskOptions && checked();
+} catch (error) {
+  console.error("Kustomer service desk: " + error.message);
 }
-g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
-  checked();
-  return desk.kustomerServiceDeskFactory(g.kustomerServiceDeskOptions || {})(parameters);
-};
+// The options as checked (the defaults filled in) are valid options of the desk.
+g.WebChatServiceDeskFactory = (parameters) => new KustomerServiceDesk(parameters, checked());
 `;
 
 /**
@@ -356,7 +347,7 @@ g.WebChatServiceDeskFactory = function WebChatServiceDeskFactory(parameters) {
 const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
   name: "engine-import",
   setup(b) {
-    b.onLoad({ filter: /\/src\/(service_desk|history|log_store)\.ts$/ }, async (args) => {
+    b.onLoad({ filter: /\/src\/load_engine\.ts$/ }, async (args) => {
       const source = await Deno.readTextFile(args.path);
       const lazy = /(?<!typeof )import\("\.\/engine\.ts"\)/g; // the call, not the type
       if (!lazy.test(source)) {
@@ -391,17 +382,22 @@ const sharedFromEntry = (key: string, needs: Needs): esbuild.Plugin => ({
         return {
           loader: "js",
           contents: `const query = new URL(import.meta.url).search;
-export const shared = globalThis[Symbol.for("kustomer-service-desk" + query)];
-if (!shared || new URLSearchParams(query).get("v") !== "${key}") {
+const entry = globalThis[Symbol.for("kustomer-service-desk" + query)];
+if (!entry || new URLSearchParams(query).get("v") !== "${key}") {
   throw new Error("${FILES.engine} is not from the same build as the desk that loaded it (${FILES.esm} or ${FILES.iife}): deploy the files of one build together");
-}`,
+}
+export const shared = entry.shared;`,
         };
       }
-      const names = needs[args.path as (typeof SHARED)[number]];
+      const module = args.path as (typeof SHARED)[number];
+      const first = SHARED.slice(0, SHARED.indexOf(module)).reduce(
+        (n, m) => n + needs[m].length,
+        0,
+      );
       return {
         loader: "js",
         contents: `import { shared } from "desk-registry";
-export const { ${names.join(", ")} } = shared;`,
+${needs[module].map((name, i) => `export const ${name} = shared[${first + i}];`).join("\n")}`,
       };
     });
   },

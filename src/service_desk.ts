@@ -25,6 +25,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { errorText, KustomerError } from "./common.ts";
+import { loadEngine } from "./load_engine.ts";
 import { quickReplyOf } from "./messages.ts";
 import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
@@ -43,9 +44,6 @@ import {
  * counts a timeout as "no agents online".
  */
 export const AVAILABILITY_WINDOW_MS = 4_000;
-
-/** Loads the engine (a separate chunk in the browser bundle). */
-const loadEngine = (): Promise<typeof import("./engine.ts")> => import("./engine.ts");
 
 /**
  * The Kustomer service desk. Create it through {@linkcode kustomerServiceDeskFactory}; the host
