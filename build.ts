@@ -278,22 +278,29 @@ const registry = (key: string, kind: EntryKind) =>
   `globalThis[Symbol.for("kustomer-service-desk?v=${key}&f=${kind}")]`;
 
 /**
- * What an entry runs first: publish the shared modules and the engine's absolute address (from
- * the entry's own: `import.meta.url`, or the classic script's `src`, since a classic script loaded
- * from another origin without the crossorigin attribute cannot import relative to itself).
+ * What an entry runs first: publish the values of the shared modules its engine needs, as a list
+ * in the order of {@linkcode engineNeeds} (the engine takes them by position: no names in either
+ * file).
  */
-const publish = (key: string, kind: EntryKind, base: string, needs: Needs) => `
+const publish = (key: string, kind: EntryKind, needs: Needs) => `
 ${SHARED.map((m) => `import * as ${m} from "./src/${m}.ts";`).join("\n")}
-${registry(key, kind)} = {
-  shared: [${SHARED.flatMap((m) => needs[m].map((name) => `${m}.${name}`))}],
-  engineUrl: new URL("./${FILES.engine}?v=${key}&f=${kind}", ${base}).href,
-};
+${registry(key, kind)} = [${SHARED.flatMap((m) => needs[m].map((name) => `${m}.${name}`))}];
 `;
+
+/**
+ * The address each entry computes its engine's from, as it loads: its own (`import.meta.url`, or
+ * the classic script's `src`, since a classic script loaded from another origin without the
+ * crossorigin attribute cannot import relative to itself).
+ */
+const BASE: Record<EntryKind, string> = {
+  esm: "import.meta.url",
+  iife: 'globalThis.document?.currentScript?.src || globalThis.location?.href || "file:///"',
+};
 
 /** The ESM entry: everything `mod.ts` exports. */
 const esmEntry = (key: string, needs: Needs) => `
 export * from "./mod.ts";
-${publish(key, "esm", "import.meta.url", needs)}
+${publish(key, "esm", needs)}
 `;
 
 /** The names a module exports as values (not types), sorted. */
@@ -324,7 +331,7 @@ function valueExports(file: string): string[] {
 const iifeEntry = (key: string, needs: Needs) => `
 import { ${valueExports("mod.ts")} } from "./mod.ts";
 const g = globalThis;
-${publish(key, "iife", 'g.document?.currentScript?.src || g.location?.href || "file:///"', needs)}
+${publish(key, "iife", needs)}
 // A plain object, not a module namespace (whose getters esbuild would have to spell out).
 g.KustomerServiceDesk = { ${valueExports("mod.ts")} };
 const checked = () =>
@@ -342,7 +349,7 @@ g.WebChatServiceDeskFactory = (parameters) => new KustomerServiceDesk(parameters
 
 /**
  * The entry's half of the split: `import("./engine.ts")` becomes an import of the engine file by
- * the absolute address the entry published when it ran.
+ * its absolute address, computed when the entry loads (see {@linkcode BASE}).
  */
 const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
   name: "engine-import",
@@ -355,9 +362,10 @@ const engineImport = (key: string, kind: EntryKind): esbuild.Plugin => ({
           `${args.path} no longer loads the engine with import("./engine.ts")`,
         );
       }
+      const url = `new URL("./${FILES.engine}?v=${key}&f=${kind}", ${BASE[kind]}).href`;
       return {
         loader: "ts",
-        contents: source.replace(lazy, `import(${registry(key, kind)}.engineUrl)`),
+        contents: `const engineUrl = ${url};\n${source.replace(lazy, "import(engineUrl)")}`,
       };
     });
   },
@@ -382,11 +390,10 @@ const sharedFromEntry = (key: string, needs: Needs): esbuild.Plugin => ({
         return {
           loader: "js",
           contents: `const query = new URL(import.meta.url).search;
-const entry = globalThis[Symbol.for("kustomer-service-desk" + query)];
-if (!entry || new URLSearchParams(query).get("v") !== "${key}") {
+export const shared = globalThis[Symbol.for("kustomer-service-desk" + query)];
+if (!shared || new URLSearchParams(query).get("v") !== "${key}") {
   throw new Error("${FILES.engine} is not from the same build as the desk that loaded it (${FILES.esm} or ${FILES.iife}): deploy the files of one build together");
-}
-export const shared = entry.shared;`,
+}`,
         };
       }
       const module = args.path as (typeof SHARED)[number];
