@@ -50,10 +50,11 @@ export const DESK_BUDGET: { readonly maxGzipBytes: number; readonly targetGzipBy
  * The whole desk, gzipped: an entry and the engine, summed (for either entry). A ceiling that stops
  * growth; the build fails past it. (21 KB: 20.68 KB with the ESM entry, 20.81 KB with the classic
  * one; 22.25 KB since the retried fetch of the agent's last words and the outbox, 21.92 and 22.06
- * KB. The aim is 10 KB; what it would take is in BENCHMARKS.md.)
+ * KB; 22.1 KB since the entries shrank, 21.87 and 21.97 KB. The aim is 10 KB; what it would take
+ * is in BENCHMARKS.md.)
  */
 export const DESK_TOTAL_BUDGET: { readonly maxGzipBytes: number } = {
-  maxGzipBytes: 22.25 * 1024,
+  maxGzipBytes: 22.1 * 1024,
 };
 
 /** Bundle names, relative to the output directory. */
