@@ -5,6 +5,7 @@
  * @module
  */
 
+import { loadEngine } from "./load_engine.ts";
 import type { LogStore } from "./log_store.ts";
 import { resolveStore, savedId } from "./options.ts";
 import type { OutboxStorage } from "./outbox.ts";
@@ -40,6 +41,6 @@ export async function loadChatHistory(
   if (!id) return [];
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
-  const { chatHistory } = await import("./engine.ts");
+  const { chatHistory } = await loadEngine();
   return chatHistory(resolveStore(options.store), id, options.outbox);
 }
