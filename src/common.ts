@@ -31,17 +31,19 @@ export type KustomerErrorReason = "rejected" | "timeout" | "unavailable" | "load
 
 /** A Kustomer Core call failed, timed out, or the Core could not be had. */
 export class KustomerError extends Error {
+  // The fields are `declare`d, not defined: the constructor sets them (a bundle would otherwise
+  // list them twice).
   /**
    * The Core method, such as `"sendMessage"`; `"load"` when core.js could not be had, `"engine"`
    * when the desk's own chat code could not be loaded.
    */
-  readonly method: string;
+  declare readonly method: string;
   /** Why it failed. */
-  readonly reason: KustomerErrorReason;
+  declare readonly reason: KustomerErrorReason;
   /** The SDK's status, when it gave one. */
-  readonly status?: number;
+  declare readonly status?: number;
   /** The SDK's code, when it gave one. */
-  readonly code?: string | number;
+  declare readonly code?: string | number;
 
   /** Creates the error. */
   constructor(

@@ -7,6 +7,7 @@
 
 import type { TranscriptEntry } from "./events.ts";
 import type { MessageRequest, MessageResponse } from "./host_types.ts";
+import { loadEngine } from "./load_engine.ts";
 import type { LogStore } from "./log_store.ts";
 import { profile, toMessageResponse } from "./messages.ts";
 import { resolveStore, savedId } from "./options.ts";
@@ -77,6 +78,6 @@ export async function loadChatHistory(
   if (!id) return [];
   // The log reader comes with the engine, loaded now rather than up front: the page needs it only
   // when there is a chat to show, and then the desk needs the engine too.
-  const { chatTranscript } = await import("./engine.ts");
+  const { chatTranscript } = await loadEngine();
   return toHistoryItems(await chatTranscript(resolveStore(options.store), id, options.outbox));
 }

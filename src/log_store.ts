@@ -9,6 +9,7 @@
  */
 
 import type { StoredState } from "./events.ts";
+import { loadEngine } from "./load_engine.ts";
 
 /** A state snapshot: the control state after event `seq`; a resume reads only the events after it. */
 export interface LogSnapshot {
@@ -96,12 +97,13 @@ export interface LogStore {
 
 /** Thrown when an append's expected sequence number is stale: another writer (tab) appended first. */
 export class LogConflictError extends Error {
+  // Declared, not defined: the constructor sets them.
   /** The log. */
-  readonly logId: string;
+  declare readonly logId: string;
   /** What the writer expected. */
-  readonly expectedSeq: number;
+  declare readonly expectedSeq: number;
   /** What the store had. */
-  readonly actualSeq: number;
+  declare readonly actualSeq: number;
   /** Creates the error. */
   constructor(logId: string, expectedSeq: number, actualSeq: number) {
     super(
@@ -125,7 +127,7 @@ const task = <T>(fn: () => T | Promise<T>): Promise<T> => new Promise((resolve) 
  */
 let engine: typeof import("./engine.ts") | undefined;
 const withEngine = <T>(run: (io: typeof import("./engine.ts")) => T | Promise<T>): Promise<T> =>
-  engine ? task(() => run(engine!)) : import("./engine.ts").then((loaded) => run(engine = loaded));
+  engine ? task(() => run(engine!)) : loadEngine().then((loaded) => run(engine = loaded));
 
 /** A memory store's log. */
 export interface MemoryLog {

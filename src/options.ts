@@ -361,8 +361,8 @@ function closest(key: string): string | undefined {
   return best;
 }
 
-/** The name of every option, in the order of the options table. */
-export const OPTION_NAMES: readonly string[] = Object.keys(RULES);
+/** The name of every option, in the order of the options table (pure: bundles leave it out). */
+export const OPTION_NAMES: readonly string[] = /* @__PURE__ */ Object.keys(RULES);
 
 /**
  * Checks options and fills in the defaults.

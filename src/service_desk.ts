@@ -25,6 +25,7 @@ import type {
   StartChatOptions,
 } from "./host_types.ts";
 import { errorText, KustomerError } from "./common.ts";
+import { loadEngine } from "./load_engine.ts";
 import { quickReplyOf } from "./messages.ts";
 import { checkHostState, checkUploads } from "./host_checks.ts";
 import {
@@ -43,9 +44,6 @@ import {
  * counts a timeout as "no agents online".
  */
 export const AVAILABILITY_WINDOW_MS = 4_000;
-
-/** Loads the engine (a separate chunk in the browser bundle). */
-const loadEngine = (): Promise<typeof import("./engine.ts")> => import("./engine.ts");
 
 /**
  * The Kustomer service desk. Create it through {@linkcode kustomerServiceDeskFactory}; the host
@@ -89,8 +87,8 @@ export class KustomerServiceDesk implements ServiceDesk {
     if (orphan && o.orphanTimeoutMs) {
       o.scheduler.setTimeout(
         () =>
-          this.#run((engine) => engine.endOrphan(orphan)).catch((error) =>
-            warn(`could not end the chat left waiting by a reload (${errorText(error)})`)
+          this.#run((engine) => engine.endOrphan(orphan)).catch(
+            this.#couldNot("end the chat left waiting by a reload"),
           ),
         o.orphanTimeoutMs,
       );
@@ -100,12 +98,16 @@ export class KustomerServiceDesk implements ServiceDesk {
       // Now and then, end the chats of closed tabs that nobody took up (the engine loads only then).
       const sweep = (): unknown =>
         o.scheduler.setTimeout(() => {
-          this.#endUnheld(locks).catch((error) =>
-            warn(`could not end the chats of closed tabs (${errorText(error)})`)
-          ).finally(sweep);
+          this.#endUnheld(locks).catch(this.#couldNot("end the chats of closed tabs"))
+            .finally(sweep);
         }, o.orphanTimeoutMs);
       sweep();
     }
+  }
+
+  /** A catch handler: warns that the desk could not do `what`, and why. */
+  #couldNot(what: string): (error: unknown) => void {
+    return (error) => this.#c.warn(`could not ${what} (${errorText(error)})`);
   }
 
   /** Ended logs of other tabs this page has looked at: each once, unless its end is still due. */
@@ -144,14 +146,13 @@ export class KustomerServiceDesk implements ServiceDesk {
   #listen(): void {
     const instance = this.#instance;
     if (typeof instance?.on !== "function") return;
-    const warn = this.#c.warn;
     const on = (type: string, handler: (event: Record<string, unknown>) => unknown) =>
       instance.on!({
         type,
         // Never awaited by the host: its events run one at a time, and our work may call it back.
         handler: (event) => {
           Promise.resolve().then(() => handler((event ?? {}) as Record<string, unknown>)).catch(
-            (error) => warn(`could not handle the host's ${type} event (${errorText(error)})`),
+            this.#couldNot(`handle the host's ${type} event`),
           );
           return Promise.resolve();
         },
@@ -245,14 +246,12 @@ export class KustomerServiceDesk implements ServiceDesk {
    * engine is loaded (it is, in a live chat), it is called in this task and keeps the message in
    * the outbox before anything asynchronous.
    */
-  async sendMessageToAgent(
+  sendMessageToAgent(
     message: MessageRequest,
     messageID: string,
     additionalData: { filesToUpload?: FileUpload[] } = {},
   ): Promise<void> {
-    return await this.#run((engine) =>
-      engine.sendMessageToAgent(message, messageID, additionalData)
-    );
+    return this.#run((engine) => engine.sendMessageToAgent(message, messageID, additionalData));
   }
 
   /**
@@ -289,12 +288,11 @@ export class KustomerServiceDesk implements ServiceDesk {
     const { scheduler } = this.#c.o;
     return new Promise((resolve) => {
       const timer = scheduler.setTimeout(() => resolve(null), AVAILABILITY_WINDOW_MS);
-      this.#run((engine) => engine.areAnyAgentsOnline(connectMessage)).catch((error) => {
-        this.#c.warn(`could not check agent availability (${errorText(error)})`);
-        return null;
-      }).then((online) => {
+      this.#run((engine) => engine.areAnyAgentsOnline(connectMessage)).catch(
+        this.#couldNot("check agent availability"),
+      ).then((online) => {
         scheduler.clearTimeout(timer);
-        resolve(online);
+        resolve(online ?? null);
       });
     });
   }
@@ -305,8 +303,8 @@ export class KustomerServiceDesk implements ServiceDesk {
    */
   filesSelectedForUpload(uploads: FileUpload[]): void {
     checkUploads(uploads, "filesSelectedForUpload(): uploads");
-    this.#run((engine) => engine.filesSelected(uploads)).catch((error) =>
-      this.#c.warn(`could not check the picked files (${errorText(error)})`)
+    this.#run((engine) => engine.filesSelected(uploads)).catch(
+      this.#couldNot("check the picked files"),
     );
   }
 
@@ -333,9 +331,7 @@ export class KustomerServiceDesk implements ServiceDesk {
   }
 
   /** Kustomer has no screen sharing: nothing to stop. */
-  screenShareStop(): Promise<void> {
-    return Promise.resolve();
-  }
+  async screenShareStop(): Promise<void> {}
 
   /** Old web chat's session details; the locale becomes Kustomer's language. */
   updateState(state: ServiceDeskHostState): void {
@@ -386,13 +382,12 @@ export class KustomerServiceDesk implements ServiceDesk {
           this.#afterLoad = undefined;
           c.h.setErrorStatus({ type: 2, isDisconnected: false });
           return run(engine);
-        }, retry).catch((e) => c.warn(`could not go on with the chat (${errorText(e)})`));
+        }, retry).catch(this.#couldNot("go on with the chat"));
       }, c.o.retryIntervalMs);
     retry();
   }
 }
 
-/** Marks the `connect_to_agent` item of a hand-off shown again after a reload. */
-
+/** Whether an error is the engine failing to load. */
 const engineError = (error: unknown): boolean =>
   error instanceof KustomerError && error.method === "engine";
