@@ -502,6 +502,38 @@ Deno.test("IndexedDbLogStore: a write commits once its check passes, and a taken
   }
 });
 
+Deno.test("IndexedDbLogStore: events alone are written with no read, once the head was checked", async () => {
+  const store = new IndexedDbLogStore({ dbName: `test-log-${++dbCount}` });
+  const log = SessionLog.create(store, "r");
+  await log.append(started, created, opened);
+  const get = IDBObjectStore.prototype.get;
+  let reads = 0;
+  IDBObjectStore.prototype.get = function (this: IDBObjectStore, key: IDBValidKey | IDBKeyRange) {
+    reads++;
+    return get.call(this, key);
+  };
+  try {
+    for (let i = 0; i < 5; i++) await log.append(queued(`m${i}`));
+  } finally {
+    IDBObjectStore.prototype.get = get;
+  }
+  assertEquals(reads, 0, "a write of events alone reads nothing");
+  // Another writer took the next number: add() still catches it.
+  const other = (await SessionLog.open(store, "r"))!;
+  await other.append(queued("theirs"));
+  await log.append(queued("mine"));
+  const reopened = (await SessionLog.open(store, "r"))!;
+  assertEquals(reopened.state.pending.map((p) => p.id), [
+    "m0",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "theirs",
+    "mine",
+  ]);
+});
+
 Deno.test("IndexedDbLogStore: a last event that cannot be read still counts: the next append goes after it", async () => {
   const dbName = "unreadable-last";
   const store = new IndexedDbLogStore({ dbName });

@@ -89,21 +89,32 @@ const commit = (tx: IDBTransaction): void => {
   }
 };
 
+/**
+ * The logs whose head each database connection has checked: a connection opened since (the
+ * database deleted and made again, site data cleared) checks again.
+ */
+const checked = new WeakMap<IDBDatabase, Set<string>>();
+
 /** `IndexedDbLogStore.write`: one read-write transaction, the check sent with the writes. */
 export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): Promise<void> {
   const { expectedSeq, records, head, snapshot, replace = [], prune } = write;
   return use("readwrite", (store, tx) => {
     let conflict: LogConflictError | undefined;
     let taken = false;
+    const logs = checked.get(tx.db) ?? new Set<string>();
+    checked.set(tx.db, logs);
     // The check travels with the writes (one round trip) and aborts them all when it fails:
-    // with no events to add(), the log's end; else its head (a log deleted under this page,
-    // another writer's head ahead), and add() catches a sequence number another writer took.
+    // with no events to add(), the log's end; else the head (a log deleted under this page,
+    // another writer's head ahead). add() catches a sequence number another writer took: events
+    // alone (the common case), on a connection that has checked the head, commit at once.
     const check = !records.length || prune
       ? end(store, logId)
-      : (done(store.get(headKey(logId))) as Promise<LogHead | undefined>).then((found) =>
+      : head || snapshot || replace.length || !logs.has(logId)
+      ? (done(store.get(headKey(logId))) as Promise<LogHead | undefined>).then((found) =>
         found ? found.seq > expectedSeq ? found.seq : expectedSeq : 0
-      );
-    check.then((actual) => {
+      )
+      : undefined;
+    check?.then((actual) => {
       if (actual !== expectedSeq) {
         conflict = new LogConflictError(logId, expectedSeq, actual);
         tx.abort();
@@ -121,7 +132,9 @@ export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): P
     for (const record of prune ? [] : replace) store.put(record, ["e", logId, record.seq]);
     if (snapshot) store.put(snapshot, snapshotKey(logId));
     if (head) store.put(head, headKey(logId));
-    return done(tx).then(() => {}, async (error) => {
+    if (!check) commit(tx);
+    return done(tx).then(() => void logs.add(logId), async (error) => {
+      logs.delete(logId);
       if (conflict) throw conflict;
       if (!taken) throw error ?? new Error("IndexedDB transaction aborted");
       const actual = await use("readonly", (store) => end(store, logId));
