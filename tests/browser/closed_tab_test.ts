@@ -35,7 +35,7 @@ const PAGE = `<!doctype html>
 <body style="margin:0"><div id="chat"></div>
 <script type="module">
 import "/dist/example-carbon.js";
-import { kustomerServiceDeskFactory } from "/dist/kustomer-service-desk.js";
+import { kustomerServiceDeskFactory, loadChatHistory } from "/dist/kustomer-service-desk.js";
 import { SimulatedKustomerCore } from "/dist/simulator.js";
 // Count the desk's sweeps: each asks the real lock manager which locks are held.
 const query = navigator.locks.query.bind(navigator.locks);
@@ -70,6 +70,8 @@ chat.messaging = {
       : { response_type: "text", text: text ? "BOT: I can't help with " + text : "Welcome! I am the bot." };
     await instance.messaging.addMessage({ output: { generic: [item] } });
   },
+  // A tab's chat after a reload, or in a duplicate of the tab (sessionStorage names it).
+  customLoadHistory: () => loadChatHistory(),
 };
 chat.serviceDesk = { skipConnectHumanAgentCard: true };
 chat.serviceDeskFactory = factory;
@@ -281,6 +283,79 @@ browserTest("a closed tab, with the real navigator.locks", async (t, built) => {
         await third.page.screenshot({ path: `${ARTIFACTS}closed-tab-back-with.png` });
         assertEquals(await ends(third.page), 0);
         assertEquals([...first.errors, ...sweeper.errors, ...third.errors], []);
+        await context.close();
+      },
+    );
+
+    await t.step(
+      "a duplicated tab shows part of the chat; once the first closes, it takes it up: each line once",
+      async () => {
+        const context = await newContext(browser);
+        const first = await liveTab(context, url);
+        await send(first.page, "I need help");
+        await first.page.waitForFunction(() =>
+          globalThis.sim.messagesOf(globalThis.conversationId()!).some((m) =>
+            m.body === "I need help"
+          )
+        );
+        await first.page.evaluate(() => globalThis.save());
+        // The duplicate: a copy of the tab's sessionStorage (Carbon's session and the desk's
+        // pointer), so Carbon shows the chat's history and asks the desk to reconnect; the first
+        // tab has the chat, so the desk says no and Carbon ends it there.
+        const session = await first.page.evaluate(() =>
+          JSON.stringify(Object.entries(sessionStorage))
+        );
+        const copy = await context.newPage();
+        const errors = watchErrors(copy);
+        await copy.addInitScript((entries: string) => {
+          if (sessionStorage.getItem("test:copied")) return;
+          for (const [key, value] of JSON.parse(entries)) sessionStorage.setItem(key, value);
+          sessionStorage.setItem("test:copied", "1");
+        }, session);
+        await copy.goto(`${url}/tab.html?orphan=300000`);
+        await waitForMessage(copy, "I need help", LOAD_MS);
+        await positions(copy, ["Hi, I'm Ada.", "I need help"]);
+        await agentSays(first.page, "Still with me?");
+        await waitForMessage(first.page, "Still with me?", LOAD_MS);
+        const held = (await copy.evaluate(() => globalThis.heldLocks()))
+          .filter((name) => name.startsWith("kustomer-service-desk:"));
+        assertEquals(held.length, 1, `one chat lock held: ${held}`);
+        await first.page.evaluate(() => globalThis.save());
+        await first.page.close();
+        // Wait until the closed page's lock is released (see the first step).
+        await copy.evaluate(
+          ([name, limit]) =>
+            Promise.race([
+              navigator.locks.request(name, () => {}),
+              new Promise((_, reject) =>
+                setTimeout(() => reject(new Error(`${name} still held after ${limit} ms`)), limit)
+              ),
+            ]),
+          [held[0], LOAD_MS] as const,
+        );
+        await copy.evaluate(() => globalThis.load());
+        await agentSays(copy, "Are you still there?");
+        await send(copy, "an agent please");
+        await waitForMessage(copy, "You're back with Ada.", LOAD_MS);
+        const said = [
+          "Hi, I'm Ada.",
+          "I need help",
+          "Still with me?",
+          "Ada connected.",
+          "Are you still there?",
+          "You're back with Ada.",
+        ];
+        const order = await positions(copy, said);
+        const lines = await transcript(copy);
+        assert(
+          order.every((at, i) => i === 0 || order[i - 1] < at),
+          `in this order: ${said.join(" | ")}; the chat shows:\n${lines.join("\n")}`,
+        );
+        await Deno.mkdir(ARTIFACTS, { recursive: true });
+        await copy.locator(MESSAGES).first().scrollIntoViewIfNeeded();
+        await copy.screenshot({ path: `${ARTIFACTS}closed-tab-duplicate-top.png` });
+        assertEquals(await copy.evaluate(() => globalThis.sim.conversations.length), 1);
+        assertEquals([...first.errors, ...errors], []);
         await context.close();
       },
     );
