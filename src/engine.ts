@@ -55,8 +55,8 @@ import { checkSendMessage, checkStartChat } from "./engine/checks.ts";
 import { openEscalations, tryHold } from "./engine/locks.ts";
 import { backWith, lastWordsLost, REQUEUE_KEY } from "./engine/notices.ts";
 import { dropOutbox, keepOutbox, readOutbox } from "./engine/outbox.ts";
-import { historyOf } from "./engine/transcript.ts";
 import { type OutboxStorage, resolveOutbox } from "./outbox.ts";
+import { toHistoryItems } from "./history_items.ts";
 import {
   agentEnded,
   agentSteps,
@@ -1378,7 +1378,7 @@ export class DeskEngine {
     if (agent) await this.#host.agentJoined(profile(agent));
     try {
       await messaging.removeMessages?.(lines.map((line) => line.id));
-      await messaging.insertHistory(historyOf(lines));
+      await messaging.insertHistory(toHistoryItems(lines));
     } catch (error) {
       this.#warn(`could not show the earlier messages of the chat (${errorText(error)})`);
     }

@@ -18,7 +18,11 @@ export interface HistoryItem {
   readonly time: string;
 }
 
-/** Turns the log's transcript into history items (agent messages carry the agent's profile). */
+/**
+ * Turns the log's transcript into history items (agent messages carry the agent's profile; a user
+ * message that could not be sent is marked failed, which Carbon AI Chat draws with its "failed"
+ * notice: `history.error_state` 2, its `MessageErrorState.FAILED`).
+ */
 export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryItem[] {
   return transcript.map((entry): HistoryItem => {
     const time = new Date(entry.at).toISOString();
@@ -28,6 +32,7 @@ export function toHistoryItems(transcript: readonly TranscriptEntry[]): HistoryI
         message: {
           id: entry.id,
           input: { text: entry.text ?? "", message_type: "text", agent_message_type: "from_user" },
+          ...entry.failed && { history: { error_state: 2 } },
         },
       };
     }

@@ -12,23 +12,13 @@ import { SessionLog } from "../session_log.ts";
 import { type HistoryItem, toHistoryItems } from "../history_items.ts";
 import { readOutbox } from "./outbox.ts";
 
-/**
- * The history items of a transcript, a user message that could not be sent marked failed (Carbon
- * AI Chat draws it with its "failed" notice: `history.error_state` 2, its `MessageErrorState.FAILED`).
- */
-export function historyOf(lines: readonly TranscriptEntry[]): HistoryItem[] {
-  return toHistoryItems(lines).map((item, i) =>
-    lines[i].failed ? { ...item, message: { ...item.message, history: { error_state: 2 } } } : item
-  );
-}
-
 /** The history items of escalation `id` (see {@linkcode chatTranscript}), for `loadChatHistory`. */
 export async function chatHistory(
   store: LogStore,
   id: string,
   outbox?: OutboxStorage | false,
 ): Promise<HistoryItem[]> {
-  return historyOf(await chatTranscript(store, id, outbox));
+  return toHistoryItems(await chatTranscript(store, id, outbox));
 }
 
 /**
