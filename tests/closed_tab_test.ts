@@ -59,26 +59,37 @@ function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptio
   return { w, registry, tab };
 }
 
+/** A browser whose first tab has a chat with Ada, her first message shown. */
+async function withAda(kind: "memory" | "indexeddb") {
+  const b = browser(kind);
+  const first = b.tab();
+  await first.desk.startChat(connect(), {});
+  const conversationId = first.desk.state!.conversationId!;
+  const escalationId = first.host.record.escalationId as string;
+  b.w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+  await until(() => first.host.texts().length === 1, "the agent's first message");
+  return { ...b, first, conversationId, escalationId };
+}
+
+/** The tab closes with a user message on its way: Kustomer never gets it. */
+async function closeSending(w: ReturnType<typeof world>, tab: Tab): Promise<void> {
+  w.sim.faults.hang("sendMessage", { times: 1, applied: false });
+  void tab.desk.sendMessageToAgent({ id: "u1", input: { text: "my order is 42" } }, "u1")
+    .catch(() => {});
+  await settle();
+  tab.close();
+}
+
 for (const kind of ["memory", "indexeddb"] as const) {
   Deno.test(`a closed tab over ${kind}`, async (t) => {
     await t.step(
       "with Carbon's insertHistory, the page that takes the chat up shows all of it, in order, once",
       async () => {
-        const { w, tab } = browser(kind);
-        const first = tab();
-        await first.desk.startChat(connect(), {});
-        const conversationId = first.desk.state!.conversationId!;
-        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
-        await until(() => first.host.texts().length === 1, "the agent's first message");
+        const { w, tab, first, conversationId } = await withAda(kind);
         await first.desk.sendMessageToAgent({ id: "u0", input: { text: "I need help" } }, "u0");
         w.sim.agentSend(conversationId, "Still with me?");
         await until(() => first.host.texts().length === 2, "the agent's second message");
-        // A message on its way when the tab closes: Kustomer never gets it.
-        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
-        void first.desk.sendMessageToAgent({ id: "u1", input: { text: "my order is 42" } }, "u1")
-          .catch(() => {});
-        await settle();
-        first.close();
+        await closeSending(w, first);
         w.sim.agentSend(conversationId, "Are you still there?");
         const second = tab(undefined, true);
         await second.desk.startChat(connect(), {});
@@ -111,13 +122,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     await t.step(
       "a page that shows part of the chat already (a duplicated tab): each message once, in order",
       async () => {
-        const { w, tab } = browser(kind);
-        const first = tab();
-        await first.desk.startChat(connect(), {});
-        const conversationId = first.desk.state!.conversationId!;
-        const escalationId = first.host.record.escalationId as string;
-        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
-        await until(() => first.host.texts().length === 1, "the agent's first message");
+        const { w, tab, first, conversationId, escalationId } = await withAda(kind);
         await first.desk.sendMessageToAgent({ id: "u0", input: { text: "I need help" } }, "u0");
         // The tab is duplicated: the copy has the same state and shows the chat's history at load.
         const copy = tab(first.host.state, true);
@@ -147,19 +152,8 @@ for (const kind of ["memory", "indexeddb"] as const) {
     await t.step(
       "a host without insertHistory (watsonx web chat) is shown the agent's messages again",
       async () => {
-        const { w, tab } = browser(kind);
-        const first = tab();
-        await first.desk.startChat(connect(), {});
-        const conversationId = first.desk.state!.conversationId!;
-        const escalationId = first.host.record.escalationId;
-        w.sim.agentSend(conversationId, "Hi, I'm Ada.");
-        await until(() => first.host.texts().length === 1, "the agent's first message");
-        // A message on its way when the tab closes: Kustomer never gets it.
-        w.sim.faults.hang("sendMessage", { times: 1, applied: false });
-        void first.desk.sendMessageToAgent({ id: "u1", input: { text: "my order is 42" } }, "u1")
-          .catch(() => {});
-        await settle();
-        first.close();
+        const { w, tab, first, conversationId, escalationId } = await withAda(kind);
+        await closeSending(w, first);
         w.sim.agentSend(conversationId, "Are you still there?");
         const second = tab();
         await second.desk.startChat(connect(), {});
