@@ -991,7 +991,8 @@ export class DeskEngine {
     } finally {
       this.#files.delete(id);
       this.#sending.delete(id);
-      dropOutbox(this.#outbox, log.id, id);
+      // Only once the log has it: with writes failing, the next page takes it from the outbox.
+      if (!log.unsaved) dropOutbox(this.#outbox, log.id, id);
     }
   }
 

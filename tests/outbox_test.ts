@@ -56,11 +56,16 @@ class FakeStorage implements OutboxStorage {
   }
 }
 
-/** A log store whose writes, while held, never land (the page goes away with them in flight). */
+/**
+ * A log store whose writes, while held, never land (the page goes away with them in flight), and,
+ * while failing, are refused (IndexedDB failing under a live page).
+ */
 class GatedStore implements LogStore {
   held = false;
+  failing = false;
   constructor(readonly inner: LogStore) {}
   write(logId: string, write: LogWrite): Promise<void> {
+    if (this.failing) return Promise.reject(new DOMException("the disk is full", "UnknownError"));
     return this.held ? new Promise(() => {}) : this.inner.write(logId, write);
   }
   load(logId: string): Promise<LoadedLog> {
@@ -138,6 +143,43 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(count(customerTexts(w.sim, conversationId), "are you there?"), 1);
         assertEquals(storage.keys, [], "the outbox let it go");
         assertEquals(w.host.errors().filter((e) => e.type === 3), [], "nothing failed");
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the log's writes fail, the message is sent, the page goes: the next page shows it, sent once",
+      async () => {
+        const { w, storage, store, conversationId, escalationId } = await chat();
+        store.failing = true;
+        await send(w.desk, "m1", "sent while the disk was full");
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [
+          "sent while the disk was full",
+        ]);
+        assertEquals(
+          storage.keys,
+          [`${OUTBOX_PREFIX}${escalationId}:m1`],
+          "kept: the log lacks it",
+        );
+        // The next page's writes land; the old page's never do (it is gone).
+        w.options.store = store.inner;
+        const { desk } = w.reload();
+        const history = await loadChatHistory({
+          store: store.inner,
+          escalationId,
+          outbox: storage,
+        });
+        assertEquals(history.map(summary), ["hi", "sent while the disk was full"]);
+        assertEquals(await desk.reconnect(), true);
+        await w.clock.advance(10_000);
+        await settle();
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [
+          "sent while the disk was full",
+        ]);
+        assertEquals(w.host.errors().filter((e) => e.type === 3), [], "nothing failed");
+        assertEquals(storage.keys, [], "the outbox let it go once the log had it");
+        const again = await loadChatHistory({ store: store.inner, escalationId, outbox: storage });
+        assertEquals(again.map(summary), ["hi", "sent while the disk was full"], "in the log now");
         await w.dispose();
       },
     );
