@@ -122,14 +122,25 @@ export class RecordingHost {
   #withPersistence: boolean;
   #running?: string;
 
+  /** How a callback's promise waits before it settles (a macrotask turn). */
+  #tick: () => Promise<unknown>;
+
   /**
    * `history`: the instance has Carbon's `messaging.insertHistory` and `removeMessages` (else it is
-   * a host without them, as watsonx web chat).
+   * a host without them, as watsonx web chat). `tick`: how a callback waits before it settles
+   * (`setTimeout(0)` by default; the storage fuzzer passes `setImmediate`, fast and in order with
+   * fake-indexeddb's tasks).
    */
   constructor(
-    options: { persistence?: boolean; state?: unknown; connected?: boolean; history?: boolean } =
-      {},
+    options: {
+      persistence?: boolean;
+      state?: unknown;
+      connected?: boolean;
+      history?: boolean;
+      tick?: () => Promise<unknown>;
+    } = {},
   ) {
+    this.#tick = options.tick ?? (() => new Promise((resolve) => setTimeout(resolve, 0)));
     this.#withPersistence = options.persistence ?? true;
     this.state = options.state === undefined ? undefined : structuredClone(options.state);
     this.connected = options.connected ?? false;
@@ -169,7 +180,7 @@ export class RecordingHost {
     if (name === "agentJoined") this.connected = true;
     if (name === "agentEndedChat") this.connected = false;
     const hold = this.hold;
-    return new Promise<void>((resolve) => setTimeout(resolve, 0)).then(async () => {
+    return this.#tick().then(async () => {
       await hold;
       if (name === "sendMessageToUser") {
         await this.instance.fire({ type: "human_agent:receive", data: args[0] });

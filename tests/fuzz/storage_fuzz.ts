@@ -37,8 +37,9 @@ import {
 import type { OutboxStorage } from "../../src/outbox.ts";
 import type { MessageResponse } from "../../src/host_types.ts";
 import { type SimMethod, SimulatedKustomerCore } from "../../simulator.ts";
-import { CapturingLogger, FakeScheduler, PageCore, RecordingHost, settle } from "../_helpers.ts";
-import { watchUnhandled } from "./checked_host.ts";
+import { setImmediate } from "node:timers";
+import { CapturingLogger, PageCore, RecordingHost } from "../_helpers.ts";
+import { ManualClock, watchUnhandled } from "./checked_host.ts";
 import { Rng } from "./rng.ts";
 // The desk loads its engine with a dynamic import on first use; loaded here, that import resolves
 // from the module cache at once.
@@ -57,6 +58,16 @@ export interface StorageCaseResult {
   readonly steps: string[];
   /** Broken invariants (empty when the case passed). */
   readonly violations: string[];
+  /** With `trace`: each SDK call each page made, and when. */
+  readonly trace: string[];
+}
+
+/** Options of {@linkcode runStorageCase}. */
+export interface StorageCaseOptions {
+  /** The log store. @default {"memory"} */
+  kind?: StorageKind;
+  /** Whether to record each SDK call (for a replayed case). @default {false} */
+  trace?: boolean;
 }
 
 /** How the log's disk behaves now. */
@@ -69,6 +80,9 @@ class Disk {
   readonly landed: string[] = [];
   constructor(readonly inner: LogStore) {}
 }
+
+/** A macrotask turn, in order with fake-indexeddb's (which uses `setImmediate` too). */
+const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
@@ -212,13 +226,15 @@ let dbCount = 0;
  */
 export async function runStorageCase(
   seed: number,
-  kind: StorageKind = "memory",
+  options: StorageCaseOptions = {},
 ): Promise<StorageCaseResult> {
+  const kind = options.kind ?? "memory";
+  const trace: string[] = [];
   const rng = new Rng(seed);
   const steps: string[] = [];
   const violations: string[] = [];
   const unhandled = watchUnhandled();
-  const clock = new FakeScheduler();
+  const clock = new ManualClock();
   const sim = new SimulatedKustomerCore({ now: clock.now, scheduler: clock, objectUrls: false });
   const disk = new Disk(
     kind === "memory"
@@ -243,7 +259,7 @@ export async function runStorageCase(
       setTimeout: (fn: () => void, ms: number) => clock.setTimeout(() => alive && fn(), ms),
       clearTimeout: (id: unknown) => clock.clearTimeout(id),
     };
-    const host = new RecordingHost({ state, persistence: true, connected });
+    const host = new RecordingHost({ state, persistence: true, connected, tick });
     // Carbon's order: the history first (customLoadHistory), then the desk, then reconnect().
     const escalationId = (state as { escalationId?: string } | undefined)?.escalationId;
     let history: HistoryItem[] = [];
@@ -273,7 +289,7 @@ export async function runStorageCase(
       {
         store,
         outbox,
-        core: core.core,
+        core: options.trace ? traced(core.core, n) : core.core,
         now: clock.now,
         scheduler,
         logger,
@@ -305,6 +321,20 @@ export async function runStorageCase(
     return page;
   };
 
+  const traced = (core: PageCore["core"], n: number): PageCore["core"] =>
+    new Proxy(core, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (typeof value !== "function" || typeof prop !== "string") return value;
+        return (...args: unknown[]) => {
+          const shown = JSON.stringify(args.find((a) => typeof a === "object"))?.slice(0, 120);
+          trace.push(`${clock.now() - started} ms, page ${n}: ${prop}(${shown ?? ""})`);
+          return value.apply(target, args);
+        };
+      },
+    });
+  const started = clock.now();
+
   const reload = async (): Promise<Page> => {
     const old = pages[pages.length - 1];
     old.close();
@@ -327,7 +357,8 @@ export async function runStorageCase(
       violations.push(`startChat rejected (${String(error)})`)
     );
     if (!await until(() => conversationId() !== undefined, 10_000)) {
-      return { seed, kind, steps, violations: [...violations, "no conversation was created"] };
+      violations.push("no conversation was created");
+      return { seed, kind, steps, violations, trace };
     }
     sim.agentSend(conversationId()!, `agent-${agentSent++}`);
     if (!await until(() => first.host.texts().length > 0, 10_000)) {
@@ -374,7 +405,9 @@ export async function runStorageCase(
         sent?.then(() => entry.outcome = "resolved", () => entry.outcome = "rejected");
         handed.push(entry);
         steps.push(
-          `user sends ${text} on page ${page.n}${entry.kept ? "" : " (not kept at once)"}`,
+          `${clock.now() - started} ms: user sends ${text} on page ${page.n}${
+            entry.kept ? "" : " (not kept at once)"
+          }`,
         );
       } else if (step === "advance") {
         const ms = rng.pick([0, 10, 100, 500, 1_000, 2_000, 5_000]);
@@ -383,7 +416,7 @@ export async function runStorageCase(
       } else if (step === "turns") {
         const turns = rng.range(0, 4);
         steps.push(`${turns} turn(s) pass`);
-        await settle(turns);
+        await clock.settle(turns);
       } else if (step === "disk") {
         disk.mode = rng.pick<DiskMode>(["ok", "ok", "failing", "hanging"]);
         steps.push(`the log's disk is ${disk.mode}`);
@@ -406,7 +439,7 @@ export async function runStorageCase(
         }
       } else if (step === "reload") {
         const page = await reload();
-        steps.push(`reload: page ${page.n}`);
+        steps.push(`${clock.now() - started} ms: reload: page ${page.n}`);
       } else if (step === "end" && !ended) {
         ended = true;
         sim.agentEnd(conversationId()!);
@@ -489,6 +522,10 @@ export async function runStorageCase(
       for (const overlap of page.host.overlaps) violations.push(`page ${page.n}: ${overlap}`);
     }
     violations.push(...unhandled.take());
+    violations.push(...clock.thrown.map((error) => `a timer threw: ${error}`));
+    violations.push(
+      ...sim.uncaughtErrors.map((error) => `a listener or callback threw: ${String(error.error)}`),
+    );
     if (violations.length) {
       steps.push(...logger.lines.map((line) => `  warned: ${line}`));
     }
@@ -499,5 +536,5 @@ export async function runStorageCase(
     await clock.advance(60_000);
     sim.dispose();
   }
-  return { seed, kind, steps, violations };
+  return { seed, kind, steps, violations, trace };
 }

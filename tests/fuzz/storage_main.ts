@@ -7,6 +7,7 @@
  * deno task fuzz:storage --cases=500 --seed=7     # another run
  * deno task fuzz:storage --store=indexeddb        # over fake-indexeddb
  * deno task fuzz:storage --case=123456789         # replays one case, printing its steps
+ * deno task fuzz:storage --case=123456789 --trace # and each SDK call each page made
  * ```
  *
  * @module
@@ -38,9 +39,10 @@ const replay = (caseSeedValue: number) =>
   `deno task fuzz:storage --store=${kind} --case=${caseSeedValue}`;
 
 if (args.case !== undefined) {
-  const result = await runStorageCase(Number(args.case), kind);
+  const result = await runStorageCase(Number(args.case), { kind, trace: "trace" in args });
   finished = true;
   console.log(result.steps.map((s, i) => `${i + 1}. ${s}`).join("\n"));
+  if (result.trace.length) console.log(`\nSDK calls:\n${result.trace.join("\n")}`);
   console.log(`\nviolations: ${result.violations.length}\n${result.violations.join("\n")}`);
   Deno.exit(result.violations.length ? 1 : 0);
 }
@@ -50,7 +52,7 @@ const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 let violations = 0;
 const failing: number[] = [];
 for (let i = 0; i < cases; i++) {
-  const result = await runStorageCase(caseSeed(seed, i), kind);
+  const result = await runStorageCase(caseSeed(seed, i), { kind });
   violations += result.violations.length;
   if (result.violations.length) {
     failing.push(result.seed);
