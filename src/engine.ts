@@ -194,6 +194,12 @@ export class DeskEngine {
   #held = new Map<string, KustomerMessage>();
   #catchingUp = false;
   #catchUpAgain = false;
+  /**
+   * The log this page took up from a reload or a closed tab and has not yet caught up with
+   * Kustomer: its pending messages may be there already (sent before the page went, the answer
+   * lost), so none goes until the catch-up has looked.
+   */
+  #unconfirmed?: SessionLog;
   /** The site's Web Locks (none: every page acts as if alone). */
   #locks?: DeskLocks;
   /** The lock this page holds: its live escalation's. */
@@ -652,6 +658,7 @@ export class DeskEngine {
     if (!this.#current(log)) return;
     this.#connection.setStatus("online");
     await this.#decided(log, confirmSent(log.state, messages, this.#sending));
+    if (this.#unconfirmed === log) this.#unconfirmed = undefined;
     await this.#show(log, messages);
     await this.#sendPending(log);
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
@@ -921,6 +928,7 @@ export class DeskEngine {
     this.#log = log;
     await this.#fromOutbox(log);
     const hadConversation = !!log.state.conversationId;
+    if (hadConversation) this.#unconfirmed = log;
     await this.#wait(this.#connection.connect());
     if (!this.#current(log)) return "ended";
     if (hadConversation && await this.#endedRemotely(log)) {
@@ -960,7 +968,7 @@ export class DeskEngine {
 
   /** Sends queued user messages, in order, each once. */
   async #sendPending(log: SessionLog): Promise<void> {
-    if (!log.state.opened) return;
+    if (!log.state.opened || this.#unconfirmed === log) return;
     for (const { id } of log.state.pending) {
       if (!this.#current(log)) return;
       await this.#deliver(log, id);

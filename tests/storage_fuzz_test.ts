@@ -1,0 +1,34 @@
+/**
+ * The storage fuzzer (tests/fuzz/storage_fuzz.ts) on a fixed sample of seeds, over memory and
+ * fake-indexeddb, and one regression test per bug it found.
+ */
+
+import "fake-indexeddb/auto";
+import { assertEquals } from "@std/assert";
+import { settle } from "./_helpers.ts";
+import { connect, customerTexts, world } from "./_world.ts";
+
+Deno.test(
+  "storage fuzz 3066106191: a message handed over while a reload resumes does not send again the ones Kustomer already took",
+  async () => {
+    const w = world("memory");
+    await w.desk.startChat(connect(), {});
+    const conversationId = w.conversationId;
+    w.sim.agentSend(conversationId, "hi");
+    await w.clock.advance(100);
+    // Kustomer takes the message, but its answer is lost with the page.
+    w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+    void w.desk.sendMessageToAgent({ id: "m1", input: { text: "first" } }, "m1").catch(() => {});
+    await settle();
+    assertEquals(customerTexts(w.sim, conversationId).slice(1), ["first"]);
+    const { desk } = w.reload();
+    const resumed = desk.reconnect();
+    // The user types while the page is still catching up with Kustomer.
+    const second = desk.sendMessageToAgent({ id: "m2", input: { text: "second" } }, "m2");
+    assertEquals(await resumed, true);
+    await second;
+    await w.clock.advance(10_000);
+    assertEquals(customerTexts(w.sim, conversationId).slice(1), ["first", "second"]);
+    await w.dispose();
+  },
+);
