@@ -43,6 +43,7 @@ if (args.case !== undefined) {
   finished = true;
   console.log(result.steps.map((s, i) => `${i + 1}. ${s}`).join("\n"));
   if (result.trace.length) console.log(`\nSDK calls:\n${result.trace.join("\n")}`);
+  console.log(`\nnotes: ${result.notes.length}\n${result.notes.join("\n")}`);
   console.log(`\nviolations: ${result.violations.length}\n${result.violations.join("\n")}`);
   Deno.exit(result.violations.length ? 1 : 0);
 }
@@ -51,9 +52,14 @@ const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 let violations = 0;
 const failing: number[] = [];
+const notes = new Map<string, number>();
 for (let i = 0; i < cases; i++) {
   const result = await runStorageCase(caseSeed(seed, i), { kind });
   violations += result.violations.length;
+  for (const note of result.notes) {
+    const what = note.split(":")[0];
+    notes.set(what, (notes.get(what) ?? 0) + 1);
+  }
   if (result.violations.length) {
     failing.push(result.seed);
     console.log(`case ${i} failed; replay: ${replay(result.seed)}`);
@@ -65,6 +71,8 @@ for (let i = 0; i < cases; i++) {
 finished = true;
 console.log(
   `Storage (${kind}): cases ${cases}, invariant violations ${violations} ` +
-    `(seed ${seed}, ${failing.length} failing cases, ${elapsed()})`,
+    `(seed ${seed}, ${failing.length} failing cases, ${elapsed()}); allowed outcomes: ${
+      [...notes].map(([what, n]) => `${what} ${n}`).join(", ") || "none"
+    }`,
 );
 if (failing.length) Deno.exit(1);
