@@ -546,6 +546,17 @@ export async function runStorageCase(
     );
     if (violations.length) {
       steps.push(...logger.lines.map((line) => `  warned: ${line}`));
+      for (const page of pages) {
+        const failedIds = page.host.errors().filter((e) => e.type === 3).map((e) =>
+          (e as { messageID?: string }).messageID
+        );
+        steps.push(
+          `  page ${page.n}: history ${[...page.historyAgent, ...page.historyUser].join(",")}` +
+            ` (failed: ${page.historyFailed.join(",")}); shown live ${
+              page.host.texts().join(",")
+            }; shown failed ${failedIds.join(",")}`,
+        );
+      }
     }
   } catch (error) {
     violations.push(`the harness threw: ${String((error as Error)?.stack ?? error)}`);
