@@ -449,8 +449,9 @@ export class DeskEngine {
         try {
           messages = await this.#latestOf(log);
         } catch (error) {
-          // Lost: the retry's catch-up shows them. Refused: show what arrived, as it is.
-          if (isTimeout(error)) return;
+          // Lost, or a page that took the chat up and has not caught up yet: the retry's
+          // catch-up shows them, after what it missed. Refused: show what arrived, as it is.
+          if (isTimeout(error) || this.#unconfirmed === log) return;
         }
         if (!this.#current(log)) return;
         await this.#show(log, messages);

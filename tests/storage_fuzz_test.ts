@@ -32,3 +32,27 @@ Deno.test(
     await w.dispose();
   },
 );
+
+Deno.test(
+  "storage fuzz 2319643637: an agent message that arrives live while a reloaded page cannot yet fetch what it missed is shown after the missed ones, in Kustomer's order",
+  async () => {
+    const w = world("memory");
+    await w.desk.startChat(connect(), {});
+    const conversationId = w.conversationId;
+    w.sim.agentSend(conversationId, "one");
+    await w.clock.advance(100);
+    const { desk, host } = w.reload();
+    // Kustomer refuses the catch-up fetches for a while; the agent writes during the reload.
+    w.sim.faults.fail("getHistoricalMessages", { times: 3 });
+    w.sim.faults.fail("getMessages", { times: 3 });
+    w.sim.agentSend(conversationId, "two");
+    w.sim.agentSend(conversationId, "three");
+    const resumed = desk.reconnect();
+    await w.clock.advance(10);
+    w.sim.agentSend(conversationId, "four");
+    assertEquals(await resumed, true);
+    await w.clock.advance(10_000);
+    assertEquals(host.texts(), ["two", "three", "four"]);
+    await w.dispose();
+  },
+);
