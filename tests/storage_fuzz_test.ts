@@ -7,6 +7,32 @@ import "fake-indexeddb/auto";
 import { assertEquals } from "@std/assert";
 import { settle } from "./_helpers.ts";
 import { connect, customerTexts, world } from "./_world.ts";
+import { runStorageCase, type StorageKind } from "./fuzz/storage_fuzz.ts";
+import { caseSeed } from "./fuzz/rng.ts";
+
+for (const [kind, seed, cases] of [["memory", 20261201, 150], ["indexeddb", 6, 30]] as const) {
+  Deno.test(
+    `storage fuzz over ${kind}: ${cases} cases of failing storage, Kustomer faults and reloads lose nothing`,
+    async () => {
+      const failures: string[] = [];
+      let steps = 0;
+      for (let i = 0; i < cases; i++) {
+        const result = await runStorageCase(caseSeed(seed, i), { kind: kind as StorageKind });
+        steps += result.steps.length;
+        if (result.violations.length) {
+          failures.push(
+            `case ${i} (deno task fuzz:storage --store=${kind} --case=${result.seed}): ${
+              result.violations.join("; ")
+            }`,
+          );
+        }
+      }
+      assertEquals(failures, []);
+      // The cases did run their steps (10 to 30 each, plus the start and the heal).
+      assertEquals(steps >= cases * 12, true, `${steps} steps`);
+    },
+  );
+}
 
 Deno.test(
   "storage fuzz 3066106191: a message handed over while a reload resumes does not send again the ones Kustomer already took",
