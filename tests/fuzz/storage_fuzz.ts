@@ -202,6 +202,8 @@ interface Page {
   /** The user message ids the page's history showed, and those it showed failed. */
   readonly historyUser: string[];
   readonly historyFailed: string[];
+  /** How its `reconnect()` settled, if it was called. */
+  reconnected?: string;
   close(): void;
 }
 
@@ -332,8 +334,13 @@ export async function runStorageCase(
     };
     pages.push(page);
     if (connected) {
-      desk.reconnect().catch((error) =>
-        violations.push(`page ${n}: reconnect() rejected (${String(error)})`)
+      page.reconnected = "pending";
+      desk.reconnect().then(
+        (resumed) => page.reconnected = String(resumed),
+        (error) => {
+          page.reconnected = "rejected";
+          violations.push(`page ${n}: reconnect() rejected (${String(error)})`);
+        },
       );
     }
     return page;
@@ -525,7 +532,7 @@ export async function runStorageCase(
           continue;
         }
         violations.push(
-          `${what} never reached Kustomer and was never shown failed (${
+          `${what} never reached Kustomer and was never shown failed (send ${message.outcome}, ${
             message.kept ? "kept in the outbox" : "not kept in the outbox"
           }${message.storageThrew ? ", Web Storage threw" : ""}, ${
             landed ? "in the log" : "never in the log"
@@ -585,7 +592,7 @@ export async function runStorageCase(
           `  page ${page.n}: history ${[...page.historyAgent, ...page.historyUser].join(",")}` +
             ` (failed: ${page.historyFailed.join(",")}); shown live ${
               page.host.texts().join(",")
-            }; shown failed ${failedIds.join(",")}`,
+            }; shown failed ${failedIds.join(",")}; reconnect ${page.reconnected ?? "not called"}`,
         );
       }
     }
