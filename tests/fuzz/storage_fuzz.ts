@@ -85,12 +85,16 @@ export interface StorageCaseOptions {
 /** How the log's disk behaves now. */
 type DiskMode = "ok" | "failing" | "hanging";
 
-/** The disk every page of a case shares (IndexedDB is per origin), and how it behaves now. */
+/**
+ * The disk every page of a case shares (IndexedDB is per origin), and how it behaves now. `open`
+ * gives a page its own store over it: one more connection to the same IndexedDB database (each
+ * page has its own, with its own knowledge of the log's head), or the one memory store.
+ */
 class Disk {
   mode: DiskMode = "ok";
   /** Every write that landed, as text (to tell whether a message ever reached the log). */
   readonly landed: string[] = [];
-  constructor(readonly inner: LogStore) {}
+  constructor(readonly open: () => LogStore) {}
 }
 
 /** A macrotask turn, in order with fake-indexeddb's (which uses `setImmediate` too). */
@@ -104,7 +108,10 @@ const never = <T>(): Promise<T> => new Promise<T>(() => {});
  */
 class PageStore implements LogStore {
   gone = false;
-  constructor(readonly disk: Disk) {}
+  readonly inner: LogStore;
+  constructor(readonly disk: Disk) {
+    this.inner = disk.open();
+  }
 
   #writing<T>(run: () => Promise<T>): Promise<T> {
     if (this.gone || this.disk.mode === "hanging") return never();
@@ -124,21 +131,21 @@ class PageStore implements LogStore {
 
   write(logId: string, write: LogWrite): Promise<void> {
     return this.#writing(async () => {
-      await this.disk.inner.write(logId, write);
+      await this.inner.write(logId, write);
       this.disk.landed.push(JSON.stringify(write));
     });
   }
   remove(logId: string): Promise<void> {
-    return this.#writing(() => this.disk.inner.remove(logId));
+    return this.#writing(() => this.inner.remove(logId));
   }
   load(logId: string): Promise<LoadedLog> {
-    return this.#reading(() => this.disk.inner.load(logId));
+    return this.#reading(() => this.inner.load(logId));
   }
   events(logId: string, toSeq?: number): Promise<unknown[]> {
-    return this.#reading(() => this.disk.inner.events(logId, toSeq));
+    return this.#reading(() => this.inner.events(logId, toSeq));
   }
   heads(): Promise<LogHead[]> {
-    return this.#reading(() => this.disk.inner.heads());
+    return this.#reading(() => this.inner.heads());
   }
 }
 
@@ -255,11 +262,9 @@ export async function runStorageCase(
   const unhandled = watchUnhandled();
   const clock = new ManualClock();
   const sim = new SimulatedKustomerCore({ now: clock.now, scheduler: clock, objectUrls: false });
-  const disk = new Disk(
-    kind === "memory"
-      ? new MemoryLogStore()
-      : new IndexedDbLogStore({ dbName: `storage-fuzz-${seed}-${++dbCount}` }),
-  );
+  const memory = new MemoryLogStore();
+  const dbName = `storage-fuzz-${seed}-${++dbCount}`;
+  const disk = new Disk(() => kind === "memory" ? memory : new IndexedDbLogStore({ dbName }));
   const storage = new FakeStorage();
   const logger = new CapturingLogger();
   const pages: Page[] = [];
