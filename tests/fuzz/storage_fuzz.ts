@@ -121,9 +121,16 @@ class PageStore implements LogStore {
     return this.#reading(run);
   }
 
+  /** The calls under way in the store (a gone page's land, or not, before the next page loads). */
+  readonly inFlight = new Set<Promise<unknown>>();
+
   #reading<T>(run: () => Promise<T>): Promise<T> {
     if (this.gone) return never();
-    return run().then(
+    const call = run();
+    this.inFlight.add(call);
+    const forget = () => this.inFlight.delete(call);
+    call.then(forget, forget);
+    return call.then(
       (value) => this.gone ? never() : value,
       (error) => this.gone ? never() : Promise.reject(error),
     );
@@ -211,7 +218,7 @@ interface Page {
   readonly historyFailed: string[];
   /** How its `reconnect()` settled, if it was called. */
   reconnected?: string;
-  close(): void;
+  close(): Promise<void>;
 }
 
 const KUSTOMER_METHODS: readonly SimMethod[] = [
@@ -330,11 +337,15 @@ export async function runStorageCase(
       historyAgent,
       historyUser,
       historyFailed,
-      close() {
+      async close() {
         alive = false;
         store.gone = true;
         outbox.gone = true;
         core.unload();
+        // What the page's store had under way when it went lands (or fails) before the next page
+        // reads: a browser commits or aborts a gone page's transactions before the next page loads.
+        // The page never hears back.
+        await Promise.allSettled([...store.inFlight]);
       },
     };
     pages.push(page);
@@ -367,7 +378,7 @@ export async function runStorageCase(
 
   const reload = async (): Promise<Page> => {
     const old = pages[pages.length - 1];
-    old.close();
+    await old.close();
     return await open(old.host.state, old.host.connected);
   };
 
@@ -604,7 +615,7 @@ export async function runStorageCase(
   } catch (error) {
     violations.push(`the harness threw: ${String((error as Error)?.stack ?? error)}`);
   } finally {
-    current()?.close();
+    await current()?.close();
     await clock.advance(60_000);
     sim.dispose();
   }
