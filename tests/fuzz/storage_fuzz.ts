@@ -11,8 +11,9 @@
  *    `history.error_state` 2 or a `USER_MESSAGE` error on a page that showed it, or its
  *    `sendMessageToAgent` rejected), never silently gone. Allowed, and counted as notes: a message
  *    handed over while Web Storage threw that never reached the log (its page went first: nothing
- *    could keep it), and a message shown failed that Kustomer took (its send timed out, the answer
- *    lost). Two known losses are counted as notes too, not fixed yet: a message handed over before
+ *    could keep it), a message shown failed that Kustomer took (its send timed out, the answer
+ *    lost), and a message handed over after the host heard the chat end (Carbon would not) whose
+ *    page went before the desk refused it. Two known losses are counted as notes too, not fixed yet: a message handed over before
  *    its page's engine loaded, the page gone before it did; and a kept message whose next page
  *    could not read Web Storage when it resumed, the chat then ending;
  * 3. the final page shows each agent message exactly once across its history and live messages, in
@@ -203,6 +204,8 @@ interface Handed {
   readonly storageFailures: number;
   /** Whether the page's engine had loaded when it was handed over. */
   readonly engineLoaded: boolean;
+  /** Whether the page's host was in a chat with an agent (Carbon's `isConnected`) then. */
+  readonly hostConnected: boolean;
   outcome: "pending" | "resolved" | "rejected";
 }
 
@@ -446,6 +449,7 @@ export async function runStorageCase(
           storageThrew: storage.throws,
           storageFailures,
           engineLoaded: page.desk.state !== undefined,
+          hostConnected: page.host.connected,
           outcome: sent ? "pending" : "rejected",
         };
         sent?.then(() => entry.outcome = "resolved", () => entry.outcome = "rejected");
@@ -533,6 +537,12 @@ export async function runStorageCase(
           // Neither storage could keep it and its page went before Kustomer took it: nothing
           // could have saved it.
           notes.push(`unkept: ${what}`);
+          continue;
+        }
+        if (!message.hostConnected && message.outcome === "pending") {
+          // Handed over after the host had heard the chat end (Carbon would have given it to the
+          // assistant, not the desk), its page gone before the desk refused it.
+          notes.push(`after-end-unanswered: ${what}`);
           continue;
         }
         if (!message.kept && !message.storageThrew && !message.engineLoaded) {
