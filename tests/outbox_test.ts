@@ -20,6 +20,8 @@ import { OUTBOX_MAX_CHARS, OUTBOX_PREFIX, type OutboxStorage } from "../src/outb
 import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry } from "./_locks.ts";
 import { connect, customerTexts, world } from "./_world.ts";
+import type { KustomerServiceDeskOptions } from "../src/options.ts";
+import type { SimulatedKustomerCore } from "../simulator.ts";
 
 /** Web Storage in memory; it can refuse every access, or ignore removals (a page gone first). */
 class FakeStorage implements OutboxStorage {
@@ -63,10 +65,17 @@ class FakeStorage implements OutboxStorage {
 class GatedStore implements LogStore {
   held = false;
   failing = false;
+  /** The events passed on to the inner store, each as "type id" (the user message's id, if any). */
+  readonly written: string[] = [];
   constructor(readonly inner: LogStore) {}
   write(logId: string, write: LogWrite): Promise<void> {
     if (this.failing) return Promise.reject(new DOMException("the disk is full", "UnknownError"));
-    return this.held ? new Promise(() => {}) : this.inner.write(logId, write);
+    if (this.held) return new Promise(() => {});
+    for (const record of write.records) {
+      const { type, data } = record as unknown as { type: string; data: { id?: string } };
+      this.written.push(data.id ? `${type} ${data.id}` : type);
+    }
+    return this.inner.write(logId, write);
   }
   load(logId: string): Promise<LoadedLog> {
     return this.inner.load(logId);
@@ -101,6 +110,97 @@ function summary({ message }: HistoryItem): string {
   }
   const generic = (message as { output: { generic?: { text?: string }[] } }).output.generic;
   return generic?.map((item) => item.text).join(" ") ?? "";
+}
+
+/**
+ * What reached conversation `conversationId`, in order: "send <text>" for each message sent to it
+ * (taken or refused), "end" for each request to end it, "create" for every conversation created.
+ */
+function callsTo(sim: SimulatedKustomerCore, conversationId: string): string[] {
+  return sim.callLog.flatMap(({ method, options }) => {
+    const { conversationId: id, body } = (options ?? {}) as {
+      conversationId?: string;
+      body?: string;
+    };
+    if (method === "createConversation") return ["create"];
+    if (id !== conversationId) return [];
+    return method === "sendMessage"
+      ? [`send ${body}`]
+      : method === "endConversation"
+      ? ["end"]
+      : [];
+  });
+}
+
+/** The warnings that say user messages were not sent. */
+const notSent = (lines: string[]) => lines.filter((l) => l.includes("were not sent"));
+
+/**
+ * One browser over a gated store and a fake Web Storage, with Web Locks: `tab()` opens a page
+ * whose Core, locks and timers go with it when it is closed.
+ */
+function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptions = {}) {
+  const storage = new FakeStorage();
+  const store = new GatedStore(storeOf(kind));
+  const w = world(kind, { outbox: storage, store, ...options });
+  w.page.unload(); // the world's own page has no locks: these tests open their own tabs
+  const registry = new LockRegistry();
+  const tab = () => {
+    const page = new PageCore(w.sim);
+    const locks = registry.page();
+    const host = new RecordingHost({});
+    let open = true;
+    const scheduler = {
+      setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
+      clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
+    };
+    const desk = new KustomerServiceDesk(
+      { callback: host.callback, instance: host.instance },
+      { ...w.options, core: page.core, locks, scheduler },
+    );
+    return {
+      desk,
+      host,
+      close() {
+        open = false;
+        page.unload();
+        locks.unload();
+      },
+    };
+  };
+  return { w, storage, store, tab };
+}
+
+/**
+ * A browser whose tab chatted with Ada and was closed right after the user typed "my order is 42":
+ * `how` the message went: its log write never landed ("unwritten"), or the log's writes failed
+ * and Kustomer took it from memory ("sent, unwritten"), or it was written and Kustomer took it but
+ * the answer was lost ("sent, unanswered").
+ */
+async function closedTab(
+  kind: "memory" | "indexeddb",
+  how: "unwritten" | "sent, unwritten" | "sent, unanswered",
+  options: KustomerServiceDeskOptions = {},
+) {
+  const b = browser(kind, { orphanTimeoutMs: 60_000, ...options });
+  const first = b.tab();
+  await first.desk.startChat(connect(), {});
+  const conversationId = first.desk.state!.conversationId!;
+  const escalationId = first.host.record.escalationId as string;
+  b.w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+  await until(() => first.host.texts().length === 1, "the agent's first message");
+  if (how === "unwritten") b.store.held = true;
+  else if (how === "sent, unwritten") b.store.failing = true;
+  else b.w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+  const sent = send(first.desk, "u1", "my order is 42");
+  if (how === "sent, unwritten") await sent;
+  else {
+    sent.catch(() => {});
+    await settle();
+  }
+  first.close();
+  b.store.held = b.store.failing = false;
+  return { ...b, conversationId, escalationId };
 }
 
 for (const kind of ["memory", "indexeddb"] as const) {
@@ -296,10 +396,10 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(customerTexts(w.sim, conversationId).slice(1), [], "never sent");
         assertEquals(storage.keys, [], "not kept for ever");
         assertEquals(
-          w.logger.lines.filter((l) =>
-            l.includes("1 user message(s) handed over as the chat ended")
-          ),
-          ["Kustomer service desk: 1 user message(s) handed over as the chat ended were not sent"],
+          w.logger.lines.filter((l) => l.includes("were not sent")),
+          [
+            "Kustomer service desk: 1 user message(s) were not sent: the chat ended before the message could be sent",
+          ],
         );
         await w.dispose();
       },
@@ -444,6 +544,52 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(w.sim.conversations.length, 1);
         assertEquals(storage.keys, []);
         second.close();
+        await w.dispose();
+      },
+    );
+  });
+}
+
+for (const kind of ["memory", "indexeddb"] as const) {
+  Deno.test(`a chat the desk ends itself over ${kind}: the user's last messages go first`, async (t) => {
+    await t.step(
+      "a closed tab's message whose write never landed, nobody takes the chat up: sent once, then the end",
+      async () => {
+        const { w, storage, tab, conversationId } = await closedTab(kind, "unwritten");
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+        assertEquals(storage.keys, [], "the outbox let it go");
+        assertEquals(await w.store.heads(), [], "the log is cleared");
+        assertEquals(notSent(w.logger.lines), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "Kustomer refuses it: recorded failed, one warning",
+      async () => {
+        const { w, storage, store, tab, conversationId } = await closedTab(kind, "unwritten");
+        const other = tab();
+        w.sim.faults.fail("sendMessage", { times: 1 });
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [], "refused");
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 1 user message(s) were not sent: KustomerError: Kustomer rejected sendMessage(): Simulated failure of sendMessage (status 500)",
+        ]);
+        assertEquals(storage.keys, []);
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" u1")),
+          ["user_message_queued u1", "user_message_requested u1", "user_message_failed u1"],
+        );
+        other.close();
         await w.dispose();
       },
     );
