@@ -593,5 +593,175 @@ for (const kind of ["memory", "indexeddb"] as const) {
         await w.dispose();
       },
     );
+
+    await t.step(
+      "Kustomer does not answer: the sends stop at the first timeout, the rest fail with it; this page's own chat is not marked lost",
+      async () => {
+        const { w, store, storage, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        // Another live tab, with a chat of its own.
+        const other = tab();
+        await other.desk.startChat(connect(), {});
+        store.held = true;
+        void send(first.desk, "u1", "one").catch(() => {});
+        void send(first.desk, "u2", "two").catch(() => {});
+        await settle();
+        first.close();
+        store.held = false;
+        w.sim.faults.hang("sendMessage", { times: 1 });
+        await w.clock.advance(60_000);
+        await w.clock.advance(10_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        assertEquals(callsTo(w.sim, conversationId).slice(3), ["send one", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 2 user message(s) were not sent: KustomerError: Kustomer did not answer sendMessage() within 1000 ms",
+        ]);
+        assertEquals(store.written.filter((event) => / u[12]$/.test(event)), [
+          "user_message_queued u1",
+          "user_message_queued u2",
+          "user_message_requested u1",
+          "user_message_failed u1",
+          "user_message_failed u2",
+        ]);
+        assertEquals(storage.keys, []);
+        assertEquals(other.host.errors(), [], "the other tab's chat is not disconnected");
+        assertEquals(w.logger.lines.filter((l) => l.includes("lost Kustomer")), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    for (const how of ["sent, unwritten", "sent, unanswered"] as const) {
+      await t.step(
+        `a closed tab's message Kustomer has (${how}): found there, not sent twice`,
+        async () => {
+          const { w, storage, store, tab, conversationId } = await closedTab(kind, how);
+          assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+          const other = tab();
+          await w.clock.advance(60_000);
+          await until(() => w.sim.conversations[0].ended, "the chat ended");
+          await w.clock.advance(10_000);
+          assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+          assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+          assertEquals(
+            store.written.filter((event) => event.endsWith(" u1")).at(-1),
+            "user_message_sent u1",
+          );
+          assertEquals(notSent(w.logger.lines), []);
+          assertEquals(storage.keys, []);
+          other.close();
+          await w.dispose();
+        },
+      );
+    }
+
+    /** A page with a chat, and a message whose log write never landed when the page reloaded. */
+    async function reloaded(options: KustomerServiceDeskOptions, agent = true) {
+      const storage = new FakeStorage();
+      const store = new GatedStore(storeOf(kind));
+      const w = world(kind, { outbox: storage, store, ...options });
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      if (agent) {
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "the agent's first message");
+      }
+      store.held = true;
+      void send(w.desk, "m1", "are you there?").catch(() => {});
+      await settle();
+      const page = w.reload();
+      store.held = false;
+      return { w, storage, store, conversationId, ...page };
+    }
+
+    await t.step(
+      'a reload with orphanedChat "end": the message reaches Kustomer once, then the old chat ends and the new one starts',
+      async () => {
+        const { w, storage, conversationId, desk } = await reloaded({ orphanedChat: "end" });
+        await desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), [
+          "send are you there?",
+          "end",
+          "create",
+        ]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["are you there?"]);
+        assertEquals(notSent(w.logger.lines), []);
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "left waiting by a reload, nobody takes it up (endOrphan): the message reaches Kustomer, then the end",
+      async () => {
+        const { w, storage, conversationId } = await reloaded({ orphanTimeoutMs: 60_000 }, false);
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the orphan ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send are you there?", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["are you there?"]);
+        assertEquals(notSent(w.logger.lines), []);
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the resume fails: nothing more is tried, the message is failed with one warning and the host told",
+      async () => {
+        const { w, storage, store, conversationId, desk, host } = await reloaded({});
+        w.sim.faults.fail("getHistoricalMessages", { times: 1 });
+        await desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["end", "create"]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 1 user message(s) were not sent: KustomerError: Kustomer rejected getHistoricalMessages(): Simulated failure of getHistoricalMessages (status 500)",
+        ]);
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" m1")),
+          ["user_message_queued m1", "user_message_failed m1"],
+        );
+        assertEquals(
+          host.errors().filter((e) => e.type === 3).map((e) =>
+            (e as { messageID?: string }).messageID
+          ),
+          ["m1"],
+        );
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "taking up a closed tab's chat fails: nothing more is tried, the message is failed with one warning",
+      async () => {
+        const { w, storage, store, tab, conversationId } = await closedTab(kind, "unwritten");
+        w.sim.faults.fail("getHistoricalMessages", { times: 1 });
+        const other = tab();
+        await other.desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["end", "create"]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines).length, 1);
+        assert(
+          notSent(w.logger.lines)[0].includes("1 user message(s) were not sent: KustomerError"),
+        );
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" u1")),
+          ["user_message_queued u1", "user_message_failed u1"],
+        );
+        assertEquals(storage.keys, []);
+        other.close();
+        await w.dispose();
+      },
+    );
   });
 }
