@@ -17,11 +17,11 @@ import {
   MemoryLogStore,
 } from "../src/log_store.ts";
 import { OUTBOX_MAX_CHARS, OUTBOX_PREFIX, type OutboxStorage } from "../src/outbox.ts";
-import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
+import { FakeScheduler, PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry } from "./_locks.ts";
 import { connect, customerTexts, world } from "./_world.ts";
 import type { KustomerServiceDeskOptions } from "../src/options.ts";
-import type { SimulatedKustomerCore } from "../simulator.ts";
+import { makeTestJwt, type SimulatedKustomerCore } from "../simulator.ts";
 
 /** Web Storage in memory; it can refuse every access, or ignore removals (a page gone first). */
 class FakeStorage implements OutboxStorage {
@@ -564,6 +564,49 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
         assertEquals(storage.keys, [], "the outbox let it go");
         assertEquals(await w.store.heads(), [], "the log is cleared");
+        assertEquals(notSent(w.logger.lines), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a page that has not logged in logs in before it looks for the message on Kustomer",
+      async () => {
+        // Issued at the tests' clock's start: good for the 15 minutes the test's clock covers.
+        const iat = Math.floor(new FakeScheduler().now() / 1000);
+        const getJwt = () => Promise.resolve(makeTestJwt({ externalId: "u-7", iat }));
+        const { w, tab } = await closedTab(kind, "unwritten", { getJwt });
+        const before = w.sim.callLog.length;
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(w.sim.callLog.slice(before).map((c) => c.method), [
+          "init",
+          "login",
+          "getMessages",
+          "sendMessage",
+          "endConversation",
+        ]);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "nothing to send: nothing is fetched, the chat is only ended",
+      async () => {
+        const { w, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        first.close();
+        const before = w.sim.callLog.length;
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(w.sim.callLog.slice(before).map((c) => c.method), ["init", "endConversation"]);
         assertEquals(notSent(w.logger.lines), []);
         other.close();
         await w.dispose();
