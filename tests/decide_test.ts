@@ -360,6 +360,24 @@ Deno.test("deliverLast() sends as deliverMessage(), quietly; a failure fails the
       effects: [{ call: "userMessageSent", id: "u1" }],
     });
   });
+  await t.step(
+    "files lost in a reload: failed at once, shown failed as deliverMessage() does",
+    () => {
+      const lost = given(...opened, {
+        type: "user_message_queued",
+        data: { id: "u3", text: "", files: [{ name: "a.pdf", size: 1, type: "application/pdf" }] },
+      });
+      const decision = deliverLast(lost, "u3");
+      const reason = "the files (a.pdf) were lost in a page reload";
+      assertEquals(decision.events, [{ type: "user_message_failed", data: { id: "u3", reason } }]);
+      const [failed] = decision.effects as { call: string; quiet?: boolean }[];
+      assertEquals(
+        [decision.effects.length, failed.call, failed.quiet],
+        [1, "userMessageFailed", undefined],
+        "shown failed (not quiet)",
+      );
+    },
+  );
   await t.step("the conversation not open, or the message not pending: nothing", () => {
     const unopened = given(opened[0], opened[1], queued("u1", "hi"));
     assertEquals(deliverLast(unopened, "u1"), { events: [], effects: [] });

@@ -520,7 +520,9 @@ export function deliverLast(
   const { events, effects } = deliverMessage(state, id, files);
   return {
     events,
-    effects: effects.map((effect) => ({ ...effect, quiet: true, onError: undefined })),
+    effects: effects.map((effect) =>
+      "onAnswer" in effect ? { ...effect, quiet: true, onError: undefined } : effect
+    ),
   };
 }
 
