@@ -655,8 +655,10 @@ for (const kind of ["memory", "indexeddb"] as const) {
         store.held = false;
         w.sim.faults.hang("sendMessage", { times: 1 });
         await w.clock.advance(60_000);
-        await w.clock.advance(10_000);
+        await until(() => w.sim.faults.remaining("sendMessage") === 0, "the send that hangs");
+        await w.clock.advance(1_000); // timeoutMs
         await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
         assertEquals(callsTo(w.sim, conversationId).slice(3), ["send one", "end"]);
         assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
         assertEquals(notSent(w.logger.lines), [
