@@ -1266,8 +1266,8 @@ export class DeskEngine {
 
   /**
    * A chat from before the reload that nobody took up (no reconnect, no new request): end it
-   * rather than leave an agent talking to no one; and end in Kustomer a chat whose end a reload
-   * interrupted.
+   * rather than leave an agent talking to no one (its last user messages sent first); and end in
+   * Kustomer a chat whose end a reload interrupted.
    */
   endOrphan(id: string): Promise<void> {
     return this.#post(async () => {
@@ -1416,9 +1416,10 @@ export class DeskEngine {
 
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
-   * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
-   * (one page does each: the one that gets the lock). Resolves with the ids of the chats whose end
-   * Kustomer has still not confirmed (to try again later).
+   * `orphanTimeoutMs` (their last user messages sent first, see {@linkcode DeskEngine.#sendLast}),
+   * and finishes the ends that a closed tab asked for but never saw confirmed (one page does each:
+   * the one that gets the lock). Resolves with the ids of the chats whose end Kustomer has still
+   * not confirmed (to try again later).
    */
   endUnheld(): Promise<string[]> {
     return this.#post(async () => {
