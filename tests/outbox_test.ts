@@ -679,6 +679,29 @@ for (const kind of ["memory", "indexeddb"] as const) {
       },
     );
 
+    for (const refused of [false, true]) {
+      await t.step(
+        `the page goes before Kustomer confirms the end: the ended log's history shows the message ${
+          refused ? "failed" : "sent"
+        }`,
+        async () => {
+          const { w, storage, store, tab, escalationId } = await closedTab(kind, "unwritten");
+          const other = tab();
+          if (refused) w.sim.faults.fail("sendMessage", { times: 1 });
+          w.sim.faults.hang("endConversation", { times: 1 });
+          await w.clock.advance(60_000);
+          await until(() => w.sim.faults.remaining("endConversation") === 0, "the end asked");
+          other.close();
+          const history = await loadChatHistory({ store, escalationId, outbox: storage });
+          assertEquals(history.map(summary), [
+            "Hi, I'm Ada.",
+            `my order is 42${refused ? " (failed)" : ""}`,
+          ]);
+          await w.dispose();
+        },
+      );
+    }
+
     for (const how of ["sent, unwritten", "sent, unanswered"] as const) {
       await t.step(
         `a closed tab's message Kustomer has (${how}): found there, not sent twice`,
