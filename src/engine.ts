@@ -65,6 +65,7 @@ import {
   confirmSent,
   createConversation,
   type Decision,
+  deliverLast,
   deliverMessage,
   ENDED_BEFORE_SENT,
   endInKustomer,
@@ -703,11 +704,39 @@ export class DeskEngine {
   #endFailed = (error: unknown): void =>
     this.#warn(`could not end the Kustomer conversation (${errorText(error)})`);
 
-  /** Ends a chat the desk cannot go on with: records why, ends the conversation, clears up. */
-  async #giveUp(log: SessionLog, reason: string): Promise<void> {
+  /**
+   * Ends a chat the desk cannot go on with: its last user messages first (see
+   * {@linkcode DeskEngine.#sendLast}; `unsendable`: why none can go), then records why, ends the
+   * conversation, clears up.
+   */
+  async #giveUp(log: SessionLog, reason: string, unsendable?: string): Promise<void> {
     this.#log = log;
+    await this.#sendLast(log, unsendable);
     await this.#end(log, "system", { reason }).catch(this.#endFailed);
     await this.#finish(log);
+  }
+
+  /**
+   * Before the desk ends a chat itself: takes in the user messages only the outbox kept, then sends
+   * those pending while the conversation is open on Kustomer, once each (those a lost answer left on
+   * Kustomer are found first), in order, until one cannot go; each call is bounded by `timeoutMs`.
+   * Nothing is tried when `why` says why none can go. Warns once of those left (the end fails
+   * them), and why.
+   */
+  async #sendLast(log: SessionLog, why?: string): Promise<void> {
+    await this.#fromOutbox(log);
+    if (!why && log.state.pending.length) {
+      try {
+        if (!this.#connection.listening) await this.#wait(this.#connection.connect());
+        const messages = await this.#messagesOf(log, true);
+        await this.#decided(log, confirmSent(log.state, messages, this.#sending));
+        for (const { id } of log.state.pending) await this.#deliver(log, id, deliverLast);
+      } catch (error) {
+        why = errorText(error);
+      }
+    }
+    const left = log.state.pending.length;
+    if (left) this.#warn(`${left} user message(s) were not sent: ${why ?? ENDED_BEFORE_SENT}`);
   }
 
   /** Stops timers, forgets the escalation in the host, and deletes or compacts the log. */
@@ -785,7 +814,7 @@ export class DeskEngine {
           outcome = isOver(previous.state) ? "ended" : "failed";
           if (outcome === "failed") {
             this.#warn(`could not resume the reloaded chat (${errorText(error)}); ending it`);
-            await this.#giveUp(previous, orphan);
+            await this.#giveUp(previous, orphan, errorText(error));
           }
         }
         // Live again, or ended by the agent meanwhile (the host was told): no new conversation.
@@ -830,7 +859,7 @@ export class DeskEngine {
       const message = errorText(error);
       if (this.#log === log) {
         await log.append({ type: "error_recorded", data: { where: "startChat", message } });
-        await this.#giveUp(log, message);
+        await this.#giveUp(log, message, message);
       }
       this.#host.setErrorStatus({
         type: 1,
@@ -991,12 +1020,15 @@ export class DeskEngine {
     else waiter.reject(error);
   }
 
-  /** Sends one pending user message (see {@linkcode deliverMessage}), unless it is going already. */
-  async #deliver(log: SessionLog, id: string): Promise<void> {
+  /**
+   * Sends one pending user message (see {@linkcode deliverMessage}, or `decide`), unless it is going
+   * already.
+   */
+  async #deliver(log: SessionLog, id: string, decide = deliverMessage): Promise<void> {
     if (this.#sending.has(id)) return;
     this.#sending.add(id);
     try {
-      await this.#decided(log, deliverMessage(log.state, id, this.#files.get(id)));
+      await this.#decided(log, decide(log.state, id, this.#files.get(id)));
     } finally {
       this.#files.delete(id);
       this.#sending.delete(id);
@@ -1109,16 +1141,13 @@ export class DeskEngine {
   async #fromOutbox(log: SessionLog): Promise<void> {
     const entries = readOutbox(this.#outbox, log.id, this.#warn);
     if (!entries.length) return;
-    const known = new Set(log.state.pending.map((p) => p.id));
-    if (entries.some((entry) => !known.has(entry.id))) {
-      for (const line of await log.readTranscript()) known.add(line.id);
-    }
+    const known = new Set([...await log.readTranscript(), ...log.state.pending].map((m) => m.id));
     const missing = entries.filter((entry) => !known.has(entry.id));
     if (missing.length) {
       const ended = log.state.status === "ended";
       this.#warn(
         ended
-          ? `${missing.length} user message(s) handed over as the chat ended were not sent`
+          ? `${missing.length} user message(s) were not sent: ${ENDED_BEFORE_SENT}`
           : `took ${missing.length} user message(s) the log lacked from Web Storage`,
       );
       const stored = await this.#durably(
@@ -1246,8 +1275,8 @@ export class DeskEngine {
 
   /**
    * A chat from before the reload that nobody took up (no reconnect, no new request): end it
-   * rather than leave an agent talking to no one; and end in Kustomer a chat whose end a reload
-   * interrupted.
+   * rather than leave an agent talking to no one (its last user messages sent first); and end in
+   * Kustomer a chat whose end a reload interrupted.
    */
   endOrphan(id: string): Promise<void> {
     return this.#post(async () => {
@@ -1350,7 +1379,7 @@ export class DeskEngine {
         outcome = isOver(log.state) ? "ended" : "failed";
         if (outcome === "failed") {
           this.#warn(`could not take up the chat of a closed tab (${errorText(error)})`);
-          await this.#giveUp(log, "left open by a closed tab");
+          await this.#giveUp(log, "left open by a closed tab", errorText(error));
         }
       }
       // Back in the chat: say with whom, after the transcript and what was missed.
@@ -1396,9 +1425,10 @@ export class DeskEngine {
 
   /**
    * Ends in Kustomer the chats of this browser that no live page holds and nobody took up within
-   * `orphanTimeoutMs`, and finishes the ends that a closed tab asked for but never saw confirmed
-   * (one page does each: the one that gets the lock). Resolves with the ids of the chats whose end
-   * Kustomer has still not confirmed (to try again later).
+   * `orphanTimeoutMs` (their last user messages sent first, see {@linkcode DeskEngine.#sendLast}),
+   * and finishes the ends that a closed tab asked for but never saw confirmed (one page does each:
+   * the one that gets the lock). Resolves with the ids of the chats whose end Kustomer has still
+   * not confirmed (to try again later).
    */
   endUnheld(): Promise<string[]> {
     return this.#post(async () => {
@@ -1428,6 +1458,7 @@ export class DeskEngine {
               `ended a chat left open by a closed tab: nobody took it up within ${orphanTimeoutMs} ms`,
             );
           }
+          await this.#sendLast(log);
           const reason = "left open by a closed tab";
           await this.#decided(log, chatEnded(log.state, "system", { reason })).catch(
             this.#endFailed,

@@ -13,6 +13,7 @@ import {
   conversationCreated,
   createConversation,
   type Decision,
+  deliverLast,
   deliverMessage,
   endConfirmed,
   ENDED_BEFORE_SENT,
@@ -338,6 +339,51 @@ function theCall(decision: Decision): KustomerEffect {
 
 const ended: EventInput = { type: "chat_ended", data: { by: "user" } };
 const endRequested: EventInput = { type: "end_requested", data: {} };
+
+Deno.test("deliverLast() sends as deliverMessage(), quietly; a failure fails the input", async (t) => {
+  const state = given(...opened, queued("u1", "hi"));
+  await t.step("a pending message: requested, then a quiet sendMessage with no onError", () => {
+    const decision = deliverLast(state, "u1");
+    assertEquals(decision.events, [requested("u1")]);
+    const send = theCall(decision);
+    assertEquals([send.call, send.options, send.quiet], [
+      "sendMessage",
+      { conversationId: "c1", body: "hi" },
+      true,
+    ]);
+    assertEquals(send.onError, undefined, "a failure fails the input, and the sends stop");
+  });
+  await t.step("Kustomer took it: recorded sent, the caller told", () => {
+    const after = given(...opened, queued("u1", "hi"), requested("u1"));
+    assertEquals(theCall(deliverLast(state, "u1")).onAnswer(after, { messageId: "k1" } as never), {
+      events: [{ type: "user_message_sent", data: { id: "u1", messageId: "k1" } }],
+      effects: [{ call: "userMessageSent", id: "u1" }],
+    });
+  });
+  await t.step(
+    "files lost in a reload: failed at once, shown failed as deliverMessage() does",
+    () => {
+      const lost = given(...opened, {
+        type: "user_message_queued",
+        data: { id: "u3", text: "", files: [{ name: "a.pdf", size: 1, type: "application/pdf" }] },
+      });
+      const decision = deliverLast(lost, "u3");
+      const reason = "the files (a.pdf) were lost in a page reload";
+      assertEquals(decision.events, [{ type: "user_message_failed", data: { id: "u3", reason } }]);
+      const [failed] = decision.effects as { call: string; quiet?: boolean }[];
+      assertEquals(
+        [decision.effects.length, failed.call, failed.quiet],
+        [1, "userMessageFailed", undefined],
+        "shown failed (not quiet)",
+      );
+    },
+  );
+  await t.step("the conversation not open, or the message not pending: nothing", () => {
+    const unopened = given(opened[0], opened[1], queued("u1", "hi"));
+    assertEquals(deliverLast(unopened, "u1"), { events: [], effects: [] });
+    assertEquals(deliverLast(state, "u9"), { events: [], effects: [] });
+  });
+});
 
 Deno.test("deliverMessage() records the intent, then sends; the answer settles it", async (t) => {
   const state = given(...opened, queued("u1", "hi"));

@@ -17,9 +17,11 @@ import {
   MemoryLogStore,
 } from "../src/log_store.ts";
 import { OUTBOX_MAX_CHARS, OUTBOX_PREFIX, type OutboxStorage } from "../src/outbox.ts";
-import { PageCore, RecordingHost, settle, until } from "./_helpers.ts";
+import { FakeScheduler, PageCore, RecordingHost, settle, until } from "./_helpers.ts";
 import { LockRegistry } from "./_locks.ts";
 import { connect, customerTexts, world } from "./_world.ts";
+import type { KustomerServiceDeskOptions } from "../src/options.ts";
+import { makeTestJwt, type SimulatedKustomerCore } from "../simulator.ts";
 
 /** Web Storage in memory; it can refuse every access, or ignore removals (a page gone first). */
 class FakeStorage implements OutboxStorage {
@@ -63,10 +65,17 @@ class FakeStorage implements OutboxStorage {
 class GatedStore implements LogStore {
   held = false;
   failing = false;
+  /** The events passed on to the inner store, each as "type id" (the user message's id, if any). */
+  readonly written: string[] = [];
   constructor(readonly inner: LogStore) {}
   write(logId: string, write: LogWrite): Promise<void> {
     if (this.failing) return Promise.reject(new DOMException("the disk is full", "UnknownError"));
-    return this.held ? new Promise(() => {}) : this.inner.write(logId, write);
+    if (this.held) return new Promise(() => {});
+    for (const record of write.records) {
+      const { type, data } = record as unknown as { type: string; data: { id?: string } };
+      this.written.push(data.id ? `${type} ${data.id}` : type);
+    }
+    return this.inner.write(logId, write);
   }
   load(logId: string): Promise<LoadedLog> {
     return this.inner.load(logId);
@@ -101,6 +110,97 @@ function summary({ message }: HistoryItem): string {
   }
   const generic = (message as { output: { generic?: { text?: string }[] } }).output.generic;
   return generic?.map((item) => item.text).join(" ") ?? "";
+}
+
+/**
+ * What reached conversation `conversationId`, in order: "send <text>" for each message sent to it
+ * (taken or refused), "end" for each request to end it, "create" for every conversation created.
+ */
+function callsTo(sim: SimulatedKustomerCore, conversationId: string): string[] {
+  return sim.callLog.flatMap(({ method, options }) => {
+    const { conversationId: id, body } = (options ?? {}) as {
+      conversationId?: string;
+      body?: string;
+    };
+    if (method === "createConversation") return ["create"];
+    if (id !== conversationId) return [];
+    return method === "sendMessage"
+      ? [`send ${body}`]
+      : method === "endConversation"
+      ? ["end"]
+      : [];
+  });
+}
+
+/** The warnings that say user messages were not sent. */
+const notSent = (lines: string[]) => lines.filter((l) => l.includes("were not sent"));
+
+/**
+ * One browser over a gated store and a fake Web Storage, with Web Locks: `tab()` opens a page
+ * whose Core, locks and timers go with it when it is closed.
+ */
+function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptions = {}) {
+  const storage = new FakeStorage();
+  const store = new GatedStore(storeOf(kind));
+  const w = world(kind, { outbox: storage, store, ...options });
+  w.page.unload(); // the world's own page has no locks: these tests open their own tabs
+  const registry = new LockRegistry();
+  const tab = () => {
+    const page = new PageCore(w.sim);
+    const locks = registry.page();
+    const host = new RecordingHost({});
+    let open = true;
+    const scheduler = {
+      setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
+      clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
+    };
+    const desk = new KustomerServiceDesk(
+      { callback: host.callback, instance: host.instance },
+      { ...w.options, core: page.core, locks, scheduler },
+    );
+    return {
+      desk,
+      host,
+      close() {
+        open = false;
+        page.unload();
+        locks.unload();
+      },
+    };
+  };
+  return { w, storage, store, tab };
+}
+
+/**
+ * A browser whose tab chatted with Ada and was closed right after the user typed "my order is 42":
+ * `how` the message went: its log write never landed ("unwritten"), or the log's writes failed
+ * and Kustomer took it from memory ("sent, unwritten"), or it was written and Kustomer took it but
+ * the answer was lost ("sent, unanswered").
+ */
+async function closedTab(
+  kind: "memory" | "indexeddb",
+  how: "unwritten" | "sent, unwritten" | "sent, unanswered",
+  options: KustomerServiceDeskOptions = {},
+) {
+  const b = browser(kind, { orphanTimeoutMs: 60_000, ...options });
+  const first = b.tab();
+  await first.desk.startChat(connect(), {});
+  const conversationId = first.desk.state!.conversationId!;
+  const escalationId = first.host.record.escalationId as string;
+  b.w.sim.agentSend(conversationId, "Hi, I'm Ada.");
+  await until(() => first.host.texts().length === 1, "the agent's first message");
+  if (how === "unwritten") b.store.held = true;
+  else if (how === "sent, unwritten") b.store.failing = true;
+  else b.w.sim.faults.hang("sendMessage", { times: 1, applied: true });
+  const sent = send(first.desk, "u1", "my order is 42");
+  if (how === "sent, unwritten") await sent;
+  else {
+    sent.catch(() => {});
+    await settle();
+  }
+  first.close();
+  b.store.held = b.store.failing = false;
+  return { ...b, conversationId, escalationId };
 }
 
 for (const kind of ["memory", "indexeddb"] as const) {
@@ -296,10 +396,10 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(customerTexts(w.sim, conversationId).slice(1), [], "never sent");
         assertEquals(storage.keys, [], "not kept for ever");
         assertEquals(
-          w.logger.lines.filter((l) =>
-            l.includes("1 user message(s) handed over as the chat ended")
-          ),
-          ["Kustomer service desk: 1 user message(s) handed over as the chat ended were not sent"],
+          w.logger.lines.filter((l) => l.includes("were not sent")),
+          [
+            "Kustomer service desk: 1 user message(s) were not sent: the chat ended before the message could be sent",
+          ],
         );
         await w.dispose();
       },
@@ -444,6 +544,290 @@ for (const kind of ["memory", "indexeddb"] as const) {
         assertEquals(w.sim.conversations.length, 1);
         assertEquals(storage.keys, []);
         second.close();
+        await w.dispose();
+      },
+    );
+  });
+}
+
+for (const kind of ["memory", "indexeddb"] as const) {
+  Deno.test(`a chat the desk ends itself over ${kind}: the user's last messages go first`, async (t) => {
+    await t.step(
+      "a closed tab's message whose write never landed, nobody takes the chat up: sent once, then the end",
+      async () => {
+        const { w, storage, tab, conversationId } = await closedTab(kind, "unwritten");
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+        assertEquals(storage.keys, [], "the outbox let it go");
+        assertEquals(await w.store.heads(), [], "the log is cleared");
+        assertEquals(notSent(w.logger.lines), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "a page that has not logged in logs in before it looks for the message on Kustomer",
+      async () => {
+        // Issued at the tests' clock's start: good for the 15 minutes the test's clock covers.
+        const iat = Math.floor(new FakeScheduler().now() / 1000);
+        const getJwt = () => Promise.resolve(makeTestJwt({ externalId: "u-7", iat }));
+        const { w, tab } = await closedTab(kind, "unwritten", { getJwt });
+        const before = w.sim.callLog.length;
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(w.sim.callLog.slice(before).map((c) => c.method), [
+          "init",
+          "login",
+          "getMessages",
+          "sendMessage",
+          "endConversation",
+        ]);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "nothing to send: nothing is fetched, the chat is only ended",
+      async () => {
+        const { w, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        first.close();
+        const before = w.sim.callLog.length;
+        const other = tab();
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(w.sim.callLog.slice(before).map((c) => c.method), ["init", "endConversation"]);
+        assertEquals(notSent(w.logger.lines), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "Kustomer refuses it: recorded failed, one warning",
+      async () => {
+        const { w, storage, store, tab, conversationId } = await closedTab(kind, "unwritten");
+        const other = tab();
+        w.sim.faults.fail("sendMessage", { times: 1 });
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), [], "refused");
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 1 user message(s) were not sent: KustomerError: Kustomer rejected sendMessage(): Simulated failure of sendMessage (status 500)",
+        ]);
+        assertEquals(storage.keys, []);
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" u1")),
+          ["user_message_queued u1", "user_message_requested u1", "user_message_failed u1"],
+        );
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "Kustomer does not answer: the sends stop at the first timeout, the rest fail with it; this page's own chat is not marked lost",
+      async () => {
+        const { w, store, storage, tab } = browser(kind, { orphanTimeoutMs: 60_000 });
+        const first = tab();
+        await first.desk.startChat(connect(), {});
+        const conversationId = first.desk.state!.conversationId!;
+        // Another live tab, with a chat of its own.
+        const other = tab();
+        await other.desk.startChat(connect(), {});
+        store.held = true;
+        void send(first.desk, "u1", "one").catch(() => {});
+        void send(first.desk, "u2", "two").catch(() => {});
+        await settle();
+        first.close();
+        store.held = false;
+        w.sim.faults.hang("sendMessage", { times: 1 });
+        await w.clock.advance(60_000);
+        await until(() => w.sim.faults.remaining("sendMessage") === 0, "the send that hangs");
+        await w.clock.advance(1_000); // timeoutMs
+        await until(() => w.sim.conversations[0].ended, "the chat ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(3), ["send one", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 2 user message(s) were not sent: KustomerError: Kustomer did not answer sendMessage() within 1000 ms",
+        ]);
+        assertEquals(store.written.filter((event) => / u[12]$/.test(event)), [
+          "user_message_queued u1",
+          "user_message_queued u2",
+          "user_message_requested u1",
+          "user_message_failed u1",
+          "user_message_failed u2",
+        ]);
+        assertEquals(storage.keys, []);
+        assertEquals(other.host.errors(), [], "the other tab's chat is not disconnected");
+        assertEquals(w.logger.lines.filter((l) => l.includes("lost Kustomer")), []);
+        other.close();
+        await w.dispose();
+      },
+    );
+
+    for (const refused of [false, true]) {
+      await t.step(
+        `the page goes before Kustomer confirms the end: the ended log's history shows the message ${
+          refused ? "failed" : "sent"
+        }`,
+        async () => {
+          const { w, storage, store, tab, escalationId } = await closedTab(kind, "unwritten");
+          const other = tab();
+          if (refused) w.sim.faults.fail("sendMessage", { times: 1 });
+          w.sim.faults.hang("endConversation", { times: 1 });
+          await w.clock.advance(60_000);
+          await until(() => w.sim.faults.remaining("endConversation") === 0, "the end asked");
+          other.close();
+          const history = await loadChatHistory({ store, escalationId, outbox: storage });
+          assertEquals(history.map(summary), [
+            "Hi, I'm Ada.",
+            `my order is 42${refused ? " (failed)" : ""}`,
+          ]);
+          await w.dispose();
+        },
+      );
+    }
+
+    for (const how of ["sent, unwritten", "sent, unanswered"] as const) {
+      await t.step(
+        `a closed tab's message Kustomer has (${how}): found there, not sent twice`,
+        async () => {
+          const { w, storage, store, tab, conversationId } = await closedTab(kind, how);
+          assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+          const other = tab();
+          await w.clock.advance(60_000);
+          await until(() => w.sim.conversations[0].ended, "the chat ended");
+          await w.clock.advance(10_000);
+          assertEquals(callsTo(w.sim, conversationId).slice(2), ["send my order is 42", "end"]);
+          assertEquals(customerTexts(w.sim, conversationId).slice(1), ["my order is 42"]);
+          assertEquals(
+            store.written.filter((event) => event.endsWith(" u1")).at(-1),
+            "user_message_sent u1",
+          );
+          assertEquals(notSent(w.logger.lines), []);
+          assertEquals(storage.keys, []);
+          other.close();
+          await w.dispose();
+        },
+      );
+    }
+
+    /** A page with a chat, and a message whose log write never landed when the page reloaded. */
+    async function reloaded(options: KustomerServiceDeskOptions, agent = true) {
+      const storage = new FakeStorage();
+      const store = new GatedStore(storeOf(kind));
+      const w = world(kind, { outbox: storage, store, ...options });
+      await w.desk.startChat(connect(), {});
+      const conversationId = w.conversationId;
+      if (agent) {
+        w.sim.agentSend(conversationId, "hi");
+        await until(() => w.host.texts().length === 1, "the agent's first message");
+      }
+      store.held = true;
+      void send(w.desk, "m1", "are you there?").catch(() => {});
+      await settle();
+      const page = w.reload();
+      store.held = false;
+      return { w, storage, store, conversationId, ...page };
+    }
+
+    await t.step(
+      'a reload with orphanedChat "end": the message reaches Kustomer once, then the old chat ends and the new one starts',
+      async () => {
+        const { w, storage, conversationId, desk } = await reloaded({ orphanedChat: "end" });
+        await desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), [
+          "send are you there?",
+          "end",
+          "create",
+        ]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["are you there?"]);
+        assertEquals(notSent(w.logger.lines), []);
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "left waiting by a reload, nobody takes it up (endOrphan): the message reaches Kustomer, then the end",
+      async () => {
+        const { w, storage, conversationId } = await reloaded({ orphanTimeoutMs: 60_000 }, false);
+        await w.clock.advance(60_000);
+        await until(() => w.sim.conversations[0].ended, "the orphan ended");
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["send are you there?", "end"]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), ["are you there?"]);
+        assertEquals(notSent(w.logger.lines), []);
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "the resume fails: nothing more is tried, the message is failed with one warning and the host told",
+      async () => {
+        const { w, storage, store, conversationId, desk, host } = await reloaded({});
+        w.sim.faults.fail("getHistoricalMessages", { times: 1 });
+        await desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["end", "create"]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines), [
+          "Kustomer service desk: 1 user message(s) were not sent: KustomerError: Kustomer rejected getHistoricalMessages(): Simulated failure of getHistoricalMessages (status 500)",
+        ]);
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" m1")),
+          ["user_message_queued m1", "user_message_failed m1"],
+        );
+        assertEquals(
+          host.errors().filter((e) => e.type === 3).map((e) =>
+            (e as { messageID?: string }).messageID
+          ),
+          ["m1"],
+        );
+        assertEquals(storage.keys, []);
+        await w.dispose();
+      },
+    );
+
+    await t.step(
+      "taking up a closed tab's chat fails: nothing more is tried, the message is failed with one warning",
+      async () => {
+        const { w, storage, store, tab, conversationId } = await closedTab(kind, "unwritten");
+        w.sim.faults.fail("getHistoricalMessages", { times: 1 });
+        const other = tab();
+        await other.desk.startChat(connect(), {});
+        await w.clock.advance(10_000);
+        assertEquals(callsTo(w.sim, conversationId).slice(2), ["end", "create"]);
+        assertEquals(w.sim.conversations.map((c) => c.ended), [true, false]);
+        assertEquals(customerTexts(w.sim, conversationId).slice(1), []);
+        assertEquals(notSent(w.logger.lines).length, 1);
+        assert(
+          notSent(w.logger.lines)[0].includes("1 user message(s) were not sent: KustomerError"),
+        );
+        assertEquals(
+          store.written.filter((event) => event.endsWith(" u1")),
+          ["user_message_queued u1", "user_message_failed u1"],
+        );
+        assertEquals(storage.keys, []);
+        other.close();
         await w.dispose();
       },
     );

@@ -507,6 +507,26 @@ export function deliverMessage(
 }
 
 /**
+ * Sends pending user message `id` before the desk ends the chat itself, as
+ * {@linkcode deliverMessage} does, but quietly (a timeout does not mean this page lost Kustomer),
+ * and a failure fails the input, not the message: the sends stop there, and the end fails those
+ * left.
+ */
+export function deliverLast(
+  state: DeskState,
+  id: string,
+  files?: readonly FileUpload[],
+): Decision {
+  const { events, effects } = deliverMessage(state, id, files);
+  return {
+    events,
+    effects: effects.map((effect) =>
+      "onAnswer" in effect ? { ...effect, quiet: true, onError: undefined } : effect
+    ),
+  };
+}
+
+/**
  * Kustomer took user message `id`: recorded sent, its caller told (and its files marked sent).
  * Nothing when something else settled it meanwhile (a catch-up that found it on Kustomer).
  */

@@ -24,10 +24,10 @@ export async function chatHistory(
 /**
  * The transcript of escalation `id` (the user's messages not yet confirmed included, at the time
  * they were typed, those only in the outbox too; those that failed marked `failed`); empty when
- * there is no such log or its chat never started. An ended chat's log is there only until the host
- * has shown its last messages (a page gone before then shows them once more), or for
- * `retentionMs`; a message only its outbox kept was handed over as the chat ended and never sent:
- * it is marked failed.
+ * there is no such log or its chat never started. An ended chat's messages are there only until the
+ * host has shown its last ones (a page gone before then shows them once more), or until Kustomer
+ * confirmed the end: a log kept for `retentionMs` is compacted to its state, with no messages. A
+ * message only its outbox kept was handed over as the chat ended and never sent: marked failed.
  */
 export async function chatTranscript(
   store: LogStore,
