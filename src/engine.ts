@@ -660,7 +660,7 @@ export class DeskEngine {
     if (!this.#current(log)) return;
     this.#connection.setStatus("online");
     await this.#decided(log, confirmSent(log.state, messages, this.#sending));
-    if (this.#unconfirmed === log) this.#unconfirmed = undefined;
+    this.#unconfirmed = undefined;
     await this.#show(log, messages);
     await this.#sendPending(log);
     if (this.#current(log) && await this.#endedRemotely(log)) return this.#agentEnded(log);
