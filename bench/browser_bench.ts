@@ -19,7 +19,11 @@
  * Each round of the live measures runs on a freshly loaded page: its first relays and floor puts
  * are timed as they come (the JIT cold), then 300 relays and a burst of 1,000 messages, not timed,
  * warm the desk's code up before the steady-state relays, bursts and the long chat are timed (as
- * `deno bench` warms each case up; the floor's few lines need no warming).
+ * `deno bench` warms each case up; the floor's few lines need no warming). A relay is timed in a
+ * pair with a floor put, the two in a seeded order, so that both meet the same moment of a busy
+ * machine (timed apart, the floor's own median moved from 0.76 to 1.38 ms between rounds).
+ * `SAMPLES=n` sets the relays of each kind per round (default 30); `ROUND_MEDIANS=1` prints each
+ * round's.
  *
  * The page is served cross-origin isolated, so that `performance.now()` counts in 5 µs steps, not
  * 100 µs (a relay takes about 1 ms). The desk's files are served as a CDN serves them, cacheable
@@ -210,6 +214,30 @@ window.bench = {
     }
     return times;
   },
+  /**
+   * Relays paired with floor puts: each sample is one relay and one put (to log \`log\`), in an
+   * order drawn from \`seed\`, so that both meet the same moment of the machine.
+   */
+  async paired(samples, log, seed, durability) {
+    const desk = [];
+    const floor = [];
+    let s = seed;
+    for (let k = 0; k < samples; k++) {
+      s = (s * 48271) % 2147483647;
+      for (const which of s % 2 ? ["desk", "floor"] : ["floor", "desk"]) {
+        if (which === "desk") desk.push(await deliver(await messages(1)));
+        else {
+          const r = record(k);
+          const t0 = now();
+          await floorPut(log, [r], durability);
+          floor.push(now() - t0);
+        }
+        // What either leaves behind (the desk's work after the show) is done before the next.
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    }
+    return { desk, floor };
+  },
   /** The simulator's server state and the host's persisted state, to take over a reload. */
   save: () => ({ sim: sim.exportState(), persisted: sessionStorage.getItem(PERSISTED) }),
   /** After a reload: factory, then reconnect() true. */
@@ -248,18 +276,6 @@ window.bench = {
     await floorPut(log, records);
     return now() - t0;
   },
-  /** Floor: one put per transaction, each timed. */
-  async floorRelay(log, samples, durability) {
-    const times = [];
-    for (let k = 0; k < samples; k++) {
-      const r = record(k);
-      const t0 = now();
-      await floorPut(log, [r], durability);
-      times.push(now() - t0);
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    return times;
-  },
   /** Floor: writes a log of n events (not timed). */
   async floorFill(log, n) {
     await floorPut(log, Array.from({ length: n }, (_, i) => record(i)));
@@ -284,12 +300,17 @@ interface Bench {
   burst(n: number): Promise<number>;
   fill(n: number): Promise<number>;
   relay(samples: number): Promise<number[]>;
+  paired(
+    samples: number,
+    log: string,
+    seed: number,
+    durability?: string,
+  ): Promise<{ desk: number[]; floor: number[] }>;
   save(): Promise<unknown>;
   resume(state: unknown, expected: number): Promise<number>;
   end(): Promise<void>;
   records(): Promise<number>;
   floorBurst(log: string, n: number): Promise<number>;
-  floorRelay(log: string, samples: number, durability?: string): Promise<number[]>;
   floorFill(log: string, n: number): Promise<void>;
   floorRead(log: string, n: number): Promise<number>;
 }
@@ -380,7 +401,9 @@ function shuffle<T>(items: T[], seed: { s: number }): T[] {
 /** Runs the benchmark (only as a script: `deno bench bench/` also loads this file). */
 async function main(): Promise<void> {
   const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 5);
-  const SAMPLES = 30;
+  const SAMPLES = Number(Deno.env.get("SAMPLES") ?? 30);
+  /** Bursts of 1,000 timed in each round's empty chat (each paired with a floor burst). */
+  const BURSTS = 3;
   /** Relays run, not timed, before the steady-state measures of each round (with a burst). */
   const WARMUP = 300;
   try {
@@ -418,6 +441,8 @@ async function main(): Promise<void> {
   const holds = Deno.env.get("HOLDS") === "1";
   const url = `http://127.0.0.1:${server.addr.port}/bench.html${holds ? "?holds=1" : ""}`;
   const seed = { s: Number(Deno.env.get("SEED") ?? Date.now() % 100_000) };
+  /** The seed of a run of paired samples (which of desk and floor goes first in each pair). */
+  const pairSeed = () => seed.s = (seed.s * 48271) % 2147483647 || 1;
   const started = performance.now();
 
   /** A persistent Chromium profile in `dir`, with the bench page open. */
@@ -461,44 +486,53 @@ async function main(): Promise<void> {
       // desk warmed up (its code optimized, as the floor's few lines are from the start).
       if (round > 0) await ready(page, () => page.reload());
       await call(page, "start");
-      const cold: [string, () => Promise<unknown>][] = [
-        ["relay cold", async () => add("relay cold", ...await call(page, "relay", SAMPLES))],
-        [
-          "floor cold",
-          async () => add("floor cold", ...await call(page, "floorRelay", `c${++log}`, SAMPLES)),
-        ],
-      ];
-      for (const [, step] of shuffle(cold, seed)) await step();
+      const cold = await call(page, "paired", SAMPLES, `c${++log}`, pairSeed());
+      add("relay cold", ...cold.desk);
+      add("floor cold", ...cold.floor);
       await call(page, "relay", WARMUP);
       await call(page, "burst", 1000);
+      const burst = async () => add("burst", await call(page, "burst", 1000));
       const steps: [string, () => Promise<unknown>][] = [
-        ["burst", async () => add("burst", await call(page, "burst", 1000))],
         [
-          "floor burst",
-          async () => add("floor burst", await call(page, "floorBurst", `b${++log}`, 1000)),
+          "bursts",
+          async () => {
+            // Each burst in a pair with a floor burst, in a seeded order.
+            for (let k = 0; k < BURSTS; k++) {
+              const floorBurst = async () =>
+                add("floor burst", await call(page, "floorBurst", `b${++log}`, 1000));
+              for (const step of pairSeed() % 2 ? [burst, floorBurst] : [floorBurst, burst]) {
+                await step();
+              }
+            }
+          },
         ],
-        ["relay", async () => add("relay", ...await call(page, "relay", SAMPLES))],
         [
-          "floor relay",
-          async () => add("floor relay", ...await call(page, "floorRelay", `r${++log}`, SAMPLES)),
+          "relay",
+          async () => {
+            const pairs = await call(page, "paired", SAMPLES, `r${++log}`, pairSeed());
+            add("relay", ...pairs.desk);
+            add("floor relay", ...pairs.floor);
+          },
         ],
       ];
       for (const [, step] of shuffle(steps, seed)) await step();
+      if (Deno.env.get("ROUND_MEDIANS")) {
+        const last = (key: string) => median((times.get(key) ?? []).slice(-SAMPLES)).toFixed(2);
+        console.error(`  relay ${last("relay")} floor ${last("floor relay")} ms`);
+      }
       // The same in a long chat: the burst into 9,000 messages, the relay at 9,000 to 10,000.
-      await call(page, "fill", 9_000 - 1 - SAMPLES - WARMUP - 1000 - 1000 - SAMPLES);
-      for (const [, step] of shuffle(steps.slice(0, 3), seed)) await step();
+      await call(page, "fill", 9_000 - 1 - SAMPLES - WARMUP - 1000 - BURSTS * 1000 - SAMPLES);
+      const long: [string, () => Promise<unknown>][] = [
+        ["burst", burst],
+        ["relay", async () => add("relay", ...await call(page, "relay", SAMPLES))],
+      ];
+      for (const [, step] of shuffle(long, seed)) await step();
       await call(page, "end");
       // Strict durability: the relay and its floor.
       await call(page, "start", "strict");
-      const strict: [string, () => Promise<unknown>][] = [
-        ["relay strict", async () => add("relay strict", ...await call(page, "relay", SAMPLES))],
-        [
-          "floor strict",
-          async () =>
-            add("floor strict", ...await call(page, "floorRelay", `s${++log}`, SAMPLES, "strict")),
-        ],
-      ];
-      for (const [, step] of shuffle(strict, seed)) await step();
+      const strict = await call(page, "paired", SAMPLES, `s${++log}`, pairSeed(), "strict");
+      add("relay strict", ...strict.desk);
+      add("floor strict", ...strict.floor);
       await call(page, "end");
     }
 
@@ -580,7 +614,12 @@ async function main(): Promise<void> {
     }
     return [first, second];
   };
-  const [burstEmpty, burstLong] = split("burst", 1);
+  // Each round: BURSTS bursts into the empty chat, then one into the long one.
+  const burstEmpty: number[] = [];
+  const burstLong: number[] = [];
+  (times.get("burst") ?? []).forEach((t, i) =>
+    (i % (BURSTS + 1) < BURSTS ? burstEmpty : burstLong).push(t)
+  );
   const [floorBurst] = [times.get("floor burst")!];
   const [relayEmpty, relayLong] = split("relay", SAMPLES);
   const floorRelay = times.get("floor relay")!;
@@ -677,7 +716,8 @@ async function main(): Promise<void> {
     `${version}, headless, persistent profile (IndexedDB on disk), cross-origin isolated, ` +
     `desk files ${cached ? "cacheable (as from a CDN)" : "not cached (no-store)"}, ` +
     `${holds ? "Kustomer holding every message, " : ""}${ROUNDS} rounds ` +
-    `(${SAMPLES} relay samples each), desk and floor in shuffled order (seed ${
+    `(${SAMPLES} relays and ${BURSTS} bursts each, each paired with a floor put or burst), ` +
+    `desk and floor in seeded order (seed ${
       Deno.env.get("SEED") ?? "time"
     }), medians; ${Deno.build.os}, ${navigator.hardwareConcurrency} cores; ${
       new Date().toISOString().slice(0, 10)
