@@ -120,15 +120,13 @@ export function idbWrite(use: LogTransaction, logId: string, write: LogWrite): P
         tx.abort();
       } else commit(tx);
     }, () => {/* the transaction failed: its error is the write's */});
+    // add() fails on a sequence number another writer took, and aborts the whole write: its error
+    // reaches the transaction (one listener, not one per record).
+    tx.addEventListener("error", (event) => {
+      taken ||= (event.target as IDBRequest).error?.name === "ConstraintError";
+    });
     if (prune && snapshot) store.delete(eventRange(logId, 0, snapshot.seq));
-    // add() fails on a sequence number another writer took, and aborts the whole write.
-    else {
-      for (const record of records) {
-        store.add(record, ["e", logId, record.seq]).onerror = (event) => {
-          taken ||= (event.target as IDBRequest).error?.name === "ConstraintError";
-        };
-      }
-    }
+    else for (const record of records) store.add(record, ["e", logId, record.seq]);
     for (const record of prune ? [] : replace) store.put(record, ["e", logId, record.seq]);
     if (snapshot) store.put(snapshot, snapshotKey(logId));
     if (head) store.put(head, headKey(logId));
