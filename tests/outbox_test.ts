@@ -6,7 +6,7 @@
 
 import "fake-indexeddb/auto";
 import { assert, assertEquals } from "@std/assert";
-import { KustomerServiceDesk } from "../src/service_desk.ts";
+import type { KustomerServiceDesk } from "../src/service_desk.ts";
 import { type HistoryItem, loadChatHistory } from "../src/history.ts";
 import {
   IndexedDbLogStore,
@@ -17,8 +17,8 @@ import {
   MemoryLogStore,
 } from "../src/log_store.ts";
 import { OUTBOX_MAX_CHARS, OUTBOX_PREFIX, type OutboxStorage } from "../src/outbox.ts";
-import { FakeScheduler, PageCore, RecordingHost, settle, until } from "./_helpers.ts";
-import { LockRegistry } from "./_locks.ts";
+import { FakeScheduler, settle, until } from "./_helpers.ts";
+import { browser as browserOf, withAda } from "./_browser.ts";
 import { connect, customerTexts, world } from "./_world.ts";
 import type { KustomerServiceDeskOptions } from "../src/options.ts";
 import { makeTestJwt, type SimulatedKustomerCore } from "../simulator.ts";
@@ -135,40 +135,11 @@ function callsTo(sim: SimulatedKustomerCore, conversationId: string): string[] {
 /** The warnings that say user messages were not sent. */
 const notSent = (lines: string[]) => lines.filter((l) => l.includes("were not sent"));
 
-/**
- * One browser over a gated store and a fake Web Storage, with Web Locks: `tab()` opens a page
- * whose Core, locks and timers go with it when it is closed.
- */
+/** One browser (see `tests/_browser.ts`) over a gated store and a fake Web Storage. */
 function browser(kind: "memory" | "indexeddb", options: KustomerServiceDeskOptions = {}) {
   const storage = new FakeStorage();
   const store = new GatedStore(storeOf(kind));
-  const w = world(kind, { outbox: storage, store, ...options });
-  w.page.unload(); // the world's own page has no locks: these tests open their own tabs
-  const registry = new LockRegistry();
-  const tab = () => {
-    const page = new PageCore(w.sim);
-    const locks = registry.page();
-    const host = new RecordingHost({});
-    let open = true;
-    const scheduler = {
-      setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
-      clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
-    };
-    const desk = new KustomerServiceDesk(
-      { callback: host.callback, instance: host.instance },
-      { ...w.options, core: page.core, locks, scheduler },
-    );
-    return {
-      desk,
-      host,
-      close() {
-        open = false;
-        page.unload();
-        locks.unload();
-      },
-    };
-  };
-  return { w, storage, store, tab };
+  return { ...browserOf(kind, { outbox: storage, store, ...options }), storage, store };
 }
 
 /**
@@ -182,13 +153,11 @@ async function closedTab(
   how: "unwritten" | "sent, unwritten" | "sent, unanswered",
   options: KustomerServiceDeskOptions = {},
 ) {
-  const b = browser(kind, { orphanTimeoutMs: 60_000, ...options });
-  const first = b.tab();
-  await first.desk.startChat(connect(), {});
-  const conversationId = first.desk.state!.conversationId!;
-  const escalationId = first.host.record.escalationId as string;
-  b.w.sim.agentSend(conversationId, "Hi, I'm Ada.");
-  await until(() => first.host.texts().length === 1, "the agent's first message");
+  const storage = new FakeStorage();
+  const store = new GatedStore(storeOf(kind));
+  const ada = await withAda(kind, { orphanTimeoutMs: 60_000, outbox: storage, store, ...options });
+  const b = { ...ada, storage, store };
+  const { first, conversationId, escalationId } = ada;
   if (how === "unwritten") b.store.held = true;
   else if (how === "sent, unwritten") b.store.failing = true;
   else b.w.sim.faults.hang("sendMessage", { times: 1, applied: true });
@@ -495,34 +464,7 @@ for (const kind of ["memory", "indexeddb"] as const) {
     await t.step(
       "a closed tab's message whose write never landed: the page that takes the chat up sends it",
       async () => {
-        const storage = new FakeStorage();
-        const store = new GatedStore(storeOf(kind));
-        const w = world(kind, { outbox: storage, store });
-        w.page.unload();
-        const registry = new LockRegistry();
-        const tab = () => {
-          const page = new PageCore(w.sim);
-          const locks = registry.page();
-          const host = new RecordingHost({});
-          let open = true;
-          const scheduler = {
-            setTimeout: (fn: () => void, ms: number) => w.clock.setTimeout(() => open && fn(), ms),
-            clearTimeout: (id: unknown) => w.clock.clearTimeout(id),
-          };
-          const desk = new KustomerServiceDesk(
-            { callback: host.callback, instance: host.instance },
-            { ...w.options, core: page.core, locks, scheduler },
-          );
-          return {
-            desk,
-            host,
-            close() {
-              open = false;
-              page.unload();
-              locks.unload();
-            },
-          };
-        };
+        const { w, storage, store, tab } = browser(kind);
         const first = tab();
         await first.desk.startChat(connect(), {});
         const conversationId = first.desk.state!.conversationId!;
